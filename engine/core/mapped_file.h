@@ -1,0 +1,65 @@
+// A read-only memory map of a whole file (weights are used from the map, never copied).
+#pragma once
+
+#include "core/status.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace moe {
+
+class MappedFile {
+public:
+    MappedFile() = default;
+    ~MappedFile();
+    MappedFile(MappedFile&& other) noexcept;
+    MappedFile& operator=(MappedFile&& other) noexcept;
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+
+    // Maps `path` read-only. Fails with "<path>: <reason>" when the file cannot be opened or mapped.
+    // An empty file maps to data() == nullptr, size() == 0.
+    static Result<MappedFile> open(const std::string& path);
+
+    const uint8_t* data() const { return m_data; }
+    size_t size() const { return m_size; }
+    const std::string& path() const { return m_path; }
+
+private:
+    void release();
+    const uint8_t* m_data = nullptr;
+    size_t m_size = 0;
+    std::string m_path;
+};
+
+// Reads a whole (small) file into a string; used for JSON configs and templates.
+Result<std::string> read_text_file(const std::string& path, size_t max_bytes = 512u << 20);
+
+// Streams a file to "<path>.tmp<pid>", and on commit() flushes it to disk and renames it over `path`,
+// so a reader never sees a half-written file. Destroyed without commit(), it removes the temporary file.
+class AtomicFileWriter {
+public:
+    AtomicFileWriter() = default;
+    ~AtomicFileWriter();
+    AtomicFileWriter(const AtomicFileWriter&) = delete;
+    AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+    Status open(const std::string& path);
+    Status write(const void* data, size_t size);
+    Status write_zeros(size_t count);
+    uint64_t bytes_written() const { return m_written; }
+    Status commit();
+
+private:
+    void discard();
+    int m_fd = -1;
+    uint64_t m_written = 0;
+    std::string m_path;
+    std::string m_tmp_path;
+};
+
+// Writes `data` to `path` atomically (AtomicFileWriter in one call).
+Status write_file_atomic(const std::string& path, const void* data, size_t size);
+
+}  // namespace moe
