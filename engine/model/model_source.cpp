@@ -1,0 +1,278 @@
+#include "model/model_source.h"
+
+#include "formats/gguf.h"
+#include "formats/safetensors.h"
+#include "model/tensor_layout.h"
+#include "template/chat_template.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+
+namespace moe {
+
+namespace fs = std::filesystem;
+
+const char* model_format_name(ModelFormat format) {
+    switch (format) {
+        case ModelFormat::Gguf: return "gguf";
+        case ModelFormat::GgufSplit: return "gguf-split";
+        case ModelFormat::Safetensors: return "safetensors";
+        case ModelFormat::TokenizerOnly: return "tokenizer";
+    }
+    return "?";
+}
+
+ModelSource::ModelSource() = default;
+ModelSource::ModelSource(ModelSource&&) noexcept = default;
+ModelSource& ModelSource::operator=(ModelSource&&) noexcept = default;
+ModelSource::~ModelSource() = default;
+
+Result<ModelSource> ModelSource::open(const std::string& path) {
+    ModelSource src;
+    src.m_desc.path = path;
+    std::error_code ec;
+    const fs::file_status st = fs::status(path, ec);
+    if (ec || !fs::exists(st)) return Status::error(path + ": no such file or folder");
+    Status status;
+    if (fs::is_directory(st)) {
+        if (fs::exists(fs::path(path) / "config.json"))
+            status = src.open_hf_folder(path);
+        else if (fs::exists(fs::path(path) / "tokenizer.json"))
+            status = src.open_tokenizer_json((fs::path(path) / "tokenizer.json").string());
+        else
+            return Status::error(path + ": folder holds neither config.json (a Hugging Face model) nor "
+                                        "tokenizer.json");
+    } else {
+        const std::string ext = fs::path(path).extension().string();
+        if (ext == ".json")
+            status = src.open_tokenizer_json(path);
+        else if (ext == ".safetensors")
+            status = src.open_hf_folder(fs::path(path).parent_path().string());
+        else
+            status = src.open_gguf(path);
+    }
+    if (!status.ok()) return status;
+    src.finish_description();
+    return src;
+}
+
+namespace {
+
+// Adds a tensor to the per-type histogram.
+void add_type_stats(std::map<std::string, TensorTypeStats>& stats, const std::string& type, uint64_t elements,
+                    uint64_t bytes) {
+    TensorTypeStats& s = stats[type];
+    s.type = type;
+    s.tensors += 1;
+    s.elements += elements;
+    s.bytes += bytes;
+}
+
+std::vector<TensorTypeStats> sorted_stats(const std::map<std::string, TensorTypeStats>& stats) {
+    std::vector<TensorTypeStats> out;
+    for (const auto& [name, s] : stats) out.push_back(s);
+    std::sort(out.begin(), out.end(), [](const TensorTypeStats& a, const TensorTypeStats& b) {
+        return a.bytes != b.bytes ? a.bytes > b.bytes : a.type < b.type;
+    });
+    return out;
+}
+
+uint64_t element_count(const std::vector<int64_t>& ne) {
+    uint64_t n = 1;
+    for (int64_t d : ne) n *= static_cast<uint64_t>(d);
+    return n;
+}
+
+}  // namespace
+
+Status ModelSource::open_gguf(const std::string& path) {
+    auto model = GgufModel::open(path);
+    if (!model) return model.status();
+    m_gguf = std::make_unique<GgufModel>(std::move(model.value()));
+    const GgufFile& primary = m_gguf->primary();
+    m_desc.format = m_gguf->files().size() > 1 ? ModelFormat::GgufSplit : ModelFormat::Gguf;
+    m_desc.file_bytes = m_gguf->total_bytes();
+    if (auto name = primary.get_string("general.name")) m_desc.name = *name;
+    if (auto arch = primary.get_string("general.architecture")) m_desc.architecture = *arch;
+    if (m_desc.name.empty()) m_desc.name = fs::path(path).stem().string();
+
+    if (primary.has("tokenizer.ggml.tokens")) {
+        auto vocab = vocab_from_gguf(primary);
+        if (!vocab) return vocab.status();
+        m_vocab = std::move(vocab.value());
+    }
+    m_desc.has_weights = !(m_gguf->files().size() == 1 && is_vocab_only(primary));
+    if (!m_desc.has_weights) {
+        m_desc.format = ModelFormat::TokenizerOnly;
+        if (!m_vocab) return Status::error(path + ": holds neither tensors nor a tokenizer");
+        return {};
+    }
+
+    auto hp = hparams_from_gguf(primary);
+    if (!hp) return hp.status();
+    const std::vector<TensorShapeRef> shapes = tensor_shapes(*m_gguf);
+    MOE_RETURN_IF_ERROR(validate_tensor_shapes(*hp, hp->layout, shapes, path, &m_desc.warnings));
+    m_desc.params_in_tensors = count_params(shapes, &hp.value());
+    m_desc.hparams = std::move(hp.value());
+
+    std::map<std::string, TensorTypeStats> stats;
+    for (const GgufTensorInfo* t : m_gguf->tensors()) {
+        WeightTensor w;
+        w.name = t->name;
+        w.type = t->type;
+        w.ne.assign(t->ne.begin(), t->ne.begin() + t->n_dims);
+        w.data = t->data;
+        w.n_bytes = t->n_bytes;
+        add_type_stats(stats, ggml_type_name(t->type), t->n_elements, t->n_bytes);
+        m_desc.weight_bytes += t->n_bytes;
+        m_tensors.push_back(std::move(w));
+    }
+    m_desc.tensor_types = sorted_stats(stats);
+    return {};
+}
+
+namespace {
+
+// HF tensors of MTP layers (model.layers.{>= n_layer}.*) are not part of the main model.
+bool is_mtp_tensor(const std::string& name, int64_t n_layer) {
+    static const std::string prefix = "model.layers.";
+    if (name.rfind(prefix, 0) != 0) return false;
+    size_t i = prefix.size();
+    int64_t layer = 0;
+    bool digits = false;
+    while (i < name.size() && name[i] >= '0' && name[i] <= '9' && layer < (int64_t{1} << 40)) {
+        layer = layer * 10 + (name[i++] - '0');
+        digits = true;
+    }
+    return digits && layer >= n_layer;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+Status ModelSource::open_hf_folder(const std::string& folder) {
+    const std::string config = (fs::path(folder) / "config.json").string();
+    if (!fs::exists(config)) return Status::error(folder + ": no config.json (needed to read a safetensors model)");
+    auto hp = hparams_from_hf_config(config);
+    if (!hp) return hp.status();
+    auto st = SafetensorsModel::open(folder);
+    if (!st) return st.status();
+    m_safetensors = std::make_unique<SafetensorsModel>(std::move(st.value()));
+    m_desc.format = ModelFormat::Safetensors;
+    m_desc.has_weights = true;
+    m_desc.name = fs::path(folder).filename().string();
+    if (m_desc.name.empty()) m_desc.name = fs::path(folder).parent_path().filename().string();
+    m_desc.architecture = hp->source_arch;
+    for (const SafetensorsFile& f : m_safetensors->files()) m_desc.file_bytes += f.file_size();
+
+    std::vector<TensorShapeRef> shapes;
+    for (const SafetensorsTensor* t : m_safetensors->tensors()) {
+        TensorShapeRef ref;
+        ref.name = t->name;
+        for (uint64_t d : t->shape) ref.shape.push_back(static_cast<int64_t>(d));
+        shapes.push_back(std::move(ref));
+    }
+    MOE_RETURN_IF_ERROR(validate_tensor_shapes(*hp, WeightLayout::HuggingFace, shapes, folder, &m_desc.warnings));
+    m_desc.params_in_tensors = count_params(shapes, &hp.value());
+
+    std::map<std::string, TensorTypeStats> stats;
+    for (const SafetensorsTensor* t : m_safetensors->tensors()) {
+        m_desc.weight_bytes += t->n_bytes;
+        if (is_mtp_tensor(t->name, hp->n_layer)) continue;
+        if (ends_with(t->name, "_scale_inv")) {
+            add_type_stats(stats, "f32 (fp8 block scales)", t->n_elements, t->n_bytes);
+            continue;
+        }
+        WeightTensor w;
+        w.name = t->name;
+        w.data = t->data;
+        w.n_bytes = t->n_bytes;
+        for (auto it = t->shape.rbegin(); it != t->shape.rend(); ++it) w.ne.push_back(static_cast<int64_t>(*it));
+        if (w.ne.empty()) w.ne.push_back(1);
+        if (t->dtype == SafetensorsDtype::F8_E4M3) {
+            const SafetensorsTensor* scale = m_safetensors->find_tensor(t->name + "_scale_inv");
+            if (scale == nullptr || scale->dtype != SafetensorsDtype::F32)
+                return Status::error(folder + ": tensor '" + t->name + "': F8_E4M3 weight without an F32 '" +
+                                     t->name + "_scale_inv' block-scale tensor");
+            w.type = GgmlType::F8_E4M3_B128;
+            w.block_scales = scale->data;
+        } else if (auto type = safetensors_to_ggml(t->dtype);
+                   type && (*type == GgmlType::F32 || *type == GgmlType::F16 || *type == GgmlType::BF16)) {
+            w.type = *type;
+        } else {
+            return Status::error(folder + ": tensor '" + t->name + "': dtype " + safetensors_dtype_name(t->dtype) +
+                                 " is not a weight type this program reads (F32, F16, BF16, F8_E4M3)");
+        }
+        add_type_stats(stats, ggml_type_name(w.type), t->n_elements, t->n_bytes);
+        m_tensors.push_back(std::move(w));
+    }
+    m_desc.tensor_types = sorted_stats(stats);
+    m_desc.hparams = std::move(hp.value());
+
+    const fs::path tok = fs::path(folder) / "tokenizer.json";
+    if (fs::exists(tok)) {
+        const fs::path cfg = fs::path(folder) / "tokenizer_config.json";
+        auto vocab = vocab_from_hf(tok.string(), fs::exists(cfg) ? cfg.string() : std::string());
+        if (!vocab) return vocab.status();
+        m_vocab = std::move(vocab.value());
+    } else {
+        m_desc.warnings.push_back("no tokenizer.json in " + folder + ": the model cannot encode text");
+    }
+    return {};
+}
+
+Status ModelSource::open_tokenizer_json(const std::string& path) {
+    const fs::path cfg = fs::path(path).parent_path() / "tokenizer_config.json";
+    auto vocab = vocab_from_hf(path, fs::exists(cfg) ? cfg.string() : std::string());
+    if (!vocab) return vocab.status();
+    m_vocab = std::move(vocab.value());
+    m_desc.format = ModelFormat::TokenizerOnly;
+    m_desc.name = fs::path(path).parent_path().filename().string();
+    std::error_code ec;
+    m_desc.file_bytes = fs::file_size(path, ec);
+    return {};
+}
+
+void ModelSource::finish_description() {
+    if (m_desc.hparams) m_desc.params = count_params(*m_desc.hparams);
+    if (m_vocab) {
+        TokenizerSummary t;
+        t.kind = m_vocab->model == "gpt2" ? "bpe (byte-level, gpt2)" : m_vocab->model;
+        t.pre = m_vocab->pre;
+        t.n_vocab = static_cast<int64_t>(m_vocab->n_tokens());
+        t.n_merges = static_cast<int64_t>(m_vocab->merges.size());
+        for (TokenType type : m_vocab->token_types)
+            if (type == TokenType::Control || type == TokenType::UserDefined) ++t.n_special;
+        t.bos_id = m_vocab->bos_id;
+        t.eos_id = m_vocab->eos_id;
+        t.add_bos = m_vocab->add_bos;
+        t.source = m_vocab->source;
+        m_desc.tokenizer = t;
+        m_desc.has_chat_template = !m_vocab->chat_template.empty();
+    }
+    const std::string arch = m_desc.hparams ? arch_name(m_desc.hparams->arch) : m_desc.architecture;
+    m_desc.builtin_template = guess_builtin_template(arch, m_vocab ? m_vocab->pre : std::string());
+}
+
+const WeightTensor* ModelSource::find_tensor(const std::string& name) const {
+    for (const WeightTensor& t : m_tensors)
+        if (t.name == name) return &t;
+    return nullptr;
+}
+
+MemoryPlan plan_model_memory(const ModelDescription& desc, KvType kv, int64_t n_ctx) {
+    if (!desc.hparams) {
+        MemoryPlan plan;
+        plan.weight_bytes = desc.weight_bytes;
+        plan.total_bytes = desc.weight_bytes;
+        plan.n_ctx = n_ctx;
+        return plan;
+    }
+    return plan_memory(*desc.hparams, desc.weight_bytes, kv, n_ctx);
+}
+
+}  // namespace moe
