@@ -163,3 +163,12 @@ MOE_TEST(vectors_deepseek_v3) {
     check_cases(*tok, moe_test::data_path("tokenizer/deepseek-v3.inp"), moe_test::data_path("tokenizer/deepseek-v3.out"),
                 46, "deepseek-v3");
 }
+
+// 250 further strings (unicode categories, marks, CJK/kana/hangul, digit runs, contractions, odd white space,
+// emoji sequences, code), ids from @lenml/tokenizers 3.7.2 (transformers.js) on node 20.
+MOE_TEST(vectors_deepseek_v3_extra) {
+    auto tok = tok_v3();
+    if (!tok) MOE_SKIP("deepseek-v3/tokenizer.json not found");
+    check_cases(*tok, moe_test::data_path("tokenizer/v3-extra.inp"), moe_test::data_path("tokenizer/v3-extra.out"),
+                250, "deepseek-v3 extra");
+}
