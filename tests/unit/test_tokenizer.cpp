@@ -172,3 +172,129 @@ MOE_TEST(vectors_deepseek_v3_extra) {
     check_cases(*tok, moe_test::data_path("tokenizer/v3-extra.inp"), moe_test::data_path("tokenizer/v3-extra.out"),
                 250, "deepseek-v3 extra");
 }
+
+MOE_TEST(chat_template_cases_parse_special) {
+    auto tok = tok_v3();
+    if (!tok) MOE_SKIP("deepseek-v3/tokenizer.json not found");
+    const auto cases = nlohmann::json::parse(read_file(moe_test::data_path("tokenizer/chat_template_cases.json")));
+    REQUIRE(cases["cases"].size() == 4);
+    for (const auto& c : cases["cases"]) {
+        const std::string text = c["expected"].get<std::string>();
+        const std::vector<int32_t> expected = c["expected_ids"].get<std::vector<int32_t>>();
+        CHECK_EQ(ids_str(tok->encode(text, false, true)), ids_str(expected));
+        // The text starts with the BOS text: asking for BOS must not add a second one.
+        CHECK_EQ(ids_str(tok->encode(text, true, true)), ids_str(expected));
+        CHECK_EQ(tok->decode(expected), text);
+    }
+}
+
+MOE_TEST(special_tokens_and_bos_rules) {
+    auto tok = tok_514();
+    REQUIRE(tok);
+    const std::string bos = "<｜begin▁of▁sentence｜>";
+    const std::string eos = "<｜end▁of▁sentence｜>";
+    CHECK_EQ(tok->token_to_id(bos), 512);
+    CHECK_EQ(tok->token_to_id(eos), 513);
+    CHECK(tok->is_special(513));
+    // Control tokens are text unless parse_special.
+    const std::vector<int32_t> as_text = tok->encode("a" + eos, false, false);
+    CHECK(as_text.size() > 2);
+    CHECK(std::find(as_text.begin(), as_text.end(), 513) == as_text.end());
+    const std::vector<int32_t> parsed = tok->encode("a" + eos + "b", false, true);
+    REQUIRE(parsed.size() == 3);
+    CHECK_EQ(parsed[1], 513);
+    // A special token splits the text: pieces on either side are encoded separately.
+    CHECK_EQ(ids_str(parsed), ids_str({tok->encode("a", false, false)[0], 513, tok->encode("b", false, false)[0]}));
+    // BOS: added once when asked, never when not, never twice.
+    const std::vector<int32_t> with_bos = tok->encode("hi", true, false);
+    const std::vector<int32_t> without_bos = tok->encode("hi", false, false);
+    CHECK_EQ(with_bos.front(), 512);
+    CHECK_EQ(with_bos.size(), without_bos.size() + 1);
+    CHECK(without_bos.front() != 512);
+    const std::vector<int32_t> with_bos_text = tok->encode(bos + "hi", true, true);
+    CHECK_EQ(with_bos_text.front(), 512);
+    CHECK(with_bos_text[1] != 512);
+    CHECK_EQ(ids_str(tok->encode("", true, false)), std::string(" 512"));
+    CHECK(tok->encode("", false, false).empty());
+    // Rendering of control tokens.
+    CHECK_EQ(tok->token_to_piece(513, true), eos);
+    CHECK_EQ(tok->token_to_piece(513, false), std::string());
+    CHECK_EQ(tok->token_to_piece(-1), std::string());
+    CHECK_EQ(tok->token_to_piece(514), std::string());
+}
+
+MOE_TEST(user_defined_tokens_always_match) {
+    auto tok = tok_v3();
+    if (!tok) MOE_SKIP("deepseek-v3/tokenizer.json not found");
+    // <｜User｜> is an added, non-special token: HF matches it even without parse_special.
+    const std::vector<int32_t> ids = tok->encode("x<｜User｜>y", false, false);
+    CHECK(std::find(ids.begin(), ids.end(), 128803) != ids.end());
+    // BOS is special: only with parse_special.
+    CHECK_EQ(tok->encode("<｜begin▁of▁sentence｜>", false, true).size(), size_t{1});
+    CHECK(tok->encode("<｜begin▁of▁sentence｜>", false, false).size() > 1);
+    // Adjacent added tokens, and the longest token at a position (tool_calls_begin vs tool_call_begin).
+    CHECK_EQ(ids_str(tok->encode("<｜User｜><｜Assistant｜>", false, false)), std::string(" 128803 128804"));
+    const int32_t calls = tok->token_to_id("<｜tool▁calls▁begin｜>");
+    const int32_t call = tok->token_to_id("<｜tool▁call▁begin｜>");
+    REQUIRE(calls >= 0 && call >= 0);
+    CHECK_EQ(ids_str(tok->encode("<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>", false, false)),
+             ids_str({calls, call}));
+}
+
+MOE_TEST(stream_decoder_holds_partial_characters) {
+    auto tok = tok_514();
+    REQUIRE(tok);
+    const std::string text = "héllo 世界 🤖!";
+    const std::vector<int32_t> ids = tok->encode(text, false, false);
+    moe::StreamDecoder stream(*tok);
+    std::string out;
+    bool saw_partial = false;
+    for (int32_t id : ids) {
+        const std::string piece = stream.push(id);
+        CHECK(moe::utf8_is_valid(piece));  // never half a character
+        if (piece.empty()) saw_partial = true;
+        out += piece;
+    }
+    out += stream.flush();
+    CHECK_EQ(out, text);
+    CHECK(saw_partial);  // the 514 vocab spells these characters with several byte tokens
+    // An incomplete character at the end becomes U+FFFD; an invalid byte too.
+    moe::StreamDecoder broken(*tok);
+    std::string got = broken.push(tok->encode("\xE4\xB8\x96", false, false)[0]);  // first byte of 世
+    CHECK_EQ(got, std::string());
+    CHECK_EQ(broken.flush(), std::string("\xEF\xBF\xBD"));
+    moe::StreamDecoder invalid(*tok);
+    const int32_t byte_ff = tok->token_to_id("ÿ");  // GPT-2 symbol of byte 0xFF
+    REQUIRE(byte_ff >= 0);
+    CHECK_EQ(invalid.push(byte_ff) + invalid.flush(), std::string("\xEF\xBF\xBD"));
+}
+
+MOE_TEST(round_trip_random_utf8_all_vocabs) {
+    std::vector<std::shared_ptr<Tokenizer>> toks = {tok_514(), tok_llm(), tok_coder(), tok_v3()};
+    std::mt19937 rng(1234);
+    const uint32_t pools[][2] = {{0x20, 0x7E}, {0x09, 0x0D}, {0xA0, 0x24F}, {0x300, 0x36F}, {0x370, 0x4FF},
+                                 {0x2000, 0x206F}, {0x3000, 0x30FF}, {0x4E00, 0x9FFF}, {0xAC00, 0xD7A3},
+                                 {0x1F300, 0x1FAFF}, {0x10000, 0x10FFFF}};
+    int n_checked = 0;
+    for (int round = 0; round < 300; ++round) {
+        std::string text;
+        const int n = 1 + static_cast<int>(rng() % 24);
+        for (int i = 0; i < n; ++i) {
+            const auto& pool = pools[rng() % std::size(pools)];
+            uint32_t cp = pool[0] + rng() % (pool[1] - pool[0] + 1);
+            if (cp >= 0xD800 && cp <= 0xDFFF) cp = 'x';
+            moe::utf8_append(text, cp);
+        }
+        for (const auto& tok : toks) {
+            if (!tok) continue;
+            const std::vector<int32_t> ids = tok->encode(text, false, false);
+            if (tok->decode(ids) != text) std::fprintf(stderr, "  round trip failed for '%s'\n", text.c_str());
+            CHECK_EQ(tok->decode(ids), text);
+            ++n_checked;
+        }
+    }
+    CHECK(n_checked >= 300);
+    // Invalid UTF-8 is read as U+FFFD per bad byte.
+    auto tok = tok_514();
+    CHECK_EQ(tok->decode(tok->encode("a\xFF" "b\xC3", false, false)), std::string("a\xEF\xBF\xBD" "b\xEF\xBF\xBD"));
+}
