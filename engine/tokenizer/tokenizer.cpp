@@ -71,17 +71,29 @@ std::pair<size_t, int32_t> Tokenizer::match_special(std::string_view text, size_
     return {0, -1};
 }
 
-void Tokenizer::encode_fragment(std::string_view fragment, std::vector<int32_t>& out) const {
+void Tokenizer::encode_fragment(std::string_view fragment, std::vector<int32_t>& out, PieceCache& cache) const {
     if (fragment.empty()) return;
     std::string prefixed;
-    if (m_vocab.add_prefix_space && fragment.front() != ' ') {
+    const bool cacheable = !(m_vocab.add_prefix_space && fragment.front() != ' ');
+    if (!cacheable) {
         prefixed = " " + std::string(fragment);
         fragment = prefixed;
     }
     std::vector<Piece> pieces;
     m_pre.split(fragment, pieces);
     for (const Piece& piece : pieces) {
-        m_bpe->encode_piece(fragment.substr(piece.begin, piece.end - piece.begin), out);
+        const std::string_view bytes = fragment.substr(piece.begin, piece.end - piece.begin);
+        if (!cacheable || bytes.size() > 64) {  // long pieces rarely repeat
+            m_bpe->encode_piece(bytes, out);
+            continue;
+        }
+        auto it = cache.ranges.find(bytes);
+        if (it == cache.ranges.end()) {
+            const uint32_t begin = static_cast<uint32_t>(cache.ids.size());
+            m_bpe->encode_piece(bytes, cache.ids);
+            it = cache.ranges.emplace(bytes, std::make_pair(begin, static_cast<uint32_t>(cache.ids.size()))).first;
+        }
+        out.insert(out.end(), cache.ids.begin() + it->second.first, cache.ids.begin() + it->second.second);
     }
 }
 
@@ -94,6 +106,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view raw_text, bool add_bos, 
     }
     std::vector<int32_t> out;
     out.reserve(text.size() / 3 + 2);
+    PieceCache cache;
     size_t fragment_begin = 0;
     for (size_t pos = 0; pos < text.size();) {
         if (m_special_by_byte[static_cast<uint8_t>(text[pos])].empty()) {
@@ -105,12 +118,12 @@ std::vector<int32_t> Tokenizer::encode(std::string_view raw_text, bool add_bos, 
             ++pos;
             continue;
         }
-        encode_fragment(text.substr(fragment_begin, pos - fragment_begin), out);
+        encode_fragment(text.substr(fragment_begin, pos - fragment_begin), out, cache);
         out.push_back(m_special[index].id);
         pos += length;
         fragment_begin = pos;
     }
-    encode_fragment(text.substr(fragment_begin), out);
+    encode_fragment(text.substr(fragment_begin), out, cache);
     const bool want_bos = add_bos && m_vocab.add_bos && m_vocab.bos_id >= 0;
     if (want_bos && (out.empty() || out.front() != m_vocab.bos_id)) out.insert(out.begin(), m_vocab.bos_id);
     return out;

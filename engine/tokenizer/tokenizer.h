@@ -61,7 +61,13 @@ private:
     void index_special_tokens();
     // Length and index of the special token at `pos`, or {0, -1}.
     std::pair<size_t, int32_t> match_special(std::string_view text, size_t pos, bool parse_special) const;
-    void encode_fragment(std::string_view fragment, std::vector<int32_t>& out) const;
+    // Ids of pieces already encoded during one encode() call: piece text -> [begin, end) in `ids`. Keys view
+    // the caller's text, so the cache lives no longer than the call.
+    struct PieceCache {
+        std::unordered_map<std::string_view, std::pair<uint32_t, uint32_t>> ranges;
+        std::vector<int32_t> ids;
+    };
+    void encode_fragment(std::string_view fragment, std::vector<int32_t>& out, PieceCache& cache) const;
 
     VocabData m_vocab;
     PreTokenizer m_pre;
