@@ -298,3 +298,176 @@ MOE_TEST(round_trip_random_utf8_all_vocabs) {
     auto tok = tok_514();
     CHECK_EQ(tok->decode(tok->encode("a\xFF" "b\xC3", false, false)), std::string("a\xEF\xBF\xBD" "b\xEF\xBF\xBD"));
 }
+
+MOE_TEST(unicode_tables_and_class_expansion) {
+    CHECK(moe::unicode_class('a') == moe::UnicodeClass::Letter);
+    CHECK(moe::unicode_class(0x0301) == moe::UnicodeClass::Mark);
+    CHECK(moe::unicode_class(0x0663) == moe::UnicodeClass::Number);
+    CHECK(moe::unicode_class(0x3001) == moe::UnicodeClass::Punctuation);
+    CHECK(moe::unicode_class(0x1FAE8) == moe::UnicodeClass::Symbol);  // U+1FAE8 (Unicode 15), newer than PCRE2 10.42
+    CHECK(moe::unicode_class(0x3000) == moe::UnicodeClass::Separator);
+    CHECK(moe::unicode_is_whitespace(0x85) && moe::unicode_is_whitespace(0x3000) && !moe::unicode_is_whitespace(0xFEFF));
+    CHECK(moe::expand_unicode_classes("\\p{L}+").front() == '[');
+    CHECK_EQ(moe::expand_unicode_classes("[a\\]b]\\p{Lu}"), std::string("[a\\]b]\\p{Lu}"));  // left to PCRE2
+    // The deepseek-llm letter class keeps the characters NFC would rewrite (U+212A KELVIN SIGN, U+1FBE).
+    auto regexes = moe::pretokenizer_regexes("deepseek-llm");
+    REQUIRE_OK(regexes);
+    CHECK((*regexes)[1].find("\xE2\x84\xAA") != std::string::npos);
+    CHECK((*regexes)[1].find("\xE1\xBE\xBE") != std::string::npos);
+    CHECK(!moe::pretokenizer_regexes("no-such-pre").ok());
+}
+
+// llama.cpp sees non-ASCII white space as U+000B; HF sees it as it is. With the deepseek-llm list, U+2003
+// lies inside [ࠀ-一], so "中\u2003文" is one piece for HF and three for llama.cpp.
+MOE_TEST(pretokenizer_dialects) {
+    auto regexes = moe::pretokenizer_regexes("deepseek-llm");
+    REQUIRE_OK(regexes);
+    auto llama = moe::PreTokenizer::create(*regexes, moe::RegexDialect::LlamaCpp);
+    auto hf = moe::PreTokenizer::create(*regexes, moe::RegexDialect::HuggingFace);
+    REQUIRE_OK(llama);
+    REQUIRE_OK(hf);
+    const std::string text = "中\xE2\x80\x83文";  // U+2003 EM SPACE
+    std::vector<moe::Piece> pieces;
+    llama->split(text, pieces);
+    CHECK_EQ(pieces.size(), size_t{3});
+    hf->split(text, pieces);
+    CHECK_EQ(pieces.size(), size_t{1});
+    // Pieces cover the text in order.
+    llama->split("Hello  world\n\n 123 ", pieces);
+    size_t pos = 0;
+    for (const moe::Piece& p : pieces) {
+        CHECK_EQ(p.begin, pos);
+        CHECK(p.end > p.begin);
+        pos = p.end;
+    }
+    CHECK_EQ(pos, std::string("Hello  world\n\n 123 ").size());
+}
+
+// A minimal GGUF v3 writer for vocab-only files: no tensors, tokenizer keys only.
+struct GgufBuilder {
+    struct Kv {
+        std::string key;
+        uint32_t type;
+        std::string payload;
+    };
+    std::vector<Kv> kvs;
+    static void put_u32(std::string& s, uint32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); }
+    static void put_u64(std::string& s, uint64_t v) { s.append(reinterpret_cast<const char*>(&v), 8); }
+    static void put_str(std::string& s, const std::string& v) { put_u64(s, v.size()); s += v; }
+    void set(const std::string& key, uint32_t type, std::string payload) {
+        for (Kv& kv : kvs) {
+            if (kv.key == key) {
+                kv = {key, type, std::move(payload)};
+                return;
+            }
+        }
+        kvs.push_back({key, type, std::move(payload)});
+    }
+    void set_string(const std::string& key, const std::string& v) {
+        std::string p;
+        put_str(p, v);
+        set(key, 8, p);
+    }
+    void set_u32(const std::string& key, uint32_t v) {
+        std::string p;
+        put_u32(p, v);
+        set(key, 4, p);
+    }
+    void set_strings(const std::string& key, const std::vector<std::string>& v) {
+        std::string p;
+        put_u32(p, 8);
+        put_u64(p, v.size());
+        for (const auto& x : v) put_str(p, x);
+        set(key, 9, p);
+    }
+    void set_i32s(const std::string& key, const std::vector<int32_t>& v) {
+        std::string p;
+        put_u32(p, 5);
+        put_u64(p, v.size());
+        for (int32_t x : v) put_u32(p, static_cast<uint32_t>(x));
+        set(key, 9, p);
+    }
+    std::string bytes() const {
+        std::string s = "GGUF";
+        put_u32(s, 3);
+        put_u64(s, 0);
+        put_u64(s, kvs.size());
+        for (const Kv& kv : kvs) {
+            put_str(s, kv.key);
+            put_u32(s, kv.type);
+            s += kv.payload;
+        }
+        while (s.size() % 32 != 0) s += '\0';
+        return s;
+    }
+};
+
+MOE_TEST(gguf_vocab_errors_name_the_key) {
+    std::vector<std::string> buffers;  // GgufFile::parse needs the bytes alive
+    buffers.reserve(16);
+    const auto load = [&](auto&& edit) {
+        GgufBuilder b;
+        b.set_string("general.architecture", "llama");
+        b.set_string("tokenizer.ggml.model", "gpt2");
+        b.set_string("tokenizer.ggml.pre", "deepseek-llm");
+        b.set_strings("tokenizer.ggml.tokens", {"a", "b", "ab"});
+        b.set_i32s("tokenizer.ggml.token_type", {1, 1, 1});
+        b.set_strings("tokenizer.ggml.merges", {"a b"});
+        b.set_u32("tokenizer.ggml.bos_token_id", 0);
+        edit(b);
+        buffers.push_back(b.bytes());
+        auto file = moe::GgufFile::parse(reinterpret_cast<const uint8_t*>(buffers.back().data()),
+                                         buffers.back().size(), "v.gguf");
+        REQUIRE_OK(file);
+        return moe::vocab_from_gguf(*file);
+    };
+    auto ok = load([](GgufBuilder&) {});
+    REQUIRE_OK(ok);
+    CHECK_EQ(ok->merges.size(), size_t{1});
+    CHECK_EQ(ok->pre, std::string("deepseek-llm"));
+    auto tok = Tokenizer::create(std::move(*ok));
+    REQUIRE_OK(tok);
+    CHECK_EQ(ids_str(tok->encode("ab", false, false)), std::string(" 2"));
+    auto bad_pre = load([](GgufBuilder& b) { b.set_string("tokenizer.ggml.pre", "qwen9"); });
+    CHECK(!bad_pre.ok() && bad_pre.error().find("'qwen9'") != std::string::npos);
+    auto bad_types = load([](GgufBuilder& b) { b.set_i32s("tokenizer.ggml.token_type", {1}); });
+    CHECK(!bad_types.ok() && bad_types.error().find("token_type") != std::string::npos);
+    auto bad_bos = load([](GgufBuilder& b) { b.set_u32("tokenizer.ggml.bos_token_id", 7); });
+    CHECK(!bad_bos.ok() && bad_bos.error().find("bos_token_id") != std::string::npos);
+    auto spm = load([](GgufBuilder& b) { b.set_string("tokenizer.ggml.model", "llama"); });
+    CHECK(!spm.ok() && spm.error().find("'llama'") != std::string::npos);
+    auto odd_merge = load([](GgufBuilder& b) { b.set_strings("tokenizer.ggml.merges", {"ab"}); });
+    CHECK(odd_merge.ok());  // tolerated like llama.cpp: the entry never applies
+    for (const auto& e : {bad_pre, bad_types, bad_bos, spm}) CHECK(e.error().find("v.gguf") != std::string::npos);
+}
+
+MOE_TEST(hf_vocab_forms_and_errors) {
+    const std::string base = R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "Ġ": 3},
+        "merges": MERGES}, "added_tokens": [{"id": 4, "content": "<s>", "special": true}],
+        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true}})";
+    const auto with = [&](const std::string& merges) {
+        std::string s = base;
+        s.replace(s.find("MERGES"), 6, merges);
+        return s;
+    };
+    for (const char* merges : {R"(["a b"])", R"([["a", "b"]])"}) {
+        auto vocab = moe::vocab_from_hf_text(with(merges), R"({"bos_token": "<s>", "add_bos_token": true})", "t.json");
+        REQUIRE_OK(vocab);
+        CHECK_EQ(vocab->bos_id, 4);
+        CHECK(vocab->add_bos);
+        CHECK(vocab->token_types[4] == moe::TokenType::Control);
+        auto tok = Tokenizer::create(std::move(*vocab));
+        REQUIRE_OK(tok);
+        CHECK_EQ(ids_str(tok->encode("ab", true, false)), std::string(" 4 2"));
+    }
+    auto bad_merge = moe::vocab_from_hf_text(with(R"(["ab"])"), "", "t.json");
+    CHECK(!bad_merge.ok() && bad_merge.error().find("model.merges[0]") != std::string::npos);
+    auto bad_json = moe::vocab_from_hf_text("{\"model\": ", "", "t.json");
+    CHECK(!bad_json.ok() && bad_json.error().find("t.json") != std::string::npos);
+    auto deep = moe::vocab_from_hf_text(std::string(100000, '['), "", "t.json");
+    CHECK(!deep.ok());
+    auto huge_id = moe::vocab_from_hf_text(R"({"model": {"vocab": {"a": 4000000000}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"}})", "", "t.json");
+    CHECK(!huge_id.ok() && huge_id.error().find("out of range") != std::string::npos);
+    auto removed = moe::vocab_from_hf_text(R"({"model": {"vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "a"}, "behavior": "Removed"}})", "", "t.json");
+    CHECK(!removed.ok() && removed.error().find("Removed") != std::string::npos);
+}
