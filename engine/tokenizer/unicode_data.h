@@ -1,6 +1,6 @@
 // Unicode character data the pre-tokenizers need: the general-category class of a code point (L, M, N, P, S,
 // Z or other) and the White_Space property, plus UTF-8 helpers. The class table is generated
-// (tools/gen_unicode_data.mjs) so the categories do not depend on the Unicode version of the installed PCRE2.
+// (tests/tools/gen_unicode_data.mjs) so the categories do not depend on the Unicode version of the installed PCRE2.
 #pragma once
 
 #include <cstddef>
