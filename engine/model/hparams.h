@@ -115,8 +115,9 @@ bool is_vocab_only(const GgufFile& file);
 // MLA layout from keys and tensors, and validates. Errors name the file and the key:
 //   "x.gguf: architecture 'qwen3moe' is not supported (supported: deepseek, deepseek2, llama)"
 //   "x.gguf: key 'deepseek2.expert_count': missing"
-// A vocab-only file whose keys are complete still parses (callers check is_vocab_only()); one whose keys
-// are incomplete fails with a message that starts "<file>: no model weights (vocab-only GGUF)".
+// A vocab-only file whose keys are complete still parses (callers check is_vocab_only()); one with no
+// tensors and no `<arch>.block_count` fails with a message that starts
+// "<file>: no model weights (vocab-only GGUF, 0 tensors); " followed by the underlying key error.
 Result<HParams> hparams_from_gguf(const GgufFile& file);
 
 // Reads a Hugging Face config.json (model_type deepseek, deepseek_v2, deepseek_v3, llama).

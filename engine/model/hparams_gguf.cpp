@@ -292,9 +292,12 @@ Result<HParams> parse_gguf(const GgufFile& file) {
 
 Result<HParams> hparams_from_gguf(const GgufFile& file) {
     Result<HParams> hp = parse_gguf(file);
-    if (!hp && is_vocab_only(file))
-        return Status::error(file.path() + ": no model weights (vocab-only GGUF, 0 tensors); " + hp.error());
-    return hp;
+    if (hp || !is_vocab_only(file)) return hp;
+    // No tensors and no block count: a tokenizer file. Say so first, so `info` can show the tokenizer.
+    const GgufValue* arch = file.find("general.architecture");
+    const bool has_model_keys = arch != nullptr && arch->type == GgufValueType::String && file.has(arch->str + ".block_count");
+    if (has_model_keys) return hp;
+    return Status::error(file.path() + ": no model weights (vocab-only GGUF, 0 tensors); " + hp.error());
 }
 
 }  // namespace moe
