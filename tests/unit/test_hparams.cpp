@@ -436,3 +436,52 @@ MOE_TEST(lite_detection_by_key_not_layer_count) {
     CHECK(!hp2->expert_weights_norm);
     CHECK(!hp2->has_expert_bias);
 }
+
+MOE_TEST(gguf_shape_mismatch_missing_and_extra_tensors) {
+    const std::string path = moe_test::data_path("models/fx-ds2-v3-q8_0.gguf");
+    REQUIRE(!path.empty());
+    auto file = GgufFile::open(path);
+    REQUIRE_OK(file);
+    auto hp = hparams_from_gguf(*file);
+    REQUIRE_OK(hp);
+    std::vector<TensorShapeRef> shapes = tensor_shapes(*file);
+    for (TensorShapeRef& t : shapes)
+        if (t.name == "blk.3.ffn_up_exps.weight") t.shape = {64, 32, 15};
+    Status s = validate_tensor_shapes(*hp, hp->layout, shapes, "fx.gguf");
+    REQUIRE(!s.ok());
+    CHECK_EQ(s.message(), std::string("fx.gguf: tensor 'blk.3.ffn_up_exps.weight': shape [64, 32, 15] disagrees with "
+                                      "the hyper-parameters (expected [64, 32, 16] = [n_embd=64, n_ff_exp=32, "
+                                      "n_expert=16])"));
+
+    shapes = tensor_shapes(*file);
+    std::vector<TensorShapeRef> pruned;
+    for (const TensorShapeRef& t : shapes)
+        if (t.name != "blk.2.attn_kv_b.weight") pruned.push_back(t);
+    pruned.push_back({"blk.2.attn_extra.weight", {64, 8, 1}});
+    std::vector<std::string> warnings;
+    s = validate_tensor_shapes(*hp, hp->layout, pruned, "fx.gguf", &warnings);
+    REQUIRE(!s.ok());
+    CHECK_EQ(s.message(), std::string("fx.gguf: tensor 'blk.2.attn_kv_b.weight': missing (expected shape [32, 128] = "
+                                      "[kv_lora_rank=32, n_head*(qk_nope+v_head)=128])"));
+    REQUIRE(warnings.size() == 1u);
+    CHECK(contains(warnings[0], "fx.gguf: tensor 'blk.2.attn_extra.weight' [64, 8, 1] is not used by deepseek2"));
+
+    // ggml pads ne with 1: a 1-D norm written as {64, 1} is the same tensor.
+    shapes = tensor_shapes(*file);
+    for (TensorShapeRef& t : shapes)
+        if (t.name == "output_norm.weight") t.shape = {64, 1};
+    CHECK(validate_tensor_shapes(*hp, hp->layout, shapes, "fx.gguf").ok());
+}
+
+MOE_TEST(moe_layer_pattern) {
+    HParams hp;
+    hp.n_layer = 6;
+    hp.n_expert = 4;
+    hp.n_leading_dense = 1;
+    hp.moe_layer_freq = 2;
+    const bool expect[] = {false, false, true, false, true, false};
+    for (int il = 0; il < 6; ++il) CHECK_EQ(hp.is_moe_layer(il), expect[il]);
+    CHECK_EQ(hp.n_moe_layers(), 2);
+    hp.n_expert = 0;
+    CHECK(!hp.is_moe_layer(2));
+}
