@@ -9,6 +9,8 @@ namespace moe {
 
 namespace {
 
+constexpr int64_t kMaxKeyValue = int64_t{1} << 40;
+
 // Typed access to "<arch>.<suffix>" keys. Optional getters keep the default when the key is absent and fail
 // when it is present with the wrong type, so a corrupt value is never silently replaced by a default.
 class KeyReader {
@@ -19,11 +21,16 @@ public:
     bool has(const char* suffix) const { return m_file.has(key(suffix)); }
 
     // Integers; a per-layer array is accepted when all its items are equal (llama.cpp get_key_or_arr).
+    // Every integer key is a size or a count: values outside [0, 2^40] are refused here, so the
+    // arithmetic that follows (key_length_mla - rope, ...) cannot overflow.
     Result<int64_t> integer(const char* suffix) const {
         const std::string k = key(suffix);
         const GgufValue* v = m_file.find(k);
-        if (v != nullptr && v->type == GgufValueType::Array) return uniform_array(k, *v);
-        return m_file.get_int(k);
+        Result<int64_t> r = (v != nullptr && v->type == GgufValueType::Array) ? uniform_array(k, *v) : m_file.get_int(k);
+        if (r && (*r < 0 || *r > kMaxKeyValue))
+            return Status::error(m_file.path() + ": key '" + k + "': " + std::to_string(*r) + " is out of range [0, " +
+                                 std::to_string(kMaxKeyValue) + "]");
+        return r;
     }
     Status integer(const char* suffix, int64_t& out) const {
         if (!has(suffix)) return {};

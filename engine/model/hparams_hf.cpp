@@ -19,6 +19,7 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr uint64_t kMaxConfigBytes = 16u << 20;  // real config.json files are ~2 KB
+constexpr int64_t kMaxValue = int64_t{1} << 40;
 
 // Typed access to the fields of one JSON object; `where` is the message prefix ("config.json: ").
 // A field that is present with the wrong type is an error; null counts as absent.
@@ -36,7 +37,15 @@ public:
         return Status::error(m_where + "key '" + m_path + key + "': " + what);
     }
 
+    // Every integer field is a size or a count: values outside [0, 2^40] are refused here, so later
+    // arithmetic on them cannot overflow.
     Result<int64_t> integer(const char* key) const {
+        Result<int64_t> r = any_integer(key);
+        if (r && (*r < 0 || *r > kMaxValue))
+            return error(key, std::to_string(*r) + " is out of range [0, " + std::to_string(kMaxValue) + "]");
+        return r;
+    }
+    Result<int64_t> any_integer(const char* key) const {
         if (!present(key)) return error(key, "missing");
         const Json& v = m_obj.at(key);
         if (v.is_number_unsigned()) {
@@ -154,6 +163,8 @@ Status read_quantization(const ConfigReader& cfg, HParams& hp) {
     if (it == q->end() || it->is_null()) return {};
     if (!it->is_array() || it->size() != 2 || !(*it)[0].is_number_integer() || !(*it)[1].is_number_integer())
         return qc.error("weight_block_size", "expected [rows, cols], found " + it->dump().substr(0, 64));
+    const bool fits = (*it)[0].get<int64_t>() > 0 && (*it)[1].get<int64_t>() > 0;  // uint64 beyond 2^63 wraps < 0
+    if (!fits) return qc.error("weight_block_size", "expected positive sizes, found " + it->dump().substr(0, 64));
     hp.hf_fp8_block_rows = (*it)[0].get<int64_t>();
     hp.hf_fp8_block_cols = (*it)[1].get<int64_t>();
     return {};

@@ -285,7 +285,7 @@ MOE_TEST(hf_config_errors_name_the_key) {
                    "config.json: deepseek_v2 hyper-parameters: n_expert_used = 65 is out of range [1, 64]"));
     CHECK(contains(error_of(edit(lite, "\"n_group\": 1", "\"n_group\": 5")), "n_group = 5 does not divide n_expert = 64"));
     CHECK(contains(error_of(edit(lite, "\"qk_rope_head_dim\": 64", "\"qk_rope_head_dim\": -64")),
-                   "qk_rope_head_dim = -64 is out of range"));
+                   "config.json: key 'qk_rope_head_dim': -64 is out of range [0, 1099511627776]"));
     CHECK(contains(error_of(edit(lite, "\"factor\": 40", "\"factor\": \"40\"")),
                    "key 'rope_scaling.factor': expected a number, found string"));
     CHECK(contains(error_of(edit(lite, "\"type\": \"yarn\"", "\"type\": \"dynamic\"")),
