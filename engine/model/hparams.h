@@ -11,6 +11,7 @@
 namespace moe {
 
 class GgufFile;
+class GgufModel;
 
 // llama.cpp architecture names. HF "deepseek_v2" and "deepseek_v3" both map to Deepseek2 (MLA).
 enum class Arch { Deepseek, Deepseek2, Llama };
@@ -119,6 +120,8 @@ bool is_vocab_only(const GgufFile& file);
 // tensors and no `<arch>.block_count` fails with a message that starts
 // "<file>: no model weights (vocab-only GGUF, 0 tensors); " followed by the underlying key error.
 Result<HParams> hparams_from_gguf(const GgufFile& file);
+// The same for a split model: metadata from the first shard, tensors looked up in all shards.
+Result<HParams> hparams_from_gguf(const GgufModel& model);
 
 // Reads a Hugging Face config.json (model_type deepseek, deepseek_v2, deepseek_v3, llama).
 Result<HParams> hparams_from_hf_config(const std::string& config_json_path);

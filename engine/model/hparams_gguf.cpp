@@ -3,7 +3,9 @@
 #include "formats/gguf.h"
 #include "model/hparams.h"
 
+#include <span>
 #include <string>
+#include <vector>
 
 namespace moe {
 
@@ -85,6 +87,27 @@ private:
     std::string m_prefix;
 };
 
+// Tensor lookup over one file or over all shards of a split model (tensors of later layers, or
+// output.weight, may live in a later shard than the metadata).
+class TensorIndex {
+public:
+    explicit TensorIndex(const GgufFile& file) : m_files(&file, 1) {}
+    explicit TensorIndex(const std::vector<GgufFile>& files) : m_files(files.data(), files.size()) {}
+    const GgufTensorInfo* find(std::string_view name) const {
+        for (const GgufFile& f : m_files)
+            if (const GgufTensorInfo* t = f.find_tensor(name)) return t;
+        return nullptr;
+    }
+    bool empty() const {
+        for (const GgufFile& f : m_files)
+            if (!f.tensors().empty()) return false;
+        return true;
+    }
+
+private:
+    std::span<const GgufFile> m_files;
+};
+
 #define MOE_ASSIGN_OR_RETURN(lhs, expr)    \
     do {                                   \
         auto moe_r_ = (expr);              \
@@ -92,7 +115,7 @@ private:
         lhs = *moe_r_;                     \
     } while (0)
 
-Status read_vocab_size(const GgufFile& file, const KeyReader& keys, HParams& hp) {
+Status read_vocab_size(const GgufFile& file, const TensorIndex& tensors, const KeyReader& keys, HParams& hp) {
     if (keys.has("vocab_size")) {
         MOE_ASSIGN_OR_RETURN(hp.n_vocab, keys.integer("vocab_size"));
         return {};
@@ -103,7 +126,7 @@ Status read_vocab_size(const GgufFile& file, const KeyReader& keys, HParams& hp)
         hp.n_vocab = static_cast<int64_t>(tokens->items.size());
         return {};
     }
-    if (const GgufTensorInfo* embd = file.find_tensor("token_embd.weight"); embd != nullptr && embd->n_dims == 2) {
+    if (const GgufTensorInfo* embd = tensors.find("token_embd.weight"); embd != nullptr && embd->n_dims == 2) {
         hp.n_vocab = static_cast<int64_t>(embd->ne[1] > INT64_MAX ? 0 : embd->ne[1]);
         return {};
     }
@@ -142,7 +165,7 @@ Status read_rope(const KeyReader& keys, HParams& hp) {
 }
 
 // Keys every architecture has. Head sizes default to n_embd / n_head as in llama.cpp.
-Status read_common(const GgufFile& file, const KeyReader& keys, HParams& hp) {
+Status read_common(const GgufFile& file, const TensorIndex& tensors, const KeyReader& keys, HParams& hp) {
     MOE_ASSIGN_OR_RETURN(hp.n_layer, keys.integer("block_count"));
     MOE_ASSIGN_OR_RETURN(hp.n_ctx_train, keys.integer("context_length"));
     MOE_ASSIGN_OR_RETURN(hp.n_embd, keys.integer("embedding_length"));
@@ -151,7 +174,7 @@ Status read_common(const GgufFile& file, const KeyReader& keys, HParams& hp) {
     hp.n_head_kv = hp.n_head;
     MOE_RETURN_IF_ERROR(keys.integer("attention.head_count_kv", hp.n_head_kv));
     MOE_ASSIGN_OR_RETURN(hp.rms_eps, keys.real("attention.layer_norm_rms_epsilon"));
-    MOE_RETURN_IF_ERROR(read_vocab_size(file, keys, hp));
+    MOE_RETURN_IF_ERROR(read_vocab_size(file, tensors, keys, hp));
     MOE_RETURN_IF_ERROR(keys.integer("expert_count", hp.n_expert));
     MOE_RETURN_IF_ERROR(keys.integer("expert_used_count", hp.n_expert_used));
     MOE_RETURN_IF_ERROR(read_rope(keys, hp));
@@ -163,7 +186,7 @@ Status read_common(const GgufFile& file, const KeyReader& keys, HParams& hp) {
     return {};
 }
 
-Status read_llama(const GgufFile& file, const KeyReader& keys, HParams& hp) {
+Status read_llama(const TensorIndex& tensors, const KeyReader& keys, HParams& hp) {
     int64_t value_length = hp.head_dim;
     MOE_RETURN_IF_ERROR(keys.integer("attention.value_length", value_length));
     if (value_length != hp.head_dim)
@@ -175,8 +198,8 @@ Status read_llama(const GgufFile& file, const KeyReader& keys, HParams& hp) {
     // Mixtral-style llama MoE: experts as wide as feed_forward_length, top-k weights renormalised.
     hp.n_ff_exp = hp.n_expert > 0 ? hp.n_ff : 0;
     hp.expert_weights_norm = hp.n_expert > 0;
-    hp.tie_embeddings = !file.tensors().empty() && file.find_tensor("output.weight") == nullptr;
-    hp.attention_bias = file.find_tensor("blk.0.attn_q.bias") != nullptr;
+    hp.tie_embeddings = !tensors.empty() && tensors.find("output.weight") == nullptr;
+    hp.attention_bias = tensors.find("blk.0.attn_q.bias") != nullptr;
     hp.layout = WeightLayout::Gguf;
     return {};
 }
@@ -215,10 +238,10 @@ Status read_deepseek2_routing(const KeyReader& keys, HParams& hp) {
 
 // MLA head sizes and the on-disk layout: the split layout carries key_length_mla/value_length_mla and
 // stores the absorbed sizes (kv_lora+rope, kv_lora) in key_length/value_length with head_count_kv = 1.
-Status read_mla_layout(const GgufFile& file, const KeyReader& keys, HParams& hp, int64_t value_length) {
+Status read_mla_layout(const TensorIndex& tensors, const KeyReader& keys, HParams& hp, int64_t value_length) {
     const bool split = keys.has("attention.key_length_mla");
-    const bool has_kv_b = file.find_tensor("blk.0.attn_kv_b.weight") != nullptr;
-    if (!split && !has_kv_b && file.find_tensor("blk.0.attn_k_b.weight") != nullptr)
+    const bool has_kv_b = tensors.find("blk.0.attn_kv_b.weight") != nullptr;
+    if (!split && !has_kv_b && tensors.find("blk.0.attn_k_b.weight") != nullptr)
         return keys.error("attention.key_length_mla", "missing, but the file has attn_k_b/attn_v_b tensors");
     const int64_t n_head_kv = hp.n_head_kv;
     hp.n_head_kv = hp.n_head;
@@ -250,29 +273,29 @@ Status read_mla_layout(const GgufFile& file, const KeyReader& keys, HParams& hp,
     return {};
 }
 
-Status read_deepseek2(const GgufFile& file, const KeyReader& keys, HParams& hp) {
+Status read_deepseek2(const TensorIndex& tensors, const KeyReader& keys, HParams& hp) {
     MOE_ASSIGN_OR_RETURN(hp.n_leading_dense, keys.integer("leading_dense_block_count"));
     // b4747 decides "Lite" (no q compression) by n_layer == 27; the key is the reliable signal: the
     // converter writes attention.q_lora_rank exactly when the HF config has one.
     MOE_RETURN_IF_ERROR(keys.integer("attention.q_lora_rank", hp.q_lora_rank));
-    if (!keys.has("attention.q_lora_rank") && file.find_tensor("blk.0.attn_q_a.weight") != nullptr)
+    if (!keys.has("attention.q_lora_rank") && tensors.find("blk.0.attn_q_a.weight") != nullptr)
         return keys.error("attention.q_lora_rank", "missing, but the file has attn_q_a tensors");
     MOE_ASSIGN_OR_RETURN(hp.kv_lora_rank, keys.integer("attention.kv_lora_rank"));
     MOE_RETURN_IF_ERROR(read_deepseek2_routing(keys, hp));
     int64_t value_length = hp.n_embd / hp.n_head;
     MOE_RETURN_IF_ERROR(keys.integer("attention.value_length", value_length));
-    MOE_RETURN_IF_ERROR(read_mla_layout(file, keys, hp, value_length));
+    MOE_RETURN_IF_ERROR(read_mla_layout(tensors, keys, hp, value_length));
     // exp_probs_b is optional in b4747; without tensors (vocab-only) sigmoid gating implies it.
     hp.has_expert_bias = hp.gating == Gating::Sigmoid;
-    if (!file.tensors().empty()) {
+    if (!tensors.empty()) {
         const std::string name = "blk." + std::to_string(hp.n_leading_dense) + ".exp_probs_b.bias";
-        hp.has_expert_bias = file.find_tensor(name) != nullptr;
+        hp.has_expert_bias = tensors.find(name) != nullptr;
     }
     if (hp.n_group > 1) hp.topk_method = hp.has_expert_bias ? "noaux_tc" : "group_limited_greedy";
     return {};
 }
 
-Result<HParams> parse_gguf(const GgufFile& file) {
+Result<HParams> parse_gguf(const GgufFile& file, const TensorIndex& tensors) {
     HParams hp;
     MOE_ASSIGN_OR_RETURN(hp.source_arch, file.get_string("general.architecture"));
     if (hp.source_arch == "deepseek") {
@@ -286,10 +309,10 @@ Result<HParams> parse_gguf(const GgufFile& file) {
                              "' is not supported (supported: deepseek, deepseek2, llama)");
     }
     const KeyReader keys(file, hp.source_arch);
-    MOE_RETURN_IF_ERROR(read_common(file, keys, hp));
-    if (hp.arch == Arch::Llama) MOE_RETURN_IF_ERROR(read_llama(file, keys, hp));
+    MOE_RETURN_IF_ERROR(read_common(file, tensors, keys, hp));
+    if (hp.arch == Arch::Llama) MOE_RETURN_IF_ERROR(read_llama(tensors, keys, hp));
     if (hp.arch == Arch::Deepseek) MOE_RETURN_IF_ERROR(read_deepseek(keys, hp));
-    if (hp.arch == Arch::Deepseek2) MOE_RETURN_IF_ERROR(read_deepseek2(file, keys, hp));
+    if (hp.arch == Arch::Deepseek2) MOE_RETURN_IF_ERROR(read_deepseek2(tensors, keys, hp));
     Status valid = validate_hparams(hp);
     if (!valid.ok()) return valid.with_context(file.path() + ": " + hp.source_arch + " hyper-parameters");
     return hp;
@@ -297,14 +320,25 @@ Result<HParams> parse_gguf(const GgufFile& file) {
 
 }  // namespace
 
-Result<HParams> hparams_from_gguf(const GgufFile& file) {
-    Result<HParams> hp = parse_gguf(file);
-    if (hp || !is_vocab_only(file)) return hp;
+namespace {
+
+Result<HParams> parse_with_vocab_hint(const GgufFile& file, const TensorIndex& tensors) {
+    Result<HParams> hp = parse_gguf(file, tensors);
+    if (hp || !tensors.empty()) return hp;
     // No tensors and no block count: a tokenizer file. Say so first, so `info` can show the tokenizer.
     const GgufValue* arch = file.find("general.architecture");
     const bool has_model_keys = arch != nullptr && arch->type == GgufValueType::String && file.has(arch->str + ".block_count");
     if (has_model_keys) return hp;
     return Status::error(file.path() + ": no model weights (vocab-only GGUF, 0 tensors); " + hp.error());
+}
+
+}  // namespace
+
+Result<HParams> hparams_from_gguf(const GgufFile& file) { return parse_with_vocab_hint(file, TensorIndex(file)); }
+
+Result<HParams> hparams_from_gguf(const GgufModel& model) {
+    // Through files() (inline) rather than GgufModel's own index: this needs no GgufModel symbol.
+    return parse_with_vocab_hint(model.primary(), TensorIndex(model.files()));
 }
 
 }  // namespace moe
