@@ -109,7 +109,7 @@ Status ModelSource::open_gguf(const std::string& path) {
         return {};
     }
 
-    auto hp = hparams_from_gguf(primary);
+    auto hp = hparams_from_gguf(*m_gguf);
     if (!hp) return hp.status();
     const std::vector<TensorShapeRef> shapes = tensor_shapes(*m_gguf);
     MOE_RETURN_IF_ERROR(validate_tensor_shapes(*hp, hp->layout, shapes, path, &m_desc.warnings));
