@@ -134,6 +134,10 @@ private:
 Result<nlohmann::json> parse_json_strict(std::string_view text, const std::string& name, size_t max_depth) {
     if (const auto bad = utf8_error_offset(text))
         return Status::error(name + ": not valid UTF-8 at byte " + std::to_string(*bad) + " of the JSON text");
+    // nlohmann's lexer takes a NUL byte for the end of input, so "{} \0 junk" would pass; a raw NUL is never
+    // valid JSON (inside strings it must be escaped).
+    if (const size_t nul = text.find('\0'); nul != std::string_view::npos)
+        return Status::error(name + ": not valid JSON: NUL byte at byte " + std::to_string(nul) + " of the JSON text");
     StrictBuilder builder(max_depth);
     bool ok = false;
     try {
