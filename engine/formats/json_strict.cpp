@@ -64,7 +64,10 @@ public:
 
     bool key(json::string_t& k) {
         Frame& top = m_stack.back();
-        if (top.value.contains(k)) return fail("duplicate key " + path() + "'" + k + "'");
+        if (top.value.contains(k)) {
+            const std::string where = location(m_stack.size() - 1);
+            return fail("duplicate key " + (where.empty() ? "" : where + " -> ") + "'" + k + "'");
+        }
         top.key = std::move(k);
         return true;
     }
@@ -88,17 +91,23 @@ private:
         return false;
     }
 
-    // "'a' -> 'b' -> " for the objects enclosing the current position.
-    std::string path() const {
+    // Where the parser stands, e.g. "'weight_map' -> 'x'" or "'w' -> 'shape' -> [0]"; `upto` frames.
+    std::string location(size_t upto) const {
         std::string out;
-        for (size_t i = 0; i + 1 < m_stack.size(); ++i)
-            if (m_stack[i].value.is_object()) out += "'" + m_stack[i].key + "' -> ";
+        for (size_t i = 0; i < upto; ++i) {
+            if (!out.empty()) out += " -> ";
+            const Frame& f = m_stack[i];
+            // Appended piecewise: GCC 12 warns (-Wrestrict) on "'" + std::string temporaries.
+            out += f.value.is_object() ? "'" : "[";
+            out += f.value.is_object() ? f.key : std::to_string(f.value.size());
+            out += f.value.is_object() ? "'" : "]";
+        }
         return out;
     }
 
     bool open(json container) {
         if (m_stack.size() >= m_max_depth)
-            return fail("at " + (m_stack.empty() ? std::string("the root") : path() + "'" + m_stack.back().key + "'") +
+            return fail("at " + (m_stack.empty() ? std::string("the root") : location(m_stack.size())) +
                         ": JSON nested deeper than " + std::to_string(m_max_depth) + " levels");
         m_stack.push_back({std::move(container), {}});
         return true;
