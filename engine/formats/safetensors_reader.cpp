@@ -160,21 +160,22 @@ Status SafetensorsHeaderParser::parse_tensor(const std::string& name, const json
     MOE_RETURN_IF_ERROR(parse_shape(name, value["shape"], t.shape));
     MOE_RETURN_IF_ERROR(parse_offsets(name, value["data_offsets"], t.data_offset, end));
 
-    const std::string what = std::string(safetensors_dtype_name(t.dtype)) + " " + shape_text(t.shape);
+    // "F32 [2, 2]", built only for a message.
+    const auto what = [&t] { return std::string(safetensors_dtype_name(t.dtype)) + " " + shape_text(t.shape); };
     const auto n_elements = safetensors_element_count(t.shape);
     if (!n_elements) return tensor_fail(name, "shape " + shape_text(t.shape) + " has more than 2^64 - 1 elements");
     t.n_elements = *n_elements;
     const auto n_bytes = safetensors_bytes(t.dtype, t.n_elements);
     if (!n_bytes) {
         const bool overflow = t.n_elements > UINT64_MAX / safetensors_dtype_bits(t.dtype);
-        return tensor_fail(name, what + (overflow ? " is more than 2^64 - 1 bits"
+        return tensor_fail(name, what() + (overflow ? " is more than 2^64 - 1 bits"
                                                   : " is " + std::to_string(t.n_elements * safetensors_dtype_bits(t.dtype)) +
                                                         " bits, not a whole number of bytes"));
     }
     t.n_bytes = *n_bytes;
     if (end - t.data_offset != t.n_bytes)
         return tensor_fail(name, "data_offsets " + range_text(t.data_offset, end) + " hold " +
-                                     std::to_string(end - t.data_offset) + " bytes but " + what + " needs " +
+                                     std::to_string(end - t.data_offset) + " bytes but " + what() + " needs " +
                                      std::to_string(t.n_bytes) + " bytes");
     if (end > m_buffer_bytes)
         return tensor_fail(name, "data_offsets " + range_text(t.data_offset, end) +
