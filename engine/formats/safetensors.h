@@ -99,7 +99,8 @@ public:
     // `path` is a folder, a .safetensors file, or an index .json file. A folder uses
     // model.safetensors.index.json if present, else model.safetensors, else every *.safetensors in it
     // (by name). With an index: every mapped tensor must be in its named shard, missing shards are named,
-    // and no tensor may be in two shards.
+    // and no tensor may be in two shards; a shard's tensors that the index does not list are still loaded
+    // (as transformers does).
     static Result<SafetensorsModel> open(const std::string& path);
 
     SafetensorsModel() = default;

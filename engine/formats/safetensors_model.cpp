@@ -151,6 +151,8 @@ Result<SafetensorsModel> SafetensorsModel::open(const std::string& path) {
         auto index = parse_safetensors_index(*text, model.m_index_path);
         if (!index) return index.status();
         model.m_index = std::move(index.value());
+        if (model.m_index->weight_map.empty())
+            return Status::error(model.m_index_path + ": 'weight_map' is empty (expected tensor -> file entries)");
         std::set<std::string> shards;
         for (const auto& [tensor, shard] : model.m_index->weight_map) shards.insert(shard);
         std::string missing;

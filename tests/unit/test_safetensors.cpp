@@ -342,6 +342,10 @@ MOE_TEST(index_valid_and_errors) {
     REQUIRE_OK(ok);
     CHECK_EQ(ok->tensors().size(), 3u);
     CHECK_EQ(ok->index()->metadata.at("total_size"), std::string("12"));
+    // 'y' is in a.safetensors but not in the index: still loaded, as transformers does.
+    auto partial = SafetensorsModel::open(index_case("idx_partial", R"({"weight_map":{"x":"a.safetensors","z":"b.safetensors"}})"));
+    REQUIRE_OK(partial);
+    CHECK(partial->find_tensor("y") != nullptr);
 
     std::string e = index_error("idx_missing_shard",
                                 R"({"weight_map":{"x":"a.safetensors","z":"c.safetensors","w":"d.safetensors"}})");
@@ -366,6 +370,8 @@ MOE_TEST(index_valid_and_errors) {
     CHECK(contains(e, "duplicate key"));
     CHECK(contains(e, "'x'"));
 
+    e = index_error("idx_empty_map", R"({"weight_map":{}})");
+    CHECK(contains(e, "'weight_map' is empty"));
     e = index_error("idx_no_map", R"({"metadata":{}})");
     CHECK(contains(e, "weight_map"));
     e = index_error("idx_map_type", R"({"weight_map":["a.safetensors"]})");
