@@ -4,6 +4,8 @@
 // skipped exits 77, which ctest reports as skipped.
 #pragma once
 
+#include "core/status.h"
+
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -42,6 +44,13 @@ std::string describe(const A& a, const B& b) {
 std::string data_path(const std::string& relative);
 std::string shared_fixture(const std::string& relative);
 std::string temp_dir();  // a fresh folder for this test binary (removed at exit unless a test failed)
+
+// The Status of a moe::Result or a moe::Status, for REQUIRE_OK.
+template <class R>
+moe::Status status_of(const R& r) {
+    return r.status();
+}
+inline moe::Status status_of(const moe::Status& s) { return s; }
 
 }  // namespace moe_test
 
@@ -83,8 +92,8 @@ std::string temp_dir();  // a fresh folder for this test binary (removed at exit
 #define REQUIRE_OK(expr)                                                                               \
     do {                                                                                               \
         const auto& moe_r_ = (expr);                                                                   \
-        if (!moe_r_.ok()) {                                                                            \
-            ::moe_test::report_failure(__FILE__, __LINE__, "REQUIRE_OK(" #expr "): " + moe_r_.status().message()); \
+        if (!::moe_test::status_of(moe_r_).ok()) {                                                     \
+            ::moe_test::report_failure(__FILE__, __LINE__, "REQUIRE_OK(" #expr "): " + ::moe_test::status_of(moe_r_).message()); \
             throw ::moe_test::AbortTest{};                                                             \
         }                                                                                              \
     } while (0)
