@@ -1,0 +1,245 @@
+// End-to-end tests of the moewb program: `moewb info --json` on every fixture model against the
+// hyper-parameters and parameter counts of shared/fixtures/README.md, vocab-only files, bad input, tokenize.
+#include "check.h"
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <sys/wait.h>
+
+namespace {
+
+struct RunResult {
+    int exit_code = -1;
+    std::string out;
+};
+
+// Runs moewb with `args` (already shell-quoted), capturing stdout; stderr goes to a file we read back.
+RunResult run_moewb(const std::string& args, std::string* err = nullptr) {
+    const std::string err_path = moe_test::temp_dir() + "/stderr.txt";
+    const std::string cmd = std::string("'") + MOE_MOEWB_PATH + "' " + args + " 2>'" + err_path + "'";
+    RunResult r;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (p == nullptr) return r;
+    std::array<char, 4096> buf{};
+    size_t n = 0;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+    const int status = pclose(p);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (err != nullptr) {
+        std::ifstream f(err_path);
+        err->assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    }
+    return r;
+}
+
+std::string quote(const std::string& s) { return "'" + s + "'"; }
+
+nlohmann::json info_json(const std::string& path) {
+    std::string err;
+    const RunResult r = run_moewb("info --json " + quote(path), &err);
+    if (r.exit_code != 0) {
+        moe_test::report_failure(__FILE__, __LINE__, "moewb info failed on " + path + ": " + err);
+        throw moe_test::AbortTest{};
+    }
+    return nlohmann::json::parse(r.out);
+}
+
+// One row of the fixture README's hyper-parameter table.
+struct Expected {
+    const char* file;
+    const char* arch;
+    int layers, leading_dense, n_embd, heads;
+    int nope, rope, v, q_lora, kv_lora;  // MLA (zeros for deepseek v1)
+    int head_dim;                        // deepseek v1
+    int dense_ff, experts, used, shared, expert_ff;
+    const char* gating;
+    bool bias, norm;
+    double scale;
+    int64_t ctx;
+    const char* rope_scaling;
+    double log_mul;  // yarn_log_multiplier = 0.1 * mscale_all_dim
+    uint64_t params;
+};
+
+// shared/fixtures/README.md section 2.
+const Expected k_models[] = {
+    {"fx-ds2-lite-f32.gguf", "deepseek2", 27, 1, 64, 4, 16, 16, 16, 0, 32, 0, 128, 16, 4, 2, 32, "softmax", false,
+     false, 1.0, 163840, "yarn", 0.0707, 3522080},
+    {"fx-ds2-lite-q8_0.gguf", "deepseek2", 27, 1, 64, 4, 16, 16, 16, 0, 32, 0, 128, 16, 4, 2, 32, "softmax", false,
+     false, 1.0, 163840, "yarn", 0.0707, 3522080},
+    {"fx-ds2-v3-f32.gguf", "deepseek2", 4, 1, 64, 4, 16, 16, 16, 64, 32, 0, 128, 16, 4, 1, 32, "sigmoid", true, true,
+     2.5, 163840, "yarn", 0.1, 502000},
+    {"fx-ds2-v3-q8_0.gguf", "deepseek2", 4, 1, 64, 4, 16, 16, 16, 64, 32, 0, 128, 16, 4, 1, 32, "sigmoid", true, true,
+     2.5, 163840, "yarn", 0.1, 502000},
+    {"fx-ds2-v3q-q4_k_m.gguf", "deepseek2", 3, 1, 256, 4, 32, 32, 64, 64, 32, 0, 512, 8, 4, 1, 256, "sigmoid", true,
+     true, 2.5, 163840, "yarn", 0.1, 4582448},
+    {"fx-ds1-f32.gguf", "deepseek", 4, 1, 64, 4, 0, 0, 0, 0, 0, 16, 128, 16, 4, 2, 32, "softmax", false, false, 1.0,
+     4096, "none", 0.0, 491328},
+    {"fx-ds1-q8_0.gguf", "deepseek", 4, 1, 64, 4, 0, 0, 0, 0, 0, 16, 128, 16, 4, 2, 32, "softmax", false, false, 1.0,
+     4096, "none", 0.0, 491328},
+};
+
+void check_model(const Expected& e, const nlohmann::json& j) {
+    CHECK_EQ(j["architecture"].get<std::string>(), std::string(e.arch));
+    CHECK(j["has_weights"].get<bool>());
+    CHECK_EQ(j["layers"]["count"].get<int>(), e.layers);
+    CHECK_EQ(j["layers"]["leading_dense"].get<int>(), e.leading_dense);
+    CHECK_EQ(j["layers"]["moe"].get<int>(), e.layers - e.leading_dense);
+    CHECK_EQ(j["embedding_length"].get<int>(), e.n_embd);
+    CHECK_EQ(j["vocab_size"].get<int>(), 514);
+    CHECK_EQ(j["feed_forward_length"].get<int>(), e.dense_ff);
+    const auto& a = j["attention"];
+    CHECK_EQ(a["heads"].get<int>(), e.heads);
+    if (e.kv_lora > 0) {
+        CHECK_EQ(a["kind"].get<std::string>(), std::string("mla"));
+        CHECK_EQ(a["qk_nope_head_dim"].get<int>(), e.nope);
+        CHECK_EQ(a["qk_rope_head_dim"].get<int>(), e.rope);
+        CHECK_EQ(a["v_head_dim"].get<int>(), e.v);
+        CHECK_EQ(a["q_lora_rank"].get<int>(), e.q_lora);
+        CHECK_EQ(a["kv_lora_rank"].get<int>(), e.kv_lora);
+        // kq_scale = m^2 / sqrt(nope + rope), m = 1 + log_mul * ln(40) (README section 4)
+        const double m = 1.0 + e.log_mul * std::log(40.0);
+        CHECK_NEAR(a["kq_scale"].get<double>(), m * m / std::sqrt(double(e.nope + e.rope)), 1e-6);
+    } else {
+        CHECK_EQ(a["kind"].get<std::string>(), std::string("mha"));
+        CHECK_EQ(a["head_dim"].get<int>(), e.head_dim);
+        CHECK_NEAR(a["kq_scale"].get<double>(), 1.0 / std::sqrt(double(e.head_dim)), 1e-6);
+    }
+    const auto& moe = j["moe"];
+    CHECK_EQ(moe["routed_experts"].get<int>(), e.experts);
+    CHECK_EQ(moe["experts_per_token"].get<int>(), e.used);
+    CHECK_EQ(moe["shared_experts"].get<int>(), e.shared);
+    CHECK_EQ(moe["expert_feed_forward_length"].get<int>(), e.expert_ff);
+    CHECK_EQ(moe["gating"]["function"].get<std::string>(), std::string(e.gating));
+    CHECK_EQ(moe["gating"]["score_bias"].get<bool>(), e.bias);
+    CHECK_EQ(moe["gating"]["normalize"].get<bool>(), e.norm);
+    CHECK_NEAR(moe["gating"]["scale"].get<double>(), e.scale, 1e-9);
+    CHECK_EQ(moe["gating"]["groups"].get<int>(), 1);
+    CHECK_EQ(j["context_length"].get<int64_t>(), e.ctx);
+    CHECK_EQ(j["rope"]["freq_base"].get<double>(), 10000.0);
+    CHECK_EQ(j["rope"]["scaling"]["type"].get<std::string>(), std::string(e.rope_scaling));
+    if (std::string(e.rope_scaling) == "yarn") {
+        CHECK_NEAR(j["rope"]["scaling"]["factor"].get<double>(), 40.0, 1e-9);
+        CHECK_EQ(j["rope"]["scaling"]["original_context"].get<int>(), 4096);
+        CHECK_NEAR(j["rope"]["scaling"]["mscale_all_dim"].get<double>(), e.log_mul * 10.0, 1e-5);
+    }
+    CHECK_EQ(j["parameters"]["total"].get<uint64_t>(), e.params);
+    CHECK_EQ(j["parameters"]["in_tensors"].get<uint64_t>(), e.params);
+    CHECK(j["parameters"]["active"].get<uint64_t>() < e.params);
+    const auto& t = j["tokenizer"];
+    CHECK_EQ(t["vocab_size"].get<int>(), 514);
+    CHECK_EQ(t["pre"].get<std::string>(), std::string("deepseek-llm"));
+    CHECK_EQ(t["merges"].get<int>(), 256);
+    CHECK_EQ(t["bos_id"].get<int>(), 512);
+    CHECK_EQ(t["eos_id"].get<int>(), 513);
+    CHECK(t["add_bos"].get<bool>());
+    CHECK(j["memory"]["weight_bytes"].get<uint64_t>() > 0);
+    CHECK(j["memory"]["kv_bytes_per_token"].get<uint64_t>() > 0);
+}
+
+}  // namespace
+
+MOE_TEST(info_json_matches_fixture_readme) {
+    int seen = 0;
+    for (const Expected& e : k_models) {
+        const std::string path = moe_test::data_path(std::string("models/") + e.file);
+        if (path.empty()) continue;
+        ++seen;
+        std::fprintf(stderr, "  %s\n", e.file);
+        check_model(e, info_json(path));
+    }
+    if (seen == 0) MOE_SKIP("no fixture models");
+}
+
+MOE_TEST(info_mla_kv_cache_is_latent_plus_rope) {
+    const std::string path = moe_test::data_path("models/fx-ds2-v3-q8_0.gguf");
+    if (path.empty()) MOE_SKIP("fx-ds2-v3-q8_0.gguf absent");
+    const RunResult r = run_moewb("info --json --kv f32 --ctx 1000 " + quote(path));
+    REQUIRE(r.exit_code == 0);
+    const auto j = nlohmann::json::parse(r.out);
+    // 4 layers x (kv_lora 32 + rope 16) x 4 bytes
+    CHECK_EQ(j["memory"]["kv_bytes_per_token"].get<uint64_t>(), uint64_t{4 * 48 * 4});
+    CHECK_EQ(j["memory"]["kv_bytes"].get<uint64_t>(), uint64_t{4 * 48 * 4 * 1000});
+    CHECK_EQ(j["memory"]["context"].get<int>(), 1000);
+}
+
+MOE_TEST(info_vocab_only_reports_tokenizer_without_weights) {
+    struct Vocab {
+        const char* file;
+        int n_vocab, bos, eos;
+        const char* pre;
+    };
+    const Vocab vocabs[] = {{"vocab/ggml-vocab-deepseek-llm.gguf", 102400, 100000, 100001, "deepseek-llm"},
+                            {"vocab/ggml-vocab-deepseek-coder.gguf", 32256, 32013, 32014, "deepseek-coder"}};
+    int seen = 0;
+    for (const Vocab& v : vocabs) {
+        const std::string path = moe_test::shared_fixture(v.file);
+        if (path.empty()) continue;
+        ++seen;
+        const auto j = info_json(path);
+        CHECK(!j["has_weights"].get<bool>());
+        CHECK_EQ(j["format"].get<std::string>(), std::string("tokenizer"));
+        CHECK_EQ(j["tokenizer"]["vocab_size"].get<int>(), v.n_vocab);
+        CHECK_EQ(j["tokenizer"]["bos_id"].get<int>(), v.bos);
+        CHECK_EQ(j["tokenizer"]["eos_id"].get<int>(), v.eos);
+        CHECK_EQ(j["tokenizer"]["pre"].get<std::string>(), std::string(v.pre));
+        CHECK(j["tensor_types"].empty());
+    }
+    const std::string v3 = moe_test::shared_fixture("vocab/deepseek-v3/tokenizer.json");
+    if (!v3.empty()) {
+        ++seen;
+        const auto j = info_json(v3);
+        CHECK(!j["has_weights"].get<bool>());
+        CHECK_EQ(j["tokenizer"]["bos_id"].get<int>(), 0);
+        CHECK_EQ(j["tokenizer"]["eos_id"].get<int>(), 1);
+        CHECK(j["chat_template"]["present"].get<bool>());
+    }
+    if (seen == 0) MOE_SKIP("no vocab fixtures");
+}
+
+MOE_TEST(info_text_output_and_bad_input) {
+    const std::string path = moe_test::data_path("models/fx-ds1-q8_0.gguf");
+    if (path.empty()) MOE_SKIP("fx-ds1-q8_0.gguf absent");
+    const RunResult r = run_moewb("info " + quote(path));
+    CHECK_EQ(r.exit_code, 0);
+    CHECK(r.out.find("architecture    deepseek") != std::string::npos);
+    CHECK(r.out.find("memory plan") != std::string::npos);
+
+    // A truncated copy is refused with a message naming the file; nothing crashes.
+    const std::string bad = moe_test::temp_dir() + "/truncated.gguf";
+    {
+        std::ifstream in(path, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::ofstream(bad, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
+    }
+    std::string err;
+    const RunResult rb = run_moewb("info " + quote(bad), &err);
+    CHECK_EQ(rb.exit_code, 1);
+    CHECK(err.find("truncated.gguf") != std::string::npos);
+    CHECK(err.find("beyond the end of the file") != std::string::npos);
+
+    CHECK_EQ(run_moewb("info").exit_code, 2);
+    CHECK_EQ(run_moewb("info --kv f99 " + quote(path)).exit_code, 2);
+    CHECK_EQ(run_moewb("nosuchcommand").exit_code, 2);
+    std::string err2;
+    CHECK_EQ(run_moewb("info /nonexistent/model.gguf", &err2).exit_code, 1);
+    CHECK(err2.find("/nonexistent/model.gguf") != std::string::npos);
+}
+
+MOE_TEST(tokenize_prints_ids_and_pieces) {
+    const std::string path = moe_test::data_path("models/fx-ds1-q8_0.gguf");
+    if (path.empty()) MOE_SKIP("fx-ds1-q8_0.gguf absent");
+    // shared/fixtures/README.md section 3: the `text` prompt with BOS.
+    const RunResult r = run_moewb("tokenize " + quote(path) + " 'Hello world, this is a test of the routing.'");
+    CHECK_EQ(r.exit_code, 0);
+    CHECK_EQ(r.out, std::string("512 72 101 340 111 272 261 464 44 332 337 258 256 352 278 267 32 114 273 116 284 46\n"));
+    const RunResult nb = run_moewb("tokenize --no-bos " + quote(path) + " 'Hello'");
+    CHECK_EQ(nb.out.rfind("512", 0), std::string::npos);
+    const RunResult p = run_moewb("tokenize --pieces " + quote(path) + " 'Hi'");
+    CHECK(p.out.find("'Hi'") != std::string::npos || p.out.find("'H'") != std::string::npos);
+    CHECK(p.out.find("tokens") != std::string::npos);
+}
