@@ -179,7 +179,7 @@ Status GgufParser::parse_tensor_info(GgufFile& out, uint64_t index) {
     const std::string ordinal = "tensor " + std::to_string(index);
     MOE_RETURN_IF_ERROR(read_string(t.name, "name length", ordinal));
     if (t.name.size() > k_gguf_max_tensor_name)
-        return fail(ordinal + " '" + t.name + "': name is " + std::to_string(t.name.size()) +
+        return fail(ordinal + " '" + t.name.substr(0, k_gguf_max_tensor_name) + "...': name is " + std::to_string(t.name.size()) +
                     " bytes, longer than the limit of " + std::to_string(k_gguf_max_tensor_name));
     const std::string what = "tensor '" + t.name + "'";
     if (!read(t.n_dims)) return truncated(what + " dimension count");
