@@ -93,6 +93,9 @@ private:
     Status read_scalar(T& v, const std::string& key) {
         return read(v) ? Status() : truncated(key_what(key) + " value");
     }
+    // False when the length is missing or runs past the end; read_string builds the message.
+    bool read_string_raw(std::string& out, uint64_t& len);
+    Status string_error(uint64_t len, const char* what, const std::string& owner) const;
     Status read_string(std::string& out, const char* what, const std::string& owner);
     Status read_value(GgufValueType type, GgufValue& out, const std::string& key, int depth);
     Status read_array(GgufValue& out, const std::string& key, int depth);
@@ -109,16 +112,28 @@ private:
     const std::string& m_name;
 };
 
-// `what` names the string ("length of key 3"), `owner` the key or tensor it belongs to, for messages.
-Status GgufParser::read_string(std::string& out, const char* what, const std::string& owner) {
-    uint64_t len = 0;
-    if (!read(len)) return truncated(std::string(what) + " of " + owner);
-    if (len > remaining())
-        return fail(owner + ": " + what + " " + std::to_string(len) + " runs past the end of the file (" +
-                    std::to_string(remaining()) + " bytes left at byte " + std::to_string(m_pos) + ")");
+bool GgufParser::read_string_raw(std::string& out, uint64_t& len) {
+    const uint64_t at = m_pos;
+    if (!read(len) || len > remaining()) {
+        m_pos = at;  // string_error reports from the length field
+        return false;
+    }
     out.assign(reinterpret_cast<const char*>(m_data + m_pos), len);
     m_pos += len;
-    return {};
+    return true;
+}
+
+// `what` names the string ("length of key 3"), `owner` the key or tensor it belongs to.
+Status GgufParser::string_error(uint64_t len, const char* what, const std::string& owner) const {
+    if (remaining() < sizeof(uint64_t)) return truncated(std::string(what) + " of " + owner);
+    return fail(owner + ": " + what + " " + std::to_string(len) + " runs past the end of the file (" +
+                std::to_string(remaining() - sizeof(uint64_t)) + " bytes left at byte " +
+                std::to_string(m_pos + sizeof(uint64_t)) + ")");
+}
+
+Status GgufParser::read_string(std::string& out, const char* what, const std::string& owner) {
+    uint64_t len = 0;
+    return read_string_raw(out, len) ? Status() : string_error(len, what, owner);
 }
 
 Status GgufParser::read_value(GgufValueType type, GgufValue& out, const std::string& key, int depth) {
@@ -143,7 +158,10 @@ Status GgufParser::read_value(GgufValueType type, GgufValue& out, const std::str
             out.u = v;
             return {};
         }
-        case GgufValueType::String: return read_string(out.str, "string length", key_what(key));
+        case GgufValueType::String: {  // the message is built only on failure: vocabularies are long
+            uint64_t len = 0;
+            return read_string_raw(out.str, len) ? Status() : string_error(len, "string length", key_what(key));
+        }
         case GgufValueType::Array: return read_array(out, key, depth);
     }
     return fail(key_what(key) + ": unknown value type " + std::to_string(static_cast<uint32_t>(type)));
@@ -179,7 +197,8 @@ Status GgufParser::parse_tensor_info(GgufFile& out, uint64_t index) {
     const std::string ordinal = "tensor " + std::to_string(index);
     MOE_RETURN_IF_ERROR(read_string(t.name, "name length", ordinal));
     if (t.name.size() > k_gguf_max_tensor_name)
-        return fail(ordinal + " '" + t.name.substr(0, k_gguf_max_tensor_name) + "...': name is " + std::to_string(t.name.size()) +
+        return fail(ordinal + " '" + t.name.substr(0, k_gguf_max_tensor_name) + "...': name is " +
+                    std::to_string(t.name.size()) +
                     " bytes, longer than the limit of " + std::to_string(k_gguf_max_tensor_name));
     const std::string what = "tensor '" + t.name + "'";
     if (!read(t.n_dims)) return truncated(what + " dimension count");

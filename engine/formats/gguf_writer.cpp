@@ -98,7 +98,8 @@ Status check_value(const GgufValue& v, const std::string& where, int depth) {
     };
     switch (v.type) {
         case GgufValueType::Uint8: return in_unsigned(std::numeric_limits<uint8_t>::max());
-        case GgufValueType::Int8: return in_signed(std::numeric_limits<int8_t>::min(), std::numeric_limits<int8_t>::max());
+        case GgufValueType::Int8:
+            return in_signed(std::numeric_limits<int8_t>::min(), std::numeric_limits<int8_t>::max());
         case GgufValueType::Uint16: return in_unsigned(std::numeric_limits<uint16_t>::max());
         case GgufValueType::Int16:
             return in_signed(std::numeric_limits<int16_t>::min(), std::numeric_limits<int16_t>::max());
@@ -331,7 +332,8 @@ Result<std::vector<std::string>> GgufWriter::write_split(const std::string& pref
         shard_bytes += padded;
     }
     if (shards.size() > std::numeric_limits<uint16_t>::max())
-        return Status::error(prefix + ": " + std::to_string(shards.size()) + " shards exceed the split.count limit of " +
+        return Status::error(prefix + ": " + std::to_string(shards.size()) +
+                             " shards exceed the split.count limit of " +
                              std::to_string(std::numeric_limits<uint16_t>::max()));
     if (m_tensors.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
         return Status::error(prefix + ": too many tensors for split.tensors.count");
