@@ -39,7 +39,21 @@ void dequant_bf16(const uint8_t* src, float* dst, int64_t n) {
 }
 
 void quant_f16(const float* src, uint8_t* dst, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) store_fp16(dst + 2 * i, src[i]);
+    int64_t i = 0;
+#ifdef MOE_HAVE_F16C
+    // Hardware round-to-nearest-even matches fp32_to_fp16 for every non-NaN input; groups holding a NaN take
+    // the scalar path so NaN encodes the same (0x7e00 | sign) with or without F16C.
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(src + i);
+        if (_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)) != 0) {
+            for (int64_t k = i; k < i + 8; ++k) store_fp16(dst + 2 * k, src[k]);
+            continue;
+        }
+        const __m128i h = _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 2 * i), h);
+    }
+#endif
+    for (; i < n; ++i) store_fp16(dst + 2 * i, src[i]);
 }
 
 void quant_bf16(const float* src, uint8_t* dst, int64_t n) {
@@ -55,6 +69,15 @@ inline int clamp_to_int(float v, float lo, float hi) {
     if (!(v >= lo)) v = lo;  // also catches NaN
     if (v > hi) v = hi;
     return static_cast<int>(v);
+}
+
+// roundf(v) (halves away from zero) for v clamped to [-limit, limit] (NaN -> -limit). Adding 0.5 in double
+// is exact for |v| < 2^28, so truncation gives the same integer as roundf; unlike roundf it vectorises.
+inline int round_half_away(float v, float limit) {
+    if (!(v >= -limit)) v = -limit;
+    if (v > limit) v = limit;
+    const double t = static_cast<double>(v) + (v < 0.0f ? -0.5 : 0.5);
+    return static_cast<int>(t);
 }
 
 Status size_error(const char* what, GgmlType type, int64_t n) {
@@ -100,10 +123,8 @@ void dequant_q4_1_blocks(const uint8_t* src, float* dst, int64_t n_blocks) {
         const float d = load_fp16(src);
         const float m = load_fp16(src + 2);
         const uint8_t* qs = src + 4;
-        for (int j = 0; j < 16; ++j) {
-            dst[j] = d * static_cast<float>(qs[j] & 0xf) + m;
-            dst[j + 16] = d * static_cast<float>(qs[j] >> 4) + m;
-        }
+        for (int j = 0; j < 16; ++j) dst[j] = d * static_cast<float>(qs[j] & 0xf) + m;
+        for (int j = 0; j < 16; ++j) dst[j + 16] = d * static_cast<float>(qs[j] >> 4) + m;
     }
 }
 
@@ -116,8 +137,10 @@ void dequant_q5_0_blocks(const uint8_t* src, float* dst, int64_t n_blocks) {
         const uint8_t* qs = src + 6;
         for (int j = 0; j < 16; ++j) {
             const int lo = (qs[j] & 0xf) | static_cast<int>(((qh >> j) & 1u) << 4);
-            const int hi = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
             dst[j] = d * static_cast<float>(lo - 16);
+        }
+        for (int j = 0; j < 16; ++j) {
+            const int hi = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
             dst[j + 16] = d * static_cast<float>(hi - 16);
         }
     }
@@ -133,8 +156,10 @@ void dequant_q5_1_blocks(const uint8_t* src, float* dst, int64_t n_blocks) {
         const uint8_t* qs = src + 8;
         for (int j = 0; j < 16; ++j) {
             const int lo = (qs[j] & 0xf) | static_cast<int>(((qh >> j) & 1u) << 4);
-            const int hi = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
             dst[j] = d * static_cast<float>(lo) + m;
+        }
+        for (int j = 0; j < 16; ++j) {
+            const int hi = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
             dst[j + 16] = d * static_cast<float>(hi) + m;
         }
     }
@@ -153,13 +178,12 @@ void dequant_q8_0_blocks(const uint8_t* src, float* dst, int64_t n_blocks) {
 void quant_q8_0_blocks(const float* src, uint8_t* dst, int64_t n_blocks) {
     for (int64_t b = 0; b < n_blocks; ++b, src += 32, dst += 34) {
         float amax = 0.0f;
-        for (int j = 0; j < 32; ++j) amax = std::fmax(amax, std::fabs(src[j]));
+        for (int j = 0; j < 32; ++j) amax = std::fabs(src[j]) > amax ? std::fabs(src[j]) : amax;
         const float d = amax / 127.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         store_fp16(dst, d);
         for (int j = 0; j < 32; ++j) {
-            const float r = std::round(src[j] * id);  // half away from zero, like roundf
-            dst[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(clamp_to_int(r, -127.0f, 127.0f)));
+            dst[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(round_half_away(src[j] * id, 127.0f)));
         }
     }
 }
@@ -215,23 +239,29 @@ Status dequantize_row(GgmlType type, const void* src, float* dst, int64_t n_elem
     MOE_RETURN_IF_ERROR(check_row("dequantize_row", type, n_elements, can_dequantize(type), &nb));
     if (nb == 0) return Status();
     const auto* s = static_cast<const uint8_t*>(src);
+#if MOE_QUANTS_AVX2
+#define MOE_DEQUANT(fn) fn##_avx2
+#else
+#define MOE_DEQUANT(fn) fn
+#endif
     switch (type) {
         case GgmlType::F32: std::memcpy(dst, s, static_cast<size_t>(nb) * sizeof(float)); break;
         case GgmlType::F16: dequant_f16(s, dst, nb); break;
         case GgmlType::BF16: dequant_bf16(s, dst, nb); break;
-        case GgmlType::Q4_0: dequant_q4_0_blocks(s, dst, nb); break;
-        case GgmlType::Q4_1: dequant_q4_1_blocks(s, dst, nb); break;
-        case GgmlType::Q5_0: dequant_q5_0_blocks(s, dst, nb); break;
-        case GgmlType::Q5_1: dequant_q5_1_blocks(s, dst, nb); break;
-        case GgmlType::Q8_0: dequant_q8_0_blocks(s, dst, nb); break;
-        case GgmlType::Q2_K: dequant_q2_k_blocks(s, dst, nb); break;
-        case GgmlType::Q3_K: dequant_q3_k_blocks(s, dst, nb); break;
-        case GgmlType::Q4_K: dequant_q4_k_blocks(s, dst, nb); break;
-        case GgmlType::Q5_K: dequant_q5_k_blocks(s, dst, nb); break;
-        case GgmlType::Q6_K: dequant_q6_k_blocks(s, dst, nb); break;
+        case GgmlType::Q4_0: MOE_DEQUANT(dequant_q4_0_blocks)(s, dst, nb); break;
+        case GgmlType::Q4_1: MOE_DEQUANT(dequant_q4_1_blocks)(s, dst, nb); break;
+        case GgmlType::Q5_0: MOE_DEQUANT(dequant_q5_0_blocks)(s, dst, nb); break;
+        case GgmlType::Q5_1: MOE_DEQUANT(dequant_q5_1_blocks)(s, dst, nb); break;
+        case GgmlType::Q8_0: MOE_DEQUANT(dequant_q8_0_blocks)(s, dst, nb); break;
+        case GgmlType::Q2_K: MOE_DEQUANT(dequant_q2_k_blocks)(s, dst, nb); break;
+        case GgmlType::Q3_K: MOE_DEQUANT(dequant_q3_k_blocks)(s, dst, nb); break;
+        case GgmlType::Q4_K: MOE_DEQUANT(dequant_q4_k_blocks)(s, dst, nb); break;
+        case GgmlType::Q5_K: MOE_DEQUANT(dequant_q5_k_blocks)(s, dst, nb); break;
+        case GgmlType::Q6_K: MOE_DEQUANT(dequant_q6_k_blocks)(s, dst, nb); break;
         case GgmlType::Q8_K: dequant_q8_k_blocks(s, dst, nb); break;
         default: break;  // excluded by can_dequantize
     }
+#undef MOE_DEQUANT
     return Status();
 }
 

@@ -8,12 +8,27 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
+// The AVX2 dequantizers (quants_avx2.cpp) are used when the build targets AVX2 (MOE_NATIVE on x86).
+#if defined(__AVX2__) && defined(__F16C__)
+#define MOE_QUANTS_AVX2 1
+#else
+#define MOE_QUANTS_AVX2 0
+#endif
+
 namespace moe::quants_detail {
 
 inline float load_fp16(const uint8_t* p) {
     uint16_t h = 0;
     std::memcpy(&h, p, sizeof h);  // GGUF is little-endian, as are the hosts we build for
+#if defined(__F16C__)
+    return _cvtsh_ss(h);  // branch-free and exact (differs from fp16_to_fp32 only in NaN payload bits)
+#else
     return fp16_to_fp32(h);
+#endif
 }
 
 inline void store_fp16(uint8_t* p, float v) {
@@ -51,6 +66,23 @@ void dequant_q4_k_blocks(const uint8_t* src, float* dst, int64_t n_blocks);
 void dequant_q5_k_blocks(const uint8_t* src, float* dst, int64_t n_blocks);
 void dequant_q6_k_blocks(const uint8_t* src, float* dst, int64_t n_blocks);
 void dequant_q8_k_blocks(const uint8_t* src, float* dst, int64_t n_blocks);
+
+// Q3_K: the 16 six-bit scales of a block with the bias 32 removed (quants_k.cpp).
+void unpack_q3_k_scales(const uint8_t* s, int* out);
+
+#if MOE_QUANTS_AVX2
+// Bit-identical AVX2 versions of the scalar references above (quants_avx2.cpp).
+void dequant_q4_0_blocks_avx2(const uint8_t* src, float* dst, int64_t n_blocks);
+void dequant_q4_1_blocks_avx2(const uint8_t* src, float* dst, int64_t n_blocks);
+void dequant_q5_0_blocks_avx2(const uint8_t* src, float* dst, int64_t n_blocks);
+void dequant_q5_1_blocks_avx2(const uint8_t* src, float* dst, int64_t n_blocks);
+void dequant_q8_0_blocks_avx2(const uint8_t* src, float* dst, int64_t n_blocks);
+void dequant_q2_k_blocks_avx2(const uint8_t* src, float* dst, int64_t n_blocks);
+void dequant_q3_k_blocks_avx2(const uint8_t* src, float* dst, int64_t n_blocks);
+void dequant_q4_k_blocks_avx2(const uint8_t* src, float* dst, int64_t n_blocks);
+void dequant_q5_k_blocks_avx2(const uint8_t* src, float* dst, int64_t n_blocks);
+void dequant_q6_k_blocks_avx2(const uint8_t* src, float* dst, int64_t n_blocks);
+#endif
 
 // Q4_K quantizer (quants_k_quantize.cpp).
 void quant_q4_k_blocks(const float* src, uint8_t* dst, int64_t n_blocks);

@@ -13,26 +13,21 @@ namespace moe::quants_detail {
 // Q2_K: each 128-element half uses 32 qs bytes; 2-bit field `shift` of qs[l] (l<16 / l>=16) gives the
 // elements of sub-blocks 2*shift_index and 2*shift_index+1. x = d*(sc&15)*q - dmin*(sc>>4).
 void dequant_q2_k_blocks(const uint8_t* src, float* dst, int64_t n_blocks) {
-    for (int64_t b = 0; b < n_blocks; ++b, src += 84) {
+    for (int64_t b = 0; b < n_blocks; ++b, src += 84, dst += 256) {
         const uint8_t* scales = src;
         const float d = load_fp16(src + 80);
         const float dmin = load_fp16(src + 82);
-        int is = 0;
-        for (int half = 0; half < 2; ++half) {
-            const uint8_t* q = src + 16 + 32 * half;
-            for (int shift = 0; shift < 8; shift += 2) {
-                for (int part = 0; part < 2; ++part, ++is) {
-                    const float dl = d * static_cast<float>(scales[is] & 0xf);
-                    const float ml = dmin * static_cast<float>(scales[is] >> 4);
-                    const uint8_t* qp = q + 16 * part;
-                    for (int l = 0; l < 16; ++l) *dst++ = dl * static_cast<float>((qp[l] >> shift) & 3) - ml;
-                }
-            }
+        // Sub-block s (16 elements) = half s/8, 2-bit field (s%8)/2, bytes 16*(s%2)..+15 of that half's qs.
+        for (int s = 0; s < 16; ++s) {
+            const uint8_t* q = src + 16 + 32 * (s / 8) + 16 * (s % 2);
+            const int shift = 2 * ((s % 8) / 2);
+            const float dl = d * static_cast<float>(scales[s] & 0xf);
+            const float ml = dmin * static_cast<float>(scales[s] >> 4);
+            float* y = dst + 16 * s;
+            for (int l = 0; l < 16; ++l) y[l] = dl * static_cast<float>((q[l] >> shift) & 3) - ml;
         }
     }
 }
-
-namespace {
 
 // Q3_K's 16 six-bit scales: low 4 bits from scales[i] (i<8) or scales[i-8]>>4, high 2 bits from
 // scales[8 + i%4] >> (2*(i/4)). Returned with the bias 32 removed.
@@ -44,31 +39,25 @@ void unpack_q3_k_scales(const uint8_t* s, int* out) {
     }
 }
 
-}  // namespace
-
 // Q3_K: like Q2_K's bit order; the third bit of element (sub-block j, position l) is bit j of hmask[l]
 // (l over 32 positions of a 128-half; bits 0..3 for the first half, 4..7 for the second). A clear bit
 // means "subtract 4": x = d*scale*(q2 - (bit ? 0 : 4)).
 void dequant_q3_k_blocks(const uint8_t* src, float* dst, int64_t n_blocks) {
-    for (int64_t b = 0; b < n_blocks; ++b, src += 110) {
-        const uint8_t* hmask = src;
+    for (int64_t b = 0; b < n_blocks; ++b, src += 110, dst += 256) {
         const float d = load_fp16(src + 108);
         int scales[16] = {};
         unpack_q3_k_scales(src + 96, scales);
-        int is = 0;
-        int bit = 0;
-        for (int half = 0; half < 2; ++half) {
-            const uint8_t* q = src + 32 + 32 * half;
-            for (int shift = 0; shift < 8; shift += 2, ++bit) {
-                for (int part = 0; part < 2; ++part, ++is) {
-                    const float dl = d * static_cast<float>(scales[is]);
-                    const uint8_t* qp = q + 16 * part;
-                    const uint8_t* hp = hmask + 16 * part;
-                    for (int l = 0; l < 16; ++l) {
-                        const int v = ((qp[l] >> shift) & 3) - (((hp[l] >> bit) & 1) ? 0 : 4);
-                        *dst++ = dl * static_cast<float>(v);
-                    }
-                }
+        // Sub-block s as in Q2_K; its hmask bit is 4*(s/8) + (s%8)/2, in hmask bytes 16*(s%2)..+15.
+        for (int s = 0; s < 16; ++s) {
+            const uint8_t* q = src + 32 + 32 * (s / 8) + 16 * (s % 2);
+            const uint8_t* hm = src + 16 * (s % 2);
+            const int shift = 2 * ((s % 8) / 2);
+            const int bit = 4 * (s / 8) + (s % 8) / 2;
+            const float dl = d * static_cast<float>(scales[s]);
+            float* y = dst + 16 * s;
+            for (int l = 0; l < 16; ++l) {
+                const int v = ((q[l] >> shift) & 3) - 4 + 4 * ((hm[l] >> bit) & 1);
+                y[l] = dl * static_cast<float>(v);
             }
         }
     }
@@ -120,22 +109,21 @@ void dequant_q5_k_blocks(const uint8_t* src, float* dst, int64_t n_blocks) {
 
 // Q6_K: see spec 6.5; each 128-element half uses 64 ql, 32 qh and 8 scales.
 void dequant_q6_k_blocks(const uint8_t* src, float* dst, int64_t n_blocks) {
-    for (int64_t b = 0; b < n_blocks; ++b, src += 210) {
+    for (int64_t b = 0; b < n_blocks; ++b, src += 210, dst += 256) {
         const float d = load_fp16(src + 208);
-        for (int half = 0; half < 2; ++half, dst += 128) {
-            const uint8_t* ql = src + 64 * half;
-            const uint8_t* qh = src + 128 + 32 * half;
-            const int8_t* sc = reinterpret_cast<const int8_t*>(src + 192 + 8 * half);
-            for (int l = 0; l < 32; ++l) {
-                const int is = l / 16;
-                const int q0 = ((ql[l] & 0xf) | (((qh[l] >> 0) & 3) << 4)) - 32;
-                const int q1 = ((ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4)) - 32;
-                const int q2 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-                const int q3 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-                dst[l] = d * static_cast<float>(sc[is + 0]) * static_cast<float>(q0);
-                dst[l + 32] = d * static_cast<float>(sc[is + 2]) * static_cast<float>(q1);
-                dst[l + 64] = d * static_cast<float>(sc[is + 4]) * static_cast<float>(q2);
-                dst[l + 96] = d * static_cast<float>(sc[is + 6]) * static_cast<float>(q3);
+        const int8_t* scales = reinterpret_cast<const int8_t*>(src + 192);
+        // Sub-block s (16 elements): half h = s/8, group g = (s%8)/2 (32 elements each), l0 = 16*(s%2).
+        // Group g takes nibble g/2 of ql[64h + 32*(g%2) + l] and bits 2g..2g+1 of qh[32h + l].
+        for (int s = 0; s < 16; ++s) {
+            const int h = s / 8, g = (s % 8) / 2, l0 = 16 * (s % 2);
+            const uint8_t* ql = src + 64 * h + 32 * (g % 2) + l0;
+            const uint8_t* qh = src + 128 + 32 * h + l0;
+            const int nib = 4 * (g / 2), hs = 2 * g;
+            const float dl = d * static_cast<float>(scales[s]);
+            float* y = dst + 16 * s;
+            for (int l = 0; l < 16; ++l) {
+                const int q = (((ql[l] >> nib) & 0xf) | (((qh[l] >> hs) & 3) << 4)) - 32;
+                y[l] = dl * static_cast<float>(q);
             }
         }
     }
