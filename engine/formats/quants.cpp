@@ -71,13 +71,13 @@ inline int clamp_to_int(float v, float lo, float hi) {
     return static_cast<int>(v);
 }
 
-// roundf(v) (halves away from zero) for v clamped to [-limit, limit] (NaN -> -limit). Adding 0.5 in double
-// is exact for |v| < 2^28, so truncation gives the same integer as roundf; unlike roundf it vectorises.
-inline int round_half_away(float v, float limit) {
-    if (!(v >= -limit)) v = -limit;
-    if (v > limit) v = limit;
-    const double t = static_cast<double>(v) + (v < 0.0f ? -0.5 : 0.5);
-    return static_cast<int>(t);
+// roundf(v) (halves away from zero) for v clamped to [-limit, limit] (NaN -> -limit). Branch-free so
+// loops over it vectorise: v - trunc(v) is exact, so the tie test is exact.
+inline float round_half_away(float v, float limit) {
+    v = v > -limit ? v : -limit;
+    v = v < limit ? v : limit;
+    const float t = std::trunc(v);
+    return t + (std::fabs(v - t) >= 0.5f ? std::copysign(1.0f, v) : 0.0f);
 }
 
 Status size_error(const char* what, GgmlType type, int64_t n) {
@@ -182,9 +182,9 @@ void quant_q8_0_blocks(const float* src, uint8_t* dst, int64_t n_blocks) {
         const float d = amax / 127.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         store_fp16(dst, d);
-        for (int j = 0; j < 32; ++j) {
-            dst[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(round_half_away(src[j] * id, 127.0f)));
-        }
+        int8_t q[32];
+        for (int j = 0; j < 32; ++j) q[j] = static_cast<int8_t>(round_half_away(src[j] * id, 127.0f));
+        std::memcpy(dst + 2, q, sizeof q);
     }
 }
 
@@ -275,7 +275,11 @@ Status quantize_row(GgmlType type, const float* src, void* dst, int64_t n) {
         case GgmlType::F16: quant_f16(src, d, nb); break;
         case GgmlType::BF16: quant_bf16(src, d, nb); break;
         case GgmlType::Q4_0: quant_q4_0_blocks(src, d, nb); break;
+#if MOE_QUANTS_AVX2
+        case GgmlType::Q8_0: quant_q8_0_blocks_avx2(src, d, nb); break;
+#else
         case GgmlType::Q8_0: quant_q8_0_blocks(src, d, nb); break;
+#endif
         case GgmlType::Q4_K: quant_q4_k_blocks(src, d, nb); break;
         default: break;  // excluded by can_quantize
     }

@@ -172,6 +172,39 @@ void dequant_q6_k_blocks_avx2(const uint8_t* src, float* dst, int64_t n_blocks) 
     }
 }
 
+// Same arithmetic as quant_q8_0_blocks (ggml's reference), 8 lanes at a time: max/min_ps keep the scalar
+// code's NaN behaviour (ignored in amax, clamped to -127 in the codes) because of their operand order.
+void quant_q8_0_blocks_avx2(const float* src, uint8_t* dst, int64_t n_blocks) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+    const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+    for (int64_t b = 0; b < n_blocks; ++b, src += 32, dst += 34) {
+        __m256 x[4];
+        __m256 amax = _mm256_setzero_ps();
+        for (int k = 0; k < 4; ++k) {
+            x[k] = _mm256_loadu_ps(src + 8 * k);
+            amax = _mm256_max_ps(_mm256_andnot_ps(sign, x[k]), amax);
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        const float d = _mm_cvtss_f32(m4) / 127.0f;
+        const __m256 id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+        store_fp16(dst, d);
+        __m256i q[4];
+        for (int k = 0; k < 4; ++k) {
+            __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(x[k], id), lo), hi);
+            const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            const __m256 tie_or_more = _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(v, t)), half, _CMP_GE_OQ);
+            const __m256 step = _mm256_and_ps(tie_or_more, _mm256_or_ps(_mm256_and_ps(v, sign), one));
+            q[k] = _mm256_cvttps_epi32(_mm256_add_ps(t, step));
+        }
+        // packs interleave 128-bit lanes; the permute restores element order
+        const __m256i p16 = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+        const __m256i ordered = _mm256_permutevar8x32_epi32(p16, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 2), ordered);
+    }
+}
+
 }  // namespace moe::quants_detail
 
 #endif  // MOE_QUANTS_AVX2

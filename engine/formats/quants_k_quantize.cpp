@@ -1,9 +1,10 @@
 // Q4_K quantization (exports). A 256-element block is 8 sub-blocks of 32; each sub-block j stores
 // x ~= d*sc_j*q - dmin*m_j with q in [0,15] and six-bit sc_j, m_j; d and dmin are fp16.
-// Steps: (1) per sub-block, a least-squares fit of (scale, min) over a grid of starting step sizes;
-// (2) the 8 scales and mins are quantized to 6 bits against d = max scale/63, dmin = max min/63;
-// (3) each sub-block tries its neighbouring integer (sc, m) pairs with the final fp16 d/dmin and keeps the
-// pair with the smallest squared error, then picks q for it. Squared error is unweighted.
+// Steps: (1) per sub-block, a least-squares fit of (scale, min) from a grid of starting step sizes, each
+// refined by refitting to its codes; (2) the 8 scales and mins are quantized to 6 bits against
+// d = max scale/63, dmin = max min/63; (3) each sub-block tries the neighbouring integer (sc, m) pairs with
+// the final fp16 d/dmin and keeps the best, then picks its codes. The error minimised is the plain squared
+// error. Non-finite inputs are encoded as 0. The loops over 32 floats are written to vectorise.
 #include "formats/quants_internal.h"
 
 #include <algorithm>
@@ -13,77 +14,101 @@ namespace moe::quants_detail {
 
 namespace {
 
-constexpr int k_sub = 32;     // elements per sub-block
-constexpr int k_qmax = 15;    // 4-bit codes
+constexpr int k_sub = 32;  // elements per sub-block
+constexpr float k_qmax = 15.0f;
 constexpr int k_six_bit = 63;
 
-inline int nearest_code(float v, int hi) {
-    if (!(v > 0.0f)) return 0;  // negatives and NaN
-    if (v >= static_cast<float>(hi)) return hi;
-    return static_cast<int>(v + 0.5f);
+inline float lane_sum(const float* a) { return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])); }
+
+// Codes (as floats) of x ~= scale*q - min for inv = 1/scale.
+inline void codes_for(const float* x, float inv, float min, float* q) {
+#if MOE_QUANTS_AVX2
+    // The same operations as the loop below (max/min_ps give its results, NaN included), vectorised by
+    // hand: the compiler will not if-convert the clamps under the default -ftrapping-math.
+    const __m256 vinv = _mm256_set1_ps(inv), vmin = _mm256_set1_ps(min), zero = _mm256_setzero_ps();
+    const __m256 top = _mm256_set1_ps(k_qmax), half = _mm256_set1_ps(0.5f);
+    for (int i = 0; i < k_sub; i += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_add_ps(_mm256_loadu_ps(x + i), vmin), vinv);
+        v = _mm256_min_ps(_mm256_max_ps(v, zero), top);
+        _mm256_storeu_ps(q + i, _mm256_floor_ps(_mm256_add_ps(v, half)));
+    }
+    return;
+#endif
+    for (int i = 0; i < k_sub; ++i) {
+        float v = (x[i] + min) * inv;
+        v = v > 0.0f ? v : 0.0f;
+        v = v < k_qmax ? v : k_qmax;
+        q[i] = std::floor(v + 0.5f);
+    }
 }
 
-// Squared error of x ~= scale*q - min with the best q for each element.
+// Squared error of x ~= scale*q - min with the nearest code for each element.
 float sub_block_error(const float* x, float scale, float min) {
-    float err = 0.0f;
-    const float inv = scale > 0.0f ? 1.0f / scale : 0.0f;
-    for (int i = 0; i < k_sub; ++i) {
-        const int q = nearest_code((x[i] + min) * inv, k_qmax);
-        const float diff = scale * static_cast<float>(q) - min - x[i];
-        err += diff * diff;
+    float q[k_sub];
+    codes_for(x, scale > 0.0f ? 1.0f / scale : 0.0f, min, q);
+    // Eight partial sums (a fixed summation order the compiler may vectorise; a single running sum
+    // it may not reorder).
+    float acc[8] = {};
+    for (int i = 0; i < k_sub; i += 8) {
+        for (int l = 0; l < 8; ++l) {
+            const float diff = scale * q[i + l] - min - x[i + l];
+            acc[l] += diff * diff;
+        }
     }
-    return err;
+    return lane_sum(acc);
 }
 
-// Least-squares (scale, offset) for fixed codes q: minimises sum (scale*q + offset - x)^2 with offset <= 0.
-void fit_for_codes(const float* x, const int* q, float* scale, float* offset) {
-    double sw = k_sub, sq = 0, sq2 = 0, sx = 0, sqx = 0;
-    for (int i = 0; i < k_sub; ++i) {
-        sq += q[i];
-        sq2 += static_cast<double>(q[i]) * q[i];
-        sx += x[i];
-        sqx += static_cast<double>(q[i]) * x[i];
+// Least-squares (scale, offset) for fixed codes q: minimises sum (scale*q + offset - x)^2 with offset <= 0
+// (the format can only subtract a min).
+void fit_for_codes(const float* x, const float* q, float* scale, float* offset) {
+    float a_q[8] = {}, a_q2[8] = {}, a_x[8] = {}, a_qx[8] = {};
+    for (int i = 0; i < k_sub; i += 8) {
+        for (int l = 0; l < 8; ++l) {
+            a_q[l] += q[i + l];
+            a_q2[l] += q[i + l] * q[i + l];
+            a_x[l] += x[i + l];
+            a_qx[l] += q[i + l] * x[i + l];
+        }
     }
-    const double det = sw * sq2 - sq * sq;
-    double s = det > 0 ? (sw * sqx - sx * sq) / det : 0.0;
-    double o = det > 0 ? (sq2 * sx - sq * sqx) / det : sx / sw;
-    if (o > 0) {  // the format can only subtract a min: refit the scale with offset 0
+    const float sq = lane_sum(a_q), sq2 = lane_sum(a_q2), sx = lane_sum(a_x), sqx = lane_sum(a_qx);
+    const float det = k_sub * sq2 - sq * sq;
+    float s = det > 0 ? (k_sub * sqx - sx * sq) / det : 0.0f;
+    float o = det > 0 ? (sq2 * sx - sq * sqx) / det : sx / k_sub;
+    if (o > 0) {
         o = 0;
-        s = sq2 > 0 ? sqx / sq2 : 0.0;
+        s = sq2 > 0 ? sqx / sq2 : 0.0f;
     }
-    *scale = static_cast<float>(std::max(s, 0.0));
-    *offset = static_cast<float>(o);
+    *scale = std::max(s, 0.0f);
+    *offset = o;
 }
 
-// Step (1): returns the (scale >= 0, min >= 0) pair of one sub-block.
+// Step (1): the (scale >= 0, min >= 0) pair of one sub-block.
 void fit_sub_block(const float* x, float* out_scale, float* out_min) {
-    float lo = *std::min_element(x, x + k_sub);
+    const float lo = std::min(*std::min_element(x, x + k_sub), 0.0f);
     const float hi = *std::max_element(x, x + k_sub);
-    lo = std::min(lo, 0.0f);
-    if (!(hi > lo)) {  // constant block (<= 0), or NaN
+    if (!(hi > lo)) {  // constant block (<= 0)
         *out_scale = 0.0f;
-        *out_min = std::isfinite(lo) ? -lo : 0.0f;
+        *out_min = -lo;
         return;
     }
-    float best_scale = (hi - lo) / k_qmax;
-    float best_min = -lo;
+    float best_scale = (hi - lo) / k_qmax, best_min = -lo;
     float best_err = sub_block_error(x, best_scale, best_min);
-    int q[k_sub] = {};
-    // Start steps from (qmax + t)/range for t in [-1, 1.5]: a smaller range clips outliers, a larger one
-    // refines the grid; each start is refined twice by refitting scale/offset to its codes.
-    for (int k = -10; k <= 15; ++k) {
-        float inv = (static_cast<float>(k_qmax) + 0.1f * static_cast<float>(k)) / (hi - lo);
-        float off = lo;
+    float q[k_sub];
+    // Start steps at (15 + t)/range for t in [-1, 1.5]: a shorter step clips outliers, a longer one
+    // refines the grid. Each start is refitted twice (codes -> least squares -> codes).
+    for (int k = -4; k <= 6; ++k) {
+        float inv = (k_qmax + 0.25f * static_cast<float>(k)) / (hi - lo), min = -lo;
         for (int iter = 0; iter < 2; ++iter) {
-            for (int i = 0; i < k_sub; ++i) q[i] = nearest_code((x[i] - off) * inv, k_qmax);
-            float s = 0.0f;
+            codes_for(x, inv, min, q);
+            float s = 0.0f, off = 0.0f;
             fit_for_codes(x, q, &s, &off);
             if (!(s > 0.0f)) break;
-            const float err = sub_block_error(x, s, -off);
+            min = -off;
+            const float err = sub_block_error(x, s, min);
             if (err < best_err) {
                 best_err = err;
                 best_scale = s;
-                best_min = -off;
+                best_min = min;
             }
             inv = 1.0f / s;
         }
@@ -92,7 +117,9 @@ void fit_sub_block(const float* x, float* out_scale, float* out_min) {
     *out_min = best_min;
 }
 
-// Step (3): the integer (sc, m) near (sc0, m0) with the smallest error under the stored d, dmin.
+inline int nearest_six_bit(float v) { return static_cast<int>(std::clamp(std::floor(v + 0.5f), 0.0f, 63.0f)); }
+
+// Step (3): the integer (sc, m) near (sc, m) with the smallest error under the stored d, dmin.
 void refine_codes(const float* x, float d, float dmin, uint8_t* sc, uint8_t* m) {
     const int sc0 = *sc, m0 = *m;
     float best = sub_block_error(x, d * sc0, dmin * m0);
@@ -108,18 +135,18 @@ void refine_codes(const float* x, float d, float dmin, uint8_t* sc, uint8_t* m) 
     }
 }
 
-void quant_q4_k_block(const float* x, uint8_t* dst) {
+void quant_q4_k_block(const float* src, uint8_t* dst) {
+    float x[256];
+    for (int i = 0; i < 256; ++i) x[i] = std::isfinite(src[i]) ? src[i] : 0.0f;
     float scales[8] = {}, mins[8] = {};
     for (int j = 0; j < 8; ++j) fit_sub_block(x + k_sub * j, &scales[j], &mins[j]);
-    const float max_scale = *std::max_element(scales, scales + 8);
-    const float max_min = *std::max_element(mins, mins + 8);
-    // Saturate at the fp16 maximum so huge inputs give large finite values rather than inf/NaN.
-    const float d = fp16_to_fp32(fp32_to_fp16(std::min(max_scale / k_six_bit, 65504.0f)));
-    const float dmin = fp16_to_fp32(fp32_to_fp16(std::min(max_min / k_six_bit, 65504.0f)));
+    // Saturate at the fp16 maximum so huge inputs give large finite values rather than inf.
+    const float d = fp16_to_fp32(fp32_to_fp16(std::min(*std::max_element(scales, scales + 8) / k_six_bit, 65504.0f)));
+    const float dmin = fp16_to_fp32(fp32_to_fp16(std::min(*std::max_element(mins, mins + 8) / k_six_bit, 65504.0f)));
     uint8_t sc[8] = {}, m[8] = {};
     for (int j = 0; j < 8; ++j) {
-        sc[j] = static_cast<uint8_t>(d > 0.0f ? nearest_code(scales[j] / d, k_six_bit) : 0);
-        m[j] = static_cast<uint8_t>(dmin > 0.0f ? nearest_code(mins[j] / dmin, k_six_bit) : 0);
+        sc[j] = static_cast<uint8_t>(d > 0.0f ? nearest_six_bit(scales[j] / d) : 0);
+        m[j] = static_cast<uint8_t>(dmin > 0.0f ? nearest_six_bit(mins[j] / dmin) : 0);
         refine_codes(x + k_sub * j, d, dmin, &sc[j], &m[j]);
     }
     store_fp16(dst, d);
@@ -127,14 +154,14 @@ void quant_q4_k_block(const float* x, uint8_t* dst) {
     pack_scale_min_k4(sc, m, dst + 4);
     // qs: chunk c (64 elements) = sub-blocks 2c (low nibbles) and 2c+1 (high nibbles).
     for (int c = 0; c < 4; ++c) {
-        int codes[2][k_sub] = {};
+        float q[2][k_sub];
         for (int h = 0; h < 2; ++h) {
             const int j = 2 * c + h;
-            const float ds = d * sc[j], dm = dmin * m[j];
-            const float inv = ds > 0.0f ? 1.0f / ds : 0.0f;
-            for (int i = 0; i < k_sub; ++i) codes[h][i] = nearest_code((x[k_sub * j + i] + dm) * inv, k_qmax);
+            const float ds = d * sc[j];
+            codes_for(x + k_sub * j, ds > 0.0f ? 1.0f / ds : 0.0f, dmin * m[j], q[h]);
         }
-        for (int i = 0; i < k_sub; ++i) dst[16 + 32 * c + i] = static_cast<uint8_t>(codes[0][i] | (codes[1][i] << 4));
+        for (int i = 0; i < k_sub; ++i)
+            dst[16 + 32 * c + i] = static_cast<uint8_t>(static_cast<int>(q[0][i]) | (static_cast<int>(q[1][i]) << 4));
     }
 }
 

@@ -4,9 +4,11 @@
 #include "check.h"
 #include "core/half.h"
 #include "formats/quants.h"
+#include "formats/quants_internal.h"  // the scalar references and SIMD versions, compared below
 
 #include <cmath>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -383,3 +385,68 @@ MOE_TEST(fp8_block_scaled_128_with_partial_edges) {
     dequantize_fp8_row(w.data() + 129 * cols, s + 2, cols, row.data());
     CHECK(std::memcmp(row.data(), got.data() + 129 * cols, row.size() * sizeof(float)) == 0);
 }
+
+// ---- SIMD paths against the scalar references ----------------------------------------------------------
+
+#if MOE_QUANTS_AVX2
+namespace {
+
+bool same_bits_or_both_nan(float a, float b) {
+    return (std::isnan(a) && std::isnan(b)) || fp32_to_bits(a) == fp32_to_bits(b);
+}
+
+}  // namespace
+
+MOE_TEST(avx2_dequantizers_match_scalar_references) {
+    using namespace moe::quants_detail;
+    using Fn = void (*)(const uint8_t*, float*, int64_t);
+    struct Case { GgmlType type; Fn scalar; Fn simd; };
+    const Case cases[] = {
+        {GgmlType::Q4_0, dequant_q4_0_blocks, dequant_q4_0_blocks_avx2},
+        {GgmlType::Q4_1, dequant_q4_1_blocks, dequant_q4_1_blocks_avx2},
+        {GgmlType::Q5_0, dequant_q5_0_blocks, dequant_q5_0_blocks_avx2},
+        {GgmlType::Q5_1, dequant_q5_1_blocks, dequant_q5_1_blocks_avx2},
+        {GgmlType::Q8_0, dequant_q8_0_blocks, dequant_q8_0_blocks_avx2},
+        {GgmlType::Q2_K, dequant_q2_k_blocks, dequant_q2_k_blocks_avx2},
+        {GgmlType::Q3_K, dequant_q3_k_blocks, dequant_q3_k_blocks_avx2},
+        {GgmlType::Q4_K, dequant_q4_k_blocks, dequant_q4_k_blocks_avx2},
+        {GgmlType::Q5_K, dequant_q5_k_blocks, dequant_q5_k_blocks_avx2},
+        {GgmlType::Q6_K, dequant_q6_k_blocks, dequant_q6_k_blocks_avx2},
+    };
+    std::mt19937 rng(11);
+    for (const Case& c : cases) {
+        // Fully random bytes: every code, scale and fp16 pattern (subnormal, inf, NaN d included).
+        const GgmlTypeInfo info = *ggml_type_info(static_cast<uint32_t>(c.type));
+        const int64_t n_blocks = 512;
+        std::vector<uint8_t> src(static_cast<size_t>(n_blocks) * info.block_bytes);
+        for (auto& b : src) b = static_cast<uint8_t>(rng());
+        std::vector<float> a(static_cast<size_t>(n_blocks) * info.block_elems), b(a.size());
+        c.scalar(src.data(), a.data(), n_blocks);
+        c.simd(src.data(), b.data(), n_blocks);
+        int bad = 0;
+        for (size_t i = 0; i < a.size(); ++i) bad += !same_bits_or_both_nan(a[i], b[i]);
+        if (bad) std::fprintf(stderr, "    %s: %d elements differ\n", info.name, bad);
+        CHECK_EQ(bad, 0);
+    }
+}
+
+MOE_TEST(avx2_q8_0_quantizer_matches_scalar_reference) {
+    std::mt19937 rng(12);
+    std::vector<float> x(32 * 4096);
+    for (size_t i = 0; i < x.size(); ++i) {
+        const uint32_t r = rng();
+        // mostly ordinary values, plus raw bit patterns (NaN, inf, subnormal) and exact .5 ties
+        if (i % 7 == 0) x[i] = fp32_from_bits(r);
+        else if (i % 5 == 0) x[i] = static_cast<float>(static_cast<int>(r % 255) - 127) + 0.5f;
+        else x[i] = static_cast<float>(static_cast<int>(r % 20001) - 10000) * 1e-3f;
+    }
+    for (size_t i = 64; i < 96; ++i) x[i] = 0.0f;           // an all-zero block
+    for (size_t i = 96; i < 128; ++i) x[i] = -1e-40f;       // subnormal block
+    std::vector<uint8_t> a(34 * 4096), b(a.size());
+    quants_detail::quant_q8_0_blocks(x.data(), a.data(), 4096);
+    quants_detail::quant_q8_0_blocks_avx2(x.data(), b.data(), 4096);
+    int bad_blocks = 0;
+    for (size_t k = 0; k < 4096; ++k) bad_blocks += std::memcmp(a.data() + 34 * k, b.data() + 34 * k, 34) != 0;
+    CHECK_EQ(bad_blocks, 0);
+}
+#endif
