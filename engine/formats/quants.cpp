@@ -3,6 +3,12 @@
 
 #include "formats/quants_internal.h"
 
+// The scalar loops are the references the AVX2 versions must match bit for bit: no fused multiply-add.
+// (GCC does not contract in ISO C++ mode; clang needs the pragma.)
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 #include <array>
 #include <cmath>
 #include <string>

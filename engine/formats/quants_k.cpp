@@ -8,6 +8,12 @@
 //   Q8_K 292 B: f32 d @0, i8 qs[256] @4, i16 bsums[16] @260 (sums for dot products; not needed here)
 #include "formats/quants_internal.h"
 
+// The scalar loops are the references the AVX2 versions must match bit for bit: no fused multiply-add.
+// (GCC does not contract in ISO C++ mode; clang needs the pragma.)
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 namespace moe::quants_detail {
 
 // Q2_K: each 128-element half uses 32 qs bytes; 2-bit field `shift` of qs[l] (l<16 / l>=16) gives the

@@ -23,9 +23,12 @@ void dequantize_bytes(GgmlType type, const uint8_t* data, size_t size) {
     if (!info) return;
     const size_t blocks = size / info->block_bytes;
     std::vector<float> out(blocks * info->block_elems + 1);
-    // Whole blocks succeed for supported types; an odd count must be refused, not read past the end.
+    // Whole blocks succeed for supported types; a partial block must be refused, not read past the end.
     (void)dequantize_row(type, data, out.data(), static_cast<int64_t>(blocks * info->block_elems));
-    (void)dequantize_row(type, data, out.data(), static_cast<int64_t>(blocks * info->block_elems) + 1);
+    if (info->block_elems > 1) {
+        const Status partial = dequantize_row(type, data, out.data(), static_cast<int64_t>(blocks * info->block_elems) + 1);
+        if (partial.ok()) __builtin_trap();
+    }
 }
 
 void quantize_floats(GgmlType type, const uint8_t* data, size_t size) {
