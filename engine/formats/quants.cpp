@@ -318,7 +318,7 @@ void fp8_row(const float* lut, const uint8_t* w, const float* scales, int64_t co
 
 Status dequantize_fp8_block_scaled(const uint8_t* w_e4m3, const float* scale_inv, int64_t rows, int64_t cols,
                                    float* dst, int64_t block) {
-    if (rows < 0 || cols < 0 || block <= 0) {
+    if (rows < 0 || cols < 0 || block <= 0 || (cols > 0 && rows > INT64_MAX / cols)) {
         return Status::error("dequantize_fp8_block_scaled: bad shape [" + std::to_string(rows) + ", " +
                              std::to_string(cols) + "] with block " + std::to_string(block));
     }

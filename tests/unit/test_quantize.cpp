@@ -274,6 +274,26 @@ MOE_TEST(q4_k_round_trip_adversarial) {
     for (float v : yn) CHECK_NEAR(v, -2.5, 2.5 * 1e-3);
 }
 
+MOE_TEST(non_finite_and_out_of_range_inputs) {
+    std::vector<float> x(512, 0.01f);  // extreme values in the first 256-block only
+    x[1] = NAN; x[2] = INFINITY; x[3] = -INFINITY; x[40] = 1e30f; x[41] = -3e38f; x[100] = 3e38f;
+    // Q4_K: non-finite values encode as 0 and the scales saturate at the fp16 maximum: all outputs finite.
+    const auto y = dequantize(GgmlType::Q4_K, quantize(GgmlType::Q4_K, x).data(), x.size());
+    int non_finite = 0;
+    for (float v : y) non_finite += !std::isfinite(v);
+    CHECK_EQ(non_finite, 0);
+    // The next block is unaffected (the 8 sub-blocks of one block share d, so that one is not).
+    for (size_t i = 256; i < 512; ++i) CHECK_NEAR(y[i], 0.01, 0.01 * 0.01);
+    // Q8_0 and Q4_0 accept them without failing (scales may become inf, as with ggml).
+    CHECK(!quantize(GgmlType::Q8_0, x).empty());
+    CHECK(!quantize(GgmlType::Q4_0, x).empty());
+    const auto h = dequantize(GgmlType::F16, quantize(GgmlType::F16, x).data(), x.size());
+    CHECK(std::isnan(h[1]));
+    CHECK_EQ(h[2], INFINITY);
+    CHECK_EQ(h[40], INFINITY);  // beyond fp16 range
+    CHECK_EQ(h[41], -INFINITY);
+}
+
 MOE_TEST(float_types_round_trip) {
     std::vector<float> x = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 6.1035156e-05f, 5.9604645e-08f, 0.333251953125f};
     const auto h = quantize(GgmlType::F16, x);
