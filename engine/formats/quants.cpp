@@ -233,7 +233,7 @@ bool can_dequantize(GgmlType type) {
 bool can_quantize(GgmlType type) {
     switch (type) {
         case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16:
-        case GgmlType::Q4_0: case GgmlType::Q8_0: case GgmlType::Q4_K:
+        case GgmlType::Q4_0: case GgmlType::Q8_0: case GgmlType::Q4_K: case GgmlType::Q6_K:
             return true;
         default:
             return false;
@@ -287,6 +287,7 @@ Status quantize_row(GgmlType type, const float* src, void* dst, int64_t n) {
         case GgmlType::Q8_0: quant_q8_0_blocks(src, d, nb); break;
 #endif
         case GgmlType::Q4_K: quant_q4_k_blocks(src, d, nb); break;
+        case GgmlType::Q6_K: quant_q6_k_blocks(src, d, nb); break;
         default: break;  // excluded by can_quantize
     }
     return Status();

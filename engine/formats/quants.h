@@ -19,7 +19,7 @@ namespace moe {
 // True when dequantize_row handles `type`: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K,
 // Q5_K, Q6_K, Q8_K.
 bool can_dequantize(GgmlType type);
-// True when quantize_row handles `type`: F32, F16, BF16, Q4_0, Q8_0, Q4_K.
+// True when quantize_row handles `type`: F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q6_K.
 bool can_quantize(GgmlType type);
 
 // Converts `n_elements` elements of `type` stored at `src` (ggml_bytes(type, n_elements) bytes) to float.
@@ -28,11 +28,11 @@ bool can_quantize(GgmlType type);
 Status dequantize_row(GgmlType type, const void* src, float* dst, int64_t n_elements);
 
 // Converts `n` floats to `type`, writing ggml_bytes(type, n) bytes to `dst`. Bit-identical to ggml's
-// reference quantizers (and gguf-py) for F16, BF16, Q8_0 and Q4_0 on finite inputs; Q4_K uses its own
-// scale/min search (RMS error on Gaussian data about 2% below llama.cpp's reference quantizer; not the
-// same bytes). Fails like dequantize_row. Non-finite inputs give deterministic, memory-safe blocks
-// (Q4_K encodes them as 0; F16/BF16 keep inf and NaN); values beyond a format's fp16 scale range
-// saturate (Q4_K) or give inf scales (Q8_0/Q4_0, as ggml does).
+// reference quantizers (and gguf-py) for F16, BF16, Q8_0 and Q4_0 on finite inputs; Q4_K and Q6_K use
+// their own scale searches (Q4_K's RMS error on Gaussian data is about 2% below llama.cpp's reference
+// quantizer; not the same bytes). Fails like dequantize_row. Non-finite inputs give deterministic, memory-safe blocks
+// (Q4_K/Q6_K encode them as 0; F16/BF16 keep inf and NaN); values beyond a format's fp16 scale range
+// saturate (Q4_K/Q6_K) or give inf scales (Q8_0/Q4_0, as ggml does).
 Status quantize_row(GgmlType type, const float* src, void* dst, int64_t n);
 
 // DeepSeek-V3 FP8 weights (safetensors F8_E4M3 + F32 `weight_scale_inv`):

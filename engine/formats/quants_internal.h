@@ -85,7 +85,8 @@ void dequant_q6_k_blocks_avx2(const uint8_t* src, float* dst, int64_t n_blocks);
 void quant_q8_0_blocks_avx2(const float* src, uint8_t* dst, int64_t n_blocks);
 #endif
 
-// Q4_K quantizer (quants_k_quantize.cpp).
+// Q4_K and Q6_K quantizers (quants_k_quantize.cpp).
 void quant_q4_k_blocks(const float* src, uint8_t* dst, int64_t n_blocks);
+void quant_q6_k_blocks(const float* src, uint8_t* dst, int64_t n_blocks);
 
 }  // namespace moe::quants_detail

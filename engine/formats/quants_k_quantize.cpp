@@ -1,4 +1,4 @@
-// Q4_K quantization (exports). A 256-element block is 8 sub-blocks of 32; each sub-block j stores
+// Q4_K and Q6_K quantization (exports). A 256-element block is 8 sub-blocks of 32; each sub-block j stores
 // x ~= d*sc_j*q - dmin*m_j with q in [0,15] and six-bit sc_j, m_j; d and dmin are fp16.
 // Steps: (1) per sub-block, a least-squares fit of (scale, min) from a grid of starting step sizes, each
 // refined by refitting to its codes; (2) the 8 scales and mins are quantized to 6 bits against
@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace moe::quants_detail {
 
@@ -165,7 +166,98 @@ void quant_q4_k_block(const float* src, uint8_t* dst) {
     }
 }
 
+// ---- Q6_K: x ~= d*sc_j*q, q in [-32, 31], 16 sub-blocks of 16 with int8 sc_j, fp16 d ------------------
+
+constexpr int k_sub6 = 16;
+
+inline float code6(float v) {  // nearest code in [-32, 31]; NaN -> -32
+    v = v > -32.0f ? v : -32.0f;
+    v = v < 31.0f ? v : 31.0f;
+    return std::floor(v + 0.5f);
+}
+
+// Squared error of x ~= scale*q with the nearest codes; codes written to q when given.
+float q6_error(const float* x, float scale, float* q = nullptr) {
+    const float inv = scale != 0.0f ? 1.0f / scale : 0.0f;
+    float err = 0.0f;
+    for (int i = 0; i < k_sub6; ++i) {
+        const float c = code6(x[i] * inv);
+        if (q != nullptr) q[i] = c;
+        const float diff = scale * c - x[i];
+        err += diff * diff;
+    }
+    return err;
+}
+
+// The scale of one sub-block: the value of largest magnitude starts at code -32 (the longer side of the
+// code range) or a little inside it; each start is refitted by least squares to its codes.
+float fit_q6_sub_block(const float* x) {
+    float vmax = 0.0f;
+    for (int i = 0; i < k_sub6; ++i)
+        if (std::fabs(x[i]) > std::fabs(vmax)) vmax = x[i];
+    if (vmax == 0.0f) return 0.0f;
+    float best_scale = vmax / -32.0f, best_err = q6_error(x, best_scale);
+    float q[k_sub6];
+    for (int k = 0; k <= 8; ++k) {
+        const float start = vmax / -(32.0f - 0.25f * static_cast<float>(k));
+        q6_error(x, start, q);
+        float sqx = 0.0f, sq2 = 0.0f;
+        for (int i = 0; i < k_sub6; ++i) {
+            sqx += q[i] * x[i];
+            sq2 += q[i] * q[i];
+        }
+        if (!(sq2 > 0.0f)) continue;
+        const float s = sqx / sq2;
+        const float err = q6_error(x, s);
+        if (err < best_err) {
+            best_err = err;
+            best_scale = s;
+        }
+    }
+    return best_scale;
+}
+
+void quant_q6_k_block(const float* src, uint8_t* dst) {
+    float x[256];
+    for (int i = 0; i < 256; ++i) x[i] = std::isfinite(src[i]) ? src[i] : 0.0f;
+    float scales[16] = {};
+    float amax = 0.0f;
+    for (int j = 0; j < 16; ++j) {
+        scales[j] = fit_q6_sub_block(x + k_sub6 * j);
+        amax = std::max(amax, std::fabs(scales[j]));
+    }
+    const float d = fp16_to_fp32(fp32_to_fp16(std::min(amax / 127.0f, 65504.0f)));
+    std::memset(dst, 0, 210);
+    for (int j = 0; j < 16; ++j) {
+        // Nearest int8 scale, then the neighbour with the smallest error under the stored d.
+        int sc = d > 0.0f ? static_cast<int>(std::clamp(std::floor(scales[j] / d + 0.5f), -127.0f, 127.0f)) : 0;
+        float best = q6_error(x + k_sub6 * j, d * sc);
+        for (int a = std::max(-127, sc - 1); a <= std::min(127, sc + 1); a += 2) {
+            const float err = q6_error(x + k_sub6 * j, d * a);
+            if (err < best) {
+                best = err;
+                sc = a;
+            }
+        }
+        dst[192 + j] = static_cast<uint8_t>(static_cast<int8_t>(sc));
+        float q[k_sub6];
+        q6_error(x + k_sub6 * j, d * sc, q);
+        for (int l = 0; l < k_sub6; ++l) {
+            // element i: half h, group g (32 elements), position p; layout in quants_k.cpp / spec 6.5
+            const int i = k_sub6 * j + l, h = i / 128, g = (i % 128) / 32, p = i % 32;
+            const int code = static_cast<int>(q[l]) + 32;  // 0..63
+            dst[64 * h + 32 * (g % 2) + p] |= static_cast<uint8_t>((code & 0xf) << (4 * (g / 2)));
+            dst[128 + 32 * h + p] |= static_cast<uint8_t>((code >> 4) << (2 * g));
+        }
+    }
+    store_fp16(dst + 208, d);
+}
+
 }  // namespace
+
+void quant_q6_k_blocks(const float* src, uint8_t* dst, int64_t n_blocks) {
+    for (int64_t b = 0; b < n_blocks; ++b) quant_q6_k_block(src + 256 * b, dst + 210 * b);
+}
 
 void quant_q4_k_blocks(const float* src, uint8_t* dst, int64_t n_blocks) {
     for (int64_t b = 0; b < n_blocks; ++b) quant_q4_k_block(src + 256 * b, dst + 144 * b);

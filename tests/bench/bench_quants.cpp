@@ -131,5 +131,6 @@ int main(int argc, char** argv) {
     bench_quant(GgmlType::Q8_0, 16u << 20);
     bench_quant(GgmlType::Q4_0, 16u << 20);
     bench_quant(GgmlType::Q4_K, 1u << 20);
+    bench_quant(GgmlType::Q6_K, 1u << 20);
     return 0;
 }

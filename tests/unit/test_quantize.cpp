@@ -274,6 +274,62 @@ MOE_TEST(q4_k_round_trip_adversarial) {
     for (float v : yn) CHECK_NEAR(v, -2.5, 2.5 * 1e-3);
 }
 
+namespace {
+
+// The simplest Q6_K encoding: per 16-element sub-block the largest magnitude maps to code -32, int8
+// scales against d = max|scale|/127. Returns its squared error (the baseline our search must beat).
+double q6_k_simple_sq_error(const float* x) {
+    float scale[16] = {};
+    float amax = 0.0f;
+    for (int j = 0; j < 16; ++j) {
+        float vmax = 0.0f;
+        for (int i = 16 * j; i < 16 * j + 16; ++i) vmax = std::fabs(x[i]) > std::fabs(vmax) ? x[i] : vmax;
+        scale[j] = vmax / -32.0f;
+        amax = std::max(amax, std::fabs(scale[j]));
+    }
+    const float d = fp16_to_fp32(fp32_to_fp16(amax / 127));
+    double err = 0.0;
+    for (int j = 0; j < 16; ++j) {
+        const float s = d * std::round(d > 0 ? scale[j] / d : 0);
+        for (int i = 16 * j; i < 16 * j + 16; ++i) {
+            const float q = s != 0 ? std::clamp(std::round(x[i] / s), -32.0f, 31.0f) : 0.0f;
+            err += std::pow(static_cast<double>(s * q - x[i]), 2);
+        }
+    }
+    return err;
+}
+
+}  // namespace
+
+MOE_TEST(q6_k_round_trips) {
+    // N(0, 0.02): 6-bit codes over a 16-sample range of about +-1.8 sigma give RMS ~ 3.6/63/sqrt(12) sigma
+    // ~ 0.017 sigma; the search must stay near that and never lose to the simple encoding.
+    const auto g = gaussian(256 * 256, 0.02f, 4);
+    const auto yg = dequantize(GgmlType::Q6_K, quantize(GgmlType::Q6_K, g).data(), g.size());
+    const double rms = std::sqrt(sq_error(g, yg, 0, g.size()) / g.size());
+    double base = 0.0;
+    for (size_t b = 0; b < g.size(); b += 256) base += q6_k_simple_sq_error(g.data() + b);
+    std::fprintf(stderr, "    Q6_K RMS error %.4f sigma (simple encoding %.4f sigma)\n", rms / 0.02,
+                 std::sqrt(base / g.size()) / 0.02);
+    CHECK(rms < 0.02 * 0.02);
+    auto rows = adversarial_rows();
+    rows.push_back({"gaussian", g});
+    for (const auto& [name, x] : rows) {
+        const auto y = dequantize(GgmlType::Q6_K, quantize(GgmlType::Q6_K, x).data(), x.size());
+        for (size_t b = 0; b < x.size(); b += 256) {
+            const double mine = sq_error(x, y, b, b + 256), simple = q6_k_simple_sq_error(x.data() + b);
+            if (!(mine <= 1.0001 * simple + 1e-12)) {
+                std::fprintf(stderr, "    row '%s' block %zu: %g vs simple %g\n", name.c_str(), b / 256, mine, simple);
+                CHECK(false);
+            }
+        }
+    }
+    const auto z = adversarial_rows()[0].second;
+    CHECK(dequantize(GgmlType::Q6_K, quantize(GgmlType::Q6_K, z).data(), z.size()) == z);
+    const auto c = adversarial_rows()[2].second;  // -2.5 everywhere
+    for (float v : dequantize(GgmlType::Q6_K, quantize(GgmlType::Q6_K, c).data(), c.size())) CHECK_NEAR(v, -2.5, 2.5e-3);
+}
+
 MOE_TEST(non_finite_and_out_of_range_inputs) {
     std::vector<float> x(512, 0.01f);  // extreme values in the first 256-block only
     x[1] = NAN; x[2] = INFINITY; x[3] = -INFINITY; x[40] = 1e30f; x[41] = -3e38f; x[100] = 3e38f;
@@ -322,7 +378,7 @@ MOE_TEST(k_quant_fixture_statistics) {
     struct Acc { double n = 0, sum = 0, sq = 0; int tensors = 0; };
     Acc acc[4];
     const GgmlType types[4] = {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q5_0};
-    double requant_err = 0.0, requant_ref = 0.0;
+    double requant_err = 0.0, requant_ref = 0.0, requant6_err = 0.0, requant6_ref = 0.0;
     for (const GgufTensorInfo& t : file->tensors()) {
         const auto it = std::find(types, types + 4, t.type);
         if (it == types + 4) continue;
@@ -345,6 +401,11 @@ MOE_TEST(k_quant_fixture_statistics) {
             requant_err += sq_error(y, z, 0, y.size());
             requant_ref += sq;
         }
+        if (t.type == GgmlType::Q6_K) {
+            const auto z = dequantize(GgmlType::Q6_K, quantize(GgmlType::Q6_K, y).data(), y.size());
+            requant6_err += sq_error(y, z, 0, y.size());
+            requant6_ref += sq;
+        }
     }
     for (int k = 0; k < 4; ++k) {
         const Acc& a = acc[k];
@@ -356,7 +417,8 @@ MOE_TEST(k_quant_fixture_statistics) {
         CHECK_NEAR(sd, 0.02, 0.02 * 0.03);
         CHECK_NEAR(mean, 0.0, 2e-4);
     }
-    const double rel = std::sqrt(requant_err / requant_ref);
-    std::fprintf(stderr, "    re-quantizing the Q4_K tensors: relative RMS change %.4f\n", rel);
+    const double rel = std::sqrt(requant_err / requant_ref), rel6 = std::sqrt(requant6_err / requant6_ref);
+    std::fprintf(stderr, "    re-quantizing the Q4_K tensors: relative RMS change %.4f; Q6_K: %.4f\n", rel, rel6);
     CHECK(rel < 0.05);
+    CHECK(rel6 < 0.05);
 }

@@ -339,7 +339,8 @@ MOE_TEST(rejects_bad_types_and_counts) {
     CHECK(can_dequantize(GgmlType::Q3_K));
     CHECK(!can_dequantize(GgmlType::IQ4_NL));
     CHECK(can_quantize(GgmlType::Q4_K));
-    CHECK(!can_quantize(GgmlType::Q6_K));
+    CHECK(can_quantize(GgmlType::Q6_K));
+    CHECK(!can_quantize(GgmlType::Q5_K));
 }
 
 // ---- FP8 with 128x128 block scales ------------------------------------------------------------------
