@@ -18,6 +18,7 @@ namespace {
 
 constexpr size_t k_input_bytes = 64u << 20;
 constexpr int64_t k_chunk_elems = 16384;  // 64 KiB of floats
+volatile float g_sink = 0.0f;             // keeps the compiler from discarding the conversions
 
 struct DType {
     GgmlType type;
@@ -71,8 +72,9 @@ void bench_dequant(const DType& t) {
     }
     const double bytes = static_cast<double>(n_chunks * chunk_bytes);
     const double elems = static_cast<double>(n_chunks) * k_chunk_elems;
-    std::printf("dequant %-6s %7.2f GB/s in  %7.2f Gelem/s  (%.1f MiB, best of 5)%s\n", info.name,
-                bytes / best_s / 1e9, elems / best_s / 1e9, bytes / (1 << 20), std::isnan(sink) ? " " : "");
+    g_sink = g_sink + static_cast<float>(sink);
+    std::printf("dequant %-6s %7.2f GB/s in  %7.2f Gelem/s  (%.1f MiB, best of 5)\n", info.name,
+                bytes / best_s / 1e9, elems / best_s / 1e9, bytes / (1 << 20));
 }
 
 void bench_fp8() {
@@ -91,8 +93,9 @@ void bench_fp8() {
         }
         best_s = std::min(best_s, thread_seconds() - t0);
     }
-    std::printf("dequant %-6s %7.2f GB/s in  %7.2f Gelem/s  (rows of 7168)%s\n", "fp8", w.size() / best_s / 1e9,
-                w.size() / best_s / 1e9, std::isnan(sink) ? " " : "");
+    g_sink = g_sink + static_cast<float>(sink);
+    std::printf("dequant %-6s %7.2f GB/s in  %7.2f Gelem/s  (rows of 7168, best of 5)\n", "fp8", w.size() / best_s / 1e9,
+                w.size() / best_s / 1e9);
 }
 
 void bench_quant(GgmlType type, size_t n_elems) {

@@ -361,6 +361,23 @@ MOE_TEST(fp8_block_scaled_small_blocks_by_hand) {
     CHECK(!dequantize_fp8_block_scaled(w, s, -1, 3, got, 2).ok());
 }
 
+MOE_TEST(fp8_row_all_codes) {
+    // Every code, in runs long enough for the vector path and a tail, against the scalar decoder * scale.
+    std::vector<uint8_t> w(256 * 3 + 5);
+    for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<uint8_t>(i * 37 % 256);
+    const int64_t cols = static_cast<int64_t>(w.size());
+    std::vector<float> scales(static_cast<size_t>((cols + 127) / 128));
+    for (size_t k = 0; k < scales.size(); ++k) scales[k] = k % 2 ? -0.375f : 3.0e-3f;
+    std::vector<float> got(w.size());
+    dequantize_fp8_row(w.data(), scales.data(), cols, got.data());
+    int bad = 0;
+    for (size_t i = 0; i < w.size(); ++i) {
+        const float want = fp8_e4m3_to_fp32(w[i]) * scales[i / 128];
+        bad += !((std::isnan(want) && std::isnan(got[i])) || fp32_to_bits(want) == fp32_to_bits(got[i]));
+    }
+    CHECK_EQ(bad, 0);
+}
+
 MOE_TEST(fp8_block_scaled_128_with_partial_edges) {
     // [130, 131] with 128-blocks: scale_inv is [2, 2] and the last block row/column hold 2 and 3 elements.
     const int64_t rows = 130, cols = 131;
