@@ -319,6 +319,28 @@ MOE_TEST(float_types_dequantize) {
     CHECK(std::memcmp(f, g, sizeof f) == 0);
 }
 
+MOE_TEST(f16_bf16_row_encoders_match_scalar_conversions) {
+    // Random fp32 bit patterns (NaN, inf, fp32 subnormals, overflow, exact ties) through the row encoders
+    // (F16C path where built) against the scalar conversions of core/half.h.
+    std::mt19937 rng(13);
+    std::vector<float> x(1 << 16);
+    for (size_t i = 0; i < x.size(); ++i) {
+        const uint32_t r = rng();
+        x[i] = i % 3 == 0 ? fp32_from_bits(r) : i % 3 == 1 ? fp32_from_bits((r & 0x8fffe000u) | 0x38000000u)
+                                                            : fp32_from_bits(r & 0x807fffffu);
+    }
+    x[5] = fp32_from_bits(0x38800000u - 0x1000u);  // a tie just below the smallest fp16 normal
+    std::vector<uint8_t> h(2 * x.size()), b(2 * x.size());
+    REQUIRE_STATUS(quantize_row(GgmlType::F16, x.data(), h.data(), static_cast<int64_t>(x.size())));
+    REQUIRE_STATUS(quantize_row(GgmlType::BF16, x.data(), b.data(), static_cast<int64_t>(x.size())));
+    int bad = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+        bad += (h[2 * i] | (h[2 * i + 1] << 8)) != fp32_to_fp16(x[i]);
+        bad += (b[2 * i] | (b[2 * i + 1] << 8)) != fp32_to_bf16(x[i]);
+    }
+    CHECK_EQ(bad, 0);
+}
+
 MOE_TEST(rejects_bad_types_and_counts) {
     std::vector<uint8_t> src(1024, 0);
     std::vector<float> dst(512, 7.0f);
