@@ -84,6 +84,7 @@ struct Stmt {
     ExprPtr condition;
     ExprPtr filter;  // a Filter expression with a null subject (chains nest through children[0])
     std::vector<std::string> targets;
+    bool uses_loop = true;  // For: the body mentions `loop` (building the loop object costs time)
     std::string attr;
     std::vector<std::pair<ExprPtr, StmtList>> branches;
     std::vector<MacroParam> params;

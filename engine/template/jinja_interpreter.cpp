@@ -165,6 +165,7 @@ static Value loop_object(const std::vector<Value>& items, size_t i) {
 
 Interpreter::Flow Interpreter::exec_for(const Stmt& s, const ScopePtr& scope, std::string& out) {
     std::vector<Value> items = iterate(eval(*s.expr, scope));
+    charge_steps(items.size() / 8);  // copying the items is work even if the loop breaks at once
     if (s.condition) {  // `for x in xs if cond`: filtered before loop.length is known
         std::vector<Value> kept;
         for (const auto& item : items) {
@@ -177,9 +178,10 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s, const ScopePtr& scope, st
     }
     if (items.empty()) return exec_list(s.else_body, scope, out);
     for (size_t i = 0; i < items.size(); ++i) {
+        charge_steps();  // an empty body still costs one step per iteration
         ScopePtr iteration = child_scope(scope);
         bind_targets(*iteration, s.targets, items[i]);
-        iteration->set("loop", loop_object(items, i));
+        if (s.uses_loop) iteration->set("loop", loop_object(items, i));
         if (exec_list(s.body, iteration, out) == Flow::Break) break;
     }
     return Flow::Normal;

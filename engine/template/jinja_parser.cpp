@@ -135,17 +135,24 @@ private:
     int m_expr_depth = 0;
     int m_stmt_depth = 0;
     int m_loop_depth = 0;
+    size_t m_loop_mentions = 0;  // how many times the name `loop` was read
+    std::vector<std::string> m_open_blocks;  // the end tags each open block accepts, for messages
 };
 
 StmtList Parser::parse_body(std::initializer_list<const char*> ends, std::string& found_end) {
     DepthGuard guard(*this, m_stmt_depth, k_max_statement_depth, "statements");
+    std::string expected;
+    for (const char* e : ends) expected += (expected.empty() ? "'" : " or '") + std::string(e) + "'";
+    m_open_blocks.push_back(expected);
+    struct Pop {
+        std::vector<std::string>& v;
+        ~Pop() { v.pop_back(); }
+    } pop{m_open_blocks};
     StmtList out;
     while (true) {
         const Token& t = peek();
         if (t.type == Tok::Eof) {
             if (ends.size() == 0) return out;
-            std::string expected;
-            for (const char* e : ends) expected += (expected.empty() ? "'" : " or '") + std::string(e) + "'";
             fail(t, "unexpected end of template, expected " + expected);
         }
         if (t.type == Tok::Text) {
@@ -214,6 +221,10 @@ StmtPtr Parser::parse_statement(const Token& begin) {
         return s;
     }
     (void)begin;
+    const bool closer = name.rfind("end", 0) == 0 || name == "elif" || name == "else";
+    if (closer && !m_open_blocks.back().empty())
+        fail(name_tok, "unexpected '" + name + "': the innermost open block needs " + m_open_blocks.back());
+    if (closer) fail(name_tok, "unexpected '" + name + "': no block is open");
     fail(name_tok, "unknown tag '" + name + "'");
 }
 
@@ -263,7 +274,9 @@ StmtPtr Parser::parse_for(size_t offset) {
     expect_block_end();
     std::string end;
     ++m_loop_depth;
+    const size_t mentions_before = m_loop_mentions;
     s->body = parse_body({"else", "endfor"}, end);
+    s->uses_loop = m_loop_mentions != mentions_before;
     --m_loop_depth;
     if (end == "else") {
         expect_block_end();
@@ -540,6 +553,7 @@ ExprPtr Parser::parse_primary() {
         else {
             e->kind = ExprKind::Name;
             e->name = t.text;
+            if (t.text == "loop") ++m_loop_mentions;
         }
         return e;
     }
