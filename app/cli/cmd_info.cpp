@@ -196,15 +196,15 @@ void print_text(const ModelDescription& d, const MemoryPlan& plan, KvType kv) {
     std::printf("%s\n", d.path.c_str());
     std::printf("format          %s, %s\n", model_format_name(d.format), human_bytes(d.file_bytes).c_str());
     std::printf("name            %s\n", d.name.c_str());
-    std::printf("architecture    %s%s\n", d.hparams ? arch_name(d.hparams->arch) : d.architecture.c_str(),
+    const std::string arch = d.hparams ? arch_name(d.hparams->arch) : d.architecture;
+    std::printf("architecture    %s%s\n", arch.empty() ? "none" : arch.c_str(),
                 d.has_weights ? "" : " (tokenizer only, no weights)");
     if (d.hparams) print_model_text(*d.hparams, d);
-    if (!d.tensor_types.empty()) {
-        std::printf("tensor types   ");
-        for (const TensorTypeStats& t : d.tensor_types)
-            std::printf(" %s: %llu tensors, %s;", t.type.c_str(), static_cast<unsigned long long>(t.tensors),
-                        human_bytes(t.bytes).c_str());
-        std::printf("\n");
+    for (size_t i = 0; i < d.tensor_types.size(); ++i) {
+        const TensorTypeStats& t = d.tensor_types[i];
+        std::printf("%-16s%-24s %6llu tensors %12s  %s params\n", i == 0 ? "tensor types" : "", t.type.c_str(),
+                    static_cast<unsigned long long>(t.tensors), human_bytes(t.bytes).c_str(),
+                    human_count(t.elements).c_str());
     }
     if (d.tokenizer)
         std::printf("tokenizer       %s, pre-tokenizer %s, %lld tokens, %lld merges, bos %d, eos %d%s\n",
