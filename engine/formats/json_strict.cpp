@@ -107,8 +107,7 @@ private:
 
     bool open(json container) {
         if (m_stack.size() >= m_max_depth)
-            return fail("at " + (m_stack.empty() ? std::string("the root") : location(m_stack.size())) +
-                        ": JSON nested deeper than " + std::to_string(m_max_depth) + " levels");
+            return fail("JSON nested deeper than " + std::to_string(m_max_depth) + " levels");
         m_stack.push_back({std::move(container), {}});
         return true;
     }

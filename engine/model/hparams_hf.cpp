@@ -3,6 +3,8 @@
 // the sizes every real config carries are required. Spec: deepseek.md sections 1-4.
 #include "model/hparams.h"
 
+#include "formats/json_strict.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
@@ -13,6 +15,11 @@
 #include <string>
 
 namespace moe {
+
+namespace {
+// config.json is flat (rope_scaling and quantization_config nest one level); 64 is generous.
+constexpr size_t k_max_config_json_depth = 64;
+}  // namespace
 
 namespace {
 
@@ -292,10 +299,10 @@ Result<HParams> parse_config(const Json& root, const std::string& name) {
 }  // namespace
 
 Result<HParams> hparams_from_hf_json(const std::string& json_text, const std::string& name) {
+    auto root = parse_json_strict(json_text, name, k_max_config_json_depth);
+    if (!root) return root.status();
     try {
-        const Json root = Json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-        if (root.is_discarded()) return Status::error(name + ": not valid JSON");
-        return parse_config(root, name);
+        return parse_config(*root, name);
     } catch (const std::exception& e) {  // allocation failures and anything nlohmann still throws
         return Status::error(name + ": " + e.what());
     }

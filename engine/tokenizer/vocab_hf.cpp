@@ -2,6 +2,8 @@
 // type BPE, a pre-tokenizer made of Split(Isolated) / Digits / ByteLevel steps, no normalizer.
 #include "tokenizer/vocab.h"
 
+#include "formats/json_strict.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -18,35 +20,10 @@ using Json = nlohmann::json;
 constexpr size_t k_max_json_depth = 256;
 constexpr int64_t k_max_token_id = (int64_t{1} << 24) - 1;
 
-// nlohmann's destructor recurses per nesting level; refuse absurd nesting before parsing.
-bool json_depth_ok(const std::string& text) {
-    size_t depth = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (in_string) {
-            if (c == '\\') ++i;
-            else if (c == '"') in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > k_max_json_depth) return false;
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            --depth;
-        }
-    }
-    return true;
-}
-
+// tokenizer.json and tokenizer_config.json go through the strict parser shared by every JSON reader:
+// UTF-8 checked, duplicate keys refused, nesting capped, no exception escapes.
 Result<Json> parse_json(const std::string& text, const std::string& name) {
-    if (!json_depth_ok(text)) {
-        return Status::error(name + ": JSON nested deeper than " + std::to_string(k_max_json_depth) + " levels");
-    }
-    try {
-        return Json::parse(text);
-    } catch (const Json::exception& e) {
-        return Status::error(name + ": invalid JSON: " + e.what());
-    }
+    return parse_json_strict(text, name, k_max_json_depth);
 }
 
 // Escapes a literal string for use inside a PCRE2 pattern (Split with a String pattern).
