@@ -7,34 +7,6 @@
 
 namespace moe {
 
-std::optional<size_t> utf8_error_offset(std::string_view text) {
-    const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-    const size_t n = text.size();
-    size_t i = 0;
-    while (i < n) {
-        const unsigned char c = s[i];
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        size_t len = 0;
-        uint32_t cp = 0;
-        if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1Fu; }
-        else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0Fu; }
-        else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07u; }
-        else return i;  // a continuation byte out of place, 0xC0/0xC1 (overlong) or 0xF5..0xFF
-        if (n - i < len) return i;
-        for (size_t k = 1; k < len; ++k) {
-            if ((s[i + k] & 0xC0u) != 0x80u) return i;
-            cp = (cp << 6) | (s[i + k] & 0x3Fu);
-        }
-        const bool overlong = (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
-        if (overlong || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return i;
-        i += len;
-    }
-    return std::nullopt;
-}
-
 const char* json_kind(const nlohmann::json& value) {
     if (value.is_number_integer() && value.is_number_unsigned()) return "non-negative integer";
     if (value.is_number_integer()) return "negative integer";

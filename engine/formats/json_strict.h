@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/status.h"
+#include "core/utf8.h"
 
 #include <cstddef>
 #include <nlohmann/json.hpp>
@@ -12,9 +13,6 @@
 
 namespace moe {
 
-// Byte offset of the first byte that breaks UTF-8 (overlong forms, surrogates, code points past U+10FFFF
-// and truncated sequences included), or nullopt when `text` is valid UTF-8.
-std::optional<size_t> utf8_error_offset(std::string_view text);
 
 // Parses `text` as one JSON value. Fails with "<name>: ..." when the text is not valid UTF-8, not valid
 // JSON, has a duplicate key in any object (the message gives the key path, e.g. "'weight_map' -> 'x'"),

@@ -3,6 +3,8 @@
 // (tests/tools/gen_unicode_data.mjs) so the categories do not depend on the Unicode version of the installed PCRE2.
 #pragma once
 
+#include "core/utf8.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -33,16 +35,5 @@ bool unicode_is_whitespace(uint32_t cp);
 const std::vector<CodepointRange>& unicode_class_ranges(UnicodeClass cls);
 const std::vector<CodepointRange>& unicode_whitespace_ranges();
 
-constexpr uint32_t k_replacement_char = 0xFFFD;
-
-// Decodes one UTF-8 sequence at text[pos]. Returns its length (1..4) and sets `cp`; returns 0 when the bytes
-// there are not a valid, shortest-form, non-surrogate sequence (cp is then left as the lone byte value).
-size_t utf8_decode(std::string_view text, size_t pos, uint32_t& cp);
-void utf8_append(std::string& out, uint32_t cp);
-// Length a UTF-8 sequence announces from its lead byte (1 for continuation and invalid lead bytes).
-size_t utf8_lead_length(uint8_t lead);
-// `text` with every byte that is not part of a valid sequence replaced by U+FFFD (as llama.cpp does).
-std::string utf8_sanitize(std::string_view text);
-bool utf8_is_valid(std::string_view text);
 
 }  // namespace moe

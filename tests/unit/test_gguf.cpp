@@ -27,15 +27,6 @@ bool contains(const std::string& haystack, const std::string& needle) {
     return haystack.find(needle) != std::string::npos;
 }
 
-// REQUIRE_OK for a plain Status (check.h's REQUIRE_OK takes a Result).
-#define REQUIRE_STATUS_OK(expr)                                                                        \
-    do {                                                                                               \
-        const ::moe::Status moe_s_ = (expr);                                                           \
-        if (!moe_s_.ok()) {                                                                            \
-            ::moe_test::report_failure(__FILE__, __LINE__, "REQUIRE_STATUS_OK(" #expr "): " + moe_s_.message()); \
-            throw ::moe_test::AbortTest{};                                                             \
-        }                                                                                              \
-    } while (0)
 
 // Checks `message` mentions every part (file, key, problem), printing it otherwise.
 #define CHECK_MESSAGE(message, ...)                                                           \
@@ -124,7 +115,7 @@ MOE_TEST(every_value_type_round_trips) {
     const auto values = every_value_type();
     for (const auto& [key, value] : values) w.set(key, value);
     const std::string path = tmp("values.gguf");
-    REQUIRE_STATUS_OK(w.write(path));
+    REQUIRE_OK(w.write(path));
     auto f = GgufFile::open(path);
     REQUIRE_OK(f);
     CHECK_EQ(f->version(), 3u);
@@ -151,7 +142,7 @@ MOE_TEST(set_replaces_in_place) {
     w.set("b", GgufValue::make_u32(2));
     w.set("a", GgufValue::make_string("again"));
     const std::string path = tmp("replace.gguf");
-    REQUIRE_STATUS_OK(w.write(path));
+    REQUIRE_OK(w.write(path));
     auto f = GgufFile::open(path);
     REQUIRE_OK(f);
     REQUIRE(f->metadata().size() == 2u);
@@ -171,15 +162,15 @@ MOE_TEST(tensor_data_and_alignment) {
         GgufWriter w;
         w.set_alignment(alignment);
         w.set("general.architecture", GgufValue::make_string("test"));
-        REQUIRE_STATUS_OK(w.add_tensor("a", GgmlType::F32, {3, 2}, a.data(), a.size() * 4));
-        REQUIRE_STATUS_OK(w.add_tensor("q8", GgmlType::Q8_0, {64, 2}, q8.data(), q8.size()));
-        REQUIRE_STATUS_OK(w.add_tensor("q4k", GgmlType::Q4_K, {256, 1, 1, 1}, q4k.data(), q4k.size()));
-        REQUIRE_STATUS_OK(w.add_tensor("i8", GgmlType::I8, {7}, i8.data(), i8.size()));
-        REQUIRE_STATUS_OK(w.add_tensor("f16", GgmlType::F16, {5}, f16.data(), f16.size()));
-        REQUIRE_STATUS_OK(w.add_tensor("empty", GgmlType::F32, {0, 3}, nullptr, 0));
-        REQUIRE_STATUS_OK(w.add_tensor("c", GgmlType::F32, {4, 2, 2}, c.data(), c.size() * 4));
+        REQUIRE_OK(w.add_tensor("a", GgmlType::F32, {3, 2}, a.data(), a.size() * 4));
+        REQUIRE_OK(w.add_tensor("q8", GgmlType::Q8_0, {64, 2}, q8.data(), q8.size()));
+        REQUIRE_OK(w.add_tensor("q4k", GgmlType::Q4_K, {256, 1, 1, 1}, q4k.data(), q4k.size()));
+        REQUIRE_OK(w.add_tensor("i8", GgmlType::I8, {7}, i8.data(), i8.size()));
+        REQUIRE_OK(w.add_tensor("f16", GgmlType::F16, {5}, f16.data(), f16.size()));
+        REQUIRE_OK(w.add_tensor("empty", GgmlType::F32, {0, 3}, nullptr, 0));
+        REQUIRE_OK(w.add_tensor("c", GgmlType::F32, {4, 2, 2}, c.data(), c.size() * 4));
         const std::string path = tmp("tensors" + std::to_string(alignment) + ".gguf");
-        REQUIRE_STATUS_OK(w.write(path));
+        REQUIRE_OK(w.write(path));
         auto f = GgufFile::open(path);
         REQUIRE_OK(f);
         CHECK_EQ(f->alignment(), alignment);
@@ -220,9 +211,9 @@ MOE_TEST(alignment_through_set) {
     w.set("general.alignment", GgufValue::make_u32(128));
     CHECK_EQ(w.alignment(), 128u);
     std::vector<float> x(4, 1.0f);
-    REQUIRE_STATUS_OK(w.add_tensor("x", GgmlType::F32, {4}, x.data(), 16));
+    REQUIRE_OK(w.add_tensor("x", GgmlType::F32, {4}, x.data(), 16));
     const std::string path = tmp("align128.gguf");
-    REQUIRE_STATUS_OK(w.write(path));
+    REQUIRE_OK(w.write(path));
     auto f = GgufFile::open(path);
     REQUIRE_OK(f);
     CHECK_EQ(f->alignment(), 128u);
@@ -243,11 +234,11 @@ MOE_TEST(alignment_through_set) {
 MOE_TEST(add_tensor_refuses_bad_tensors) {
     std::vector<uint8_t> buf(1024);
     GgufWriter w;
-    REQUIRE_STATUS_OK(w.add_tensor("t", GgmlType::F32, {4}, buf.data(), 16));
+    REQUIRE_OK(w.add_tensor("t", GgmlType::F32, {4}, buf.data(), 16));
     CHECK_MESSAGE(w.add_tensor("t", GgmlType::F32, {4}, buf.data(), 16).message(), "'t'", "duplicate");
     CHECK_MESSAGE(w.add_tensor(std::string(65, 'n'), GgmlType::F32, {4}, buf.data(), 16).message(), "65 bytes",
                   "limit of 64");
-    REQUIRE_STATUS_OK(w.add_tensor(std::string(64, 'n'), GgmlType::F32, {4}, buf.data(), 16));
+    REQUIRE_OK(w.add_tensor(std::string(64, 'n'), GgmlType::F32, {4}, buf.data(), 16));
     CHECK_MESSAGE(w.add_tensor("", GgmlType::F32, {4}, buf.data(), 16).message(), "empty name");
     CHECK_MESSAGE(w.add_tensor("z", GgmlType::F32, {}, buf.data(), 16).message(), "'z'", "0 dimensions");
     CHECK_MESSAGE(w.add_tensor("f", GgmlType::F32, {1, 1, 1, 1, 1}, buf.data(), 4).message(), "'f'",
@@ -307,7 +298,7 @@ MOE_TEST(typed_getters_and_messages) {
     w.set("words", GgufValue::make_string_array({"a", "b"}));
     w.set("mixed", GgufValue::make_array(GgufValueType::Array, {GgufValue::make_string_array({"x"})}));
     const std::string path = tmp("getters.gguf");
-    REQUIRE_STATUS_OK(w.write(path));
+    REQUIRE_OK(w.write(path));
     auto f = GgufFile::open(path);
     REQUIRE_OK(f);
 
@@ -447,12 +438,12 @@ MOE_TEST(split_missing_and_inconsistent_shards) {
     // Two shards holding the same tensor (the same file twice under both names).
     GgufWriter dup;
     std::vector<float> x(16, 1.0f);
-    REQUIRE_STATUS_OK(dup.add_tensor("t0", GgmlType::F32, {16}, x.data(), 64));
+    REQUIRE_OK(dup.add_tensor("t0", GgmlType::F32, {16}, x.data(), 64));
     dup.set("split.no", GgufValue::make_u16(2));
     dup.set("split.count", GgufValue::make_u16(3));
     dup.set("split.tensors.count", GgufValue::make_i32(5));
     fs::remove((*paths)[2]);
-    REQUIRE_STATUS_OK(dup.write((*paths)[2]));
+    REQUIRE_OK(dup.write((*paths)[2]));
     auto twice = GgufModel::open((*paths)[0]);
     CHECK_MESSAGE(twice.error(), "m-00003-of-00003.gguf", "tensor 't0'", "m-00001-of-00003.gguf", "exactly one shard");
 
@@ -462,11 +453,11 @@ MOE_TEST(split_missing_and_inconsistent_shards) {
     REQUIRE_OK(GgufModel::open((*paths)[0]));
     GgufWriter short_count;
     std::vector<float> y(16, 2.0f);
-    REQUIRE_STATUS_OK(short_count.add_tensor("t4", GgmlType::F32, {16}, y.data(), 64));
+    REQUIRE_OK(short_count.add_tensor("t4", GgmlType::F32, {16}, y.data(), 64));
     short_count.set("split.no", GgufValue::make_u16(2));
     short_count.set("split.count", GgufValue::make_u16(3));
     short_count.set("split.tensors.count", GgufValue::make_i32(6));
-    REQUIRE_STATUS_OK(short_count.write((*paths)[2]));
+    REQUIRE_OK(short_count.write((*paths)[2]));
     CHECK_MESSAGE(GgufModel::open((*paths)[1]).error(), "key 'split.tensors.count'", "6", "hold 5 tensors");
 
     // A shard renamed to a plain name would load as a partial model: refused.
@@ -479,9 +470,9 @@ MOE_TEST(single_file_model) {
     std::vector<float> x(8, 3.0f);
     GgufWriter w;
     w.set("general.architecture", GgufValue::make_string("deepseek"));
-    REQUIRE_STATUS_OK(w.add_tensor("x", GgmlType::F32, {8}, x.data(), 32));
+    REQUIRE_OK(w.add_tensor("x", GgmlType::F32, {8}, x.data(), 32));
     const std::string path = tmp("single.gguf");
-    REQUIRE_STATUS_OK(w.write(path));
+    REQUIRE_OK(w.write(path));
     auto model = GgufModel::open(path);
     REQUIRE_OK(model);
     CHECK_EQ(model->files().size(), 1u);
@@ -593,9 +584,9 @@ MOE_TEST(fixture_rewrite_is_byte_identical) {
     GgufWriter w;
     for (const auto& [key, value] : f->metadata()) w.set(key, value);
     for (const GgufTensorInfo& t : f->tensors())
-        REQUIRE_STATUS_OK(w.add_tensor(t.name, t.type, std::vector<uint64_t>(t.ne.begin(), t.ne.begin() + t.n_dims),
+        REQUIRE_OK(w.add_tensor(t.name, t.type, std::vector<uint64_t>(t.ne.begin(), t.ne.begin() + t.n_dims),
                                 t.data, t.n_bytes));
     const std::string out = tmp("rewrite.gguf");
-    REQUIRE_STATUS_OK(w.write(out));
+    REQUIRE_OK(w.write(out));
     CHECK(read_bytes(out) == read_bytes(path));
 }

@@ -15,14 +15,6 @@
 
 using namespace moe;
 
-#define REQUIRE_STATUS(expr)                                                                             \
-    do {                                                                                                 \
-        const ::moe::Status moe_s_ = (expr);                                                             \
-        if (!moe_s_.ok()) {                                                                              \
-            ::moe_test::report_failure(__FILE__, __LINE__, "REQUIRE_STATUS(" #expr "): " + moe_s_.message()); \
-            throw ::moe_test::AbortTest{};                                                               \
-        }                                                                                                \
-    } while (0)
 
 namespace {
 
@@ -34,13 +26,13 @@ std::vector<uint8_t> read_all(const std::string& path) {
 std::vector<uint8_t> quantize(GgmlType type, const std::vector<float>& x) {
     std::vector<uint8_t> out(ggml_bytes(type, x.size()).value_or(0));
     REQUIRE(!out.empty());
-    REQUIRE_STATUS(quantize_row(type, x.data(), out.data(), static_cast<int64_t>(x.size())));
+    REQUIRE_OK(quantize_row(type, x.data(), out.data(), static_cast<int64_t>(x.size())));
     return out;
 }
 
 std::vector<float> dequantize(GgmlType type, const uint8_t* data, size_t n) {
     std::vector<float> out(n);
-    REQUIRE_STATUS(dequantize_row(type, data, out.data(), static_cast<int64_t>(n)));
+    REQUIRE_OK(dequantize_row(type, data, out.data(), static_cast<int64_t>(n)));
     return out;
 }
 

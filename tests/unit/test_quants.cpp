@@ -14,15 +14,6 @@
 
 using namespace moe;
 
-// REQUIRE_OK takes a Result; this takes a plain Status.
-#define REQUIRE_STATUS(expr)                                                                             \
-    do {                                                                                                 \
-        const ::moe::Status moe_s_ = (expr);                                                             \
-        if (!moe_s_.ok()) {                                                                              \
-            ::moe_test::report_failure(__FILE__, __LINE__, "REQUIRE_STATUS(" #expr "): " + moe_s_.message()); \
-            throw ::moe_test::AbortTest{};                                                               \
-        }                                                                                                \
-    } while (0)
 
 namespace {
 
@@ -41,7 +32,7 @@ void put_bits(std::vector<uint8_t>& b, size_t off, int bit, int width, int bits)
 
 std::vector<float> dequant(GgmlType type, const std::vector<uint8_t>& block, int64_t n) {
     std::vector<float> out(static_cast<size_t>(n), -12345.0f);
-    REQUIRE_STATUS(dequantize_row(type, block.data(), out.data(), n));
+    REQUIRE_OK(dequantize_row(type, block.data(), out.data(), n));
     return out;
 }
 
@@ -298,24 +289,24 @@ MOE_TEST(float_types_dequantize) {
     std::vector<uint8_t> h(2 * 65536);
     for (uint32_t i = 0; i < 65536; ++i) { h[2 * i] = i & 0xff; h[2 * i + 1] = static_cast<uint8_t>(i >> 8); }
     std::vector<float> out(65536);
-    REQUIRE_STATUS(dequantize_row(GgmlType::F16, h.data(), out.data(), 65536));
+    REQUIRE_OK(dequantize_row(GgmlType::F16, h.data(), out.data(), 65536));
     int bad = 0;
     for (uint32_t i = 0; i < 65536; ++i) {
         const float want = fp16_to_fp32(static_cast<uint16_t>(i));
         if (std::isnan(want) ? !std::isnan(out[i]) : fp32_to_bits(out[i]) != fp32_to_bits(want)) ++bad;
     }
     CHECK_EQ(bad, 0);
-    REQUIRE_STATUS(dequantize_row(GgmlType::F16, h.data() + 2 * 1000, out.data(), 13));
+    REQUIRE_OK(dequantize_row(GgmlType::F16, h.data() + 2 * 1000, out.data(), 13));
     for (int i = 0; i < 13; ++i) CHECK_EQ(out[static_cast<size_t>(i)], fp16_to_fp32(static_cast<uint16_t>(1000 + i)));
 
     const uint8_t bf[4] = {0x80, 0x3f, 0x40, 0xc0};  // 1.0, -3.0
     float two[2] = {};
-    REQUIRE_STATUS(dequantize_row(GgmlType::BF16, bf, two, 2));
+    REQUIRE_OK(dequantize_row(GgmlType::BF16, bf, two, 2));
     CHECK_EQ(two[0], 1.0f);
     CHECK_EQ(two[1], -3.0f);
     const float f[3] = {1.5f, -0.0f, 7.0f};
     float g[3] = {};
-    REQUIRE_STATUS(dequantize_row(GgmlType::F32, f, g, 3));
+    REQUIRE_OK(dequantize_row(GgmlType::F32, f, g, 3));
     CHECK(std::memcmp(f, g, sizeof f) == 0);
 }
 
@@ -331,8 +322,8 @@ MOE_TEST(f16_bf16_row_encoders_match_scalar_conversions) {
     }
     x[5] = fp32_from_bits(0x38800000u - 0x1000u);  // a tie just below the smallest fp16 normal
     std::vector<uint8_t> h(2 * x.size()), b(2 * x.size());
-    REQUIRE_STATUS(quantize_row(GgmlType::F16, x.data(), h.data(), static_cast<int64_t>(x.size())));
-    REQUIRE_STATUS(quantize_row(GgmlType::BF16, x.data(), b.data(), static_cast<int64_t>(x.size())));
+    REQUIRE_OK(quantize_row(GgmlType::F16, x.data(), h.data(), static_cast<int64_t>(x.size())));
+    REQUIRE_OK(quantize_row(GgmlType::BF16, x.data(), b.data(), static_cast<int64_t>(x.size())));
     int bad = 0;
     for (size_t i = 0; i < x.size(); ++i) {
         bad += (h[2 * i] | (h[2 * i + 1] << 8)) != fp32_to_fp16(x[i]);
@@ -377,7 +368,7 @@ MOE_TEST(fp8_block_scaled_small_blocks_by_hand) {
                            -2.0f, 2.0f * 0.001953125f, -224.0f,
                            2.0f, 0.0f, 0.75f};
     float got[9] = {};
-    REQUIRE_STATUS(dequantize_fp8_block_scaled(w, s, 3, 3, got, 2));
+    REQUIRE_OK(dequantize_fp8_block_scaled(w, s, 3, 3, got, 2));
     for (int i = 0; i < 9; ++i) CHECK_EQ(got[i], want[i]);
     CHECK(!dequantize_fp8_block_scaled(w, s, 3, 3, got, 0).ok());
     CHECK(!dequantize_fp8_block_scaled(w, s, -1, 3, got, 2).ok());
@@ -408,7 +399,7 @@ MOE_TEST(fp8_block_scaled_128_with_partial_edges) {
         for (int64_t c = 0; c < cols; ++c) w[static_cast<size_t>(r * cols + c)] = static_cast<uint8_t>((r * 3 + c * 5) % 0x7f);
     const float s[4] = {0.5f, 8.0f, -2.0f, 0.125f};
     std::vector<float> got(w.size());
-    REQUIRE_STATUS(dequantize_fp8_block_scaled(w.data(), s, rows, cols, got.data()));
+    REQUIRE_OK(dequantize_fp8_block_scaled(w.data(), s, rows, cols, got.data()));
     int bad = 0;
     for (int64_t r = 0; r < rows; ++r) {
         for (int64_t c = 0; c < cols; ++c) {

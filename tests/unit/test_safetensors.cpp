@@ -12,15 +12,6 @@
 using namespace moe;
 namespace fs = std::filesystem;
 
-// REQUIRE_OK for a plain Status (check.h's REQUIRE_OK wants a Result).
-#define REQUIRE_STATUS(expr)                                                                          \
-    do {                                                                                              \
-        const ::moe::Status moe_s_ = (expr);                                                          \
-        if (!moe_s_.ok()) {                                                                           \
-            ::moe_test::report_failure(__FILE__, __LINE__, "REQUIRE_STATUS(" #expr "): " + moe_s_.message()); \
-            throw ::moe_test::AbortTest{};                                                            \
-        }                                                                                             \
-    } while (0)
 
 namespace {
 
@@ -85,19 +76,19 @@ MOE_TEST(round_trip_every_dtype_with_metadata) {
     for (int i = 0; i < k_safetensors_dtype_count; ++i) {
         const auto dtype = static_cast<SafetensorsDtype>(i);
         buffers.push_back(pattern(*safetensors_bytes(dtype, 8), static_cast<uint8_t>(i)));
-        REQUIRE_STATUS(writer.add_tensor(std::string("t.") + safetensors_dtype_name(dtype), dtype, {2, 4},
+        REQUIRE_OK(writer.add_tensor(std::string("t.") + safetensors_dtype_name(dtype), dtype, {2, 4},
                                      buffers.back().data(), buffers.back().size()));
     }
     const std::vector<uint8_t> scalar = pattern(4, 99);
-    REQUIRE_STATUS(writer.add_tensor("scalar", SafetensorsDtype::F32, {}, scalar.data(), 4));
-    REQUIRE_STATUS(writer.add_tensor("empty", SafetensorsDtype::BF16, {0, 7}, nullptr, 0));
+    REQUIRE_OK(writer.add_tensor("scalar", SafetensorsDtype::F32, {}, scalar.data(), 4));
+    REQUIRE_OK(writer.add_tensor("empty", SafetensorsDtype::BF16, {0, 7}, nullptr, 0));
     const std::vector<uint8_t> deep = pattern(8, 3);  // 9 dims: fine for safetensors, reported as-is
-    REQUIRE_STATUS(writer.add_tensor("deep", SafetensorsDtype::U8, {1, 2, 1, 2, 1, 2, 1, 1, 1}, deep.data(), 8));
-    REQUIRE_STATUS(writer.set_metadata("format", "pt"));
-    REQUIRE_STATUS(writer.set_metadata("note", "ünïcode \"quoted\"\n"));
+    REQUIRE_OK(writer.add_tensor("deep", SafetensorsDtype::U8, {1, 2, 1, 2, 1, 2, 1, 1, 1}, deep.data(), 8));
+    REQUIRE_OK(writer.set_metadata("format", "pt"));
+    REQUIRE_OK(writer.set_metadata("note", "ünïcode \"quoted\"\n"));
 
     const std::string path = fresh_dir("all_dtypes") + "/all.safetensors";
-    REQUIRE_STATUS(writer.write(path));
+    REQUIRE_OK(writer.write(path));
     auto file = SafetensorsFile::open(path);
     REQUIRE_OK(file);
     CHECK_EQ(file->header_bytes() % 8, 0u);
@@ -137,10 +128,10 @@ MOE_TEST(writer_header_layout) {
     // Exact bytes: length, compact JSON in insertion order, space padding to 8, contiguous data.
     const float values[6] = {0, 1, 2, 3, 4, 5};
     SafetensorsWriter writer;
-    REQUIRE_STATUS(writer.add_tensor("b", SafetensorsDtype::F32, {1, 2, 3}, values, 24));
-    REQUIRE_STATUS(writer.add_tensor("a", SafetensorsDtype::F32, {2}, values, 8));
+    REQUIRE_OK(writer.add_tensor("b", SafetensorsDtype::F32, {1, 2, 3}, values, 24));
+    REQUIRE_OK(writer.add_tensor("a", SafetensorsDtype::F32, {2}, values, 8));
     const std::string path = fresh_dir("layout") + "/x.safetensors";
-    REQUIRE_STATUS(writer.write(path));
+    REQUIRE_OK(writer.write(path));
     const std::string bytes = read_all(path);
     const std::string json =
         R"({"b":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]},"a":{"dtype":"F32","shape":[2],"data_offsets":[24,32]}})";
@@ -178,7 +169,7 @@ MOE_TEST(reads_other_producers_layouts) {
 MOE_TEST(empty_file_round_trip) {
     SafetensorsWriter writer;
     const std::string path = fresh_dir("empty") + "/e.safetensors";
-    REQUIRE_STATUS(writer.write(path));
+    REQUIRE_OK(writer.write(path));
     auto file = SafetensorsFile::open(path);
     REQUIRE_OK(file);
     CHECK(file->tensors().empty());
@@ -188,7 +179,7 @@ MOE_TEST(empty_file_round_trip) {
 MOE_TEST(writer_refuses_bad_tensors) {
     const uint8_t data[16] = {};
     SafetensorsWriter writer;
-    REQUIRE_STATUS(writer.add_tensor("x", SafetensorsDtype::F32, {2, 2}, data, 16));
+    REQUIRE_OK(writer.add_tensor("x", SafetensorsDtype::F32, {2, 2}, data, 16));
     CHECK(!writer.add_tensor("x", SafetensorsDtype::F32, {2, 2}, data, 16).ok());          // duplicate
     CHECK(!writer.add_tensor("y", SafetensorsDtype::F32, {2, 2}, data, 12).ok());          // wrong size
     CHECK(!writer.add_tensor("z", SafetensorsDtype::F4, {3}, data, 1).ok());               // 12 bits
@@ -210,11 +201,11 @@ MOE_TEST(sharded_folder_round_trip) {
                             "lm_head.weight", "model.layers.0.self_attn.o_proj.weight"};
     for (int i = 0; i < 5; ++i) {
         data.push_back(pattern(40, static_cast<uint8_t>(10 * i)));
-        REQUIRE_STATUS(writer.add_tensor(names[i], SafetensorsDtype::F32, {2, 5}, data.back().data(), 40));
+        REQUIRE_OK(writer.add_tensor(names[i], SafetensorsDtype::F32, {2, 5}, data.back().data(), 40));
     }
-    REQUIRE_STATUS(writer.set_metadata("format", "pt"));
+    REQUIRE_OK(writer.set_metadata("format", "pt"));
     const std::string dir = fresh_dir("sharded");
-    REQUIRE_STATUS(writer.write_sharded(dir, "model", 100));
+    REQUIRE_OK(writer.write_sharded(dir, "model", 100));
     CHECK(fs::exists(dir + "/model-00001-of-00003.safetensors"));
     CHECK(fs::exists(dir + "/model-00002-of-00003.safetensors"));
     CHECK(fs::exists(dir + "/model-00003-of-00003.safetensors"));
@@ -252,7 +243,7 @@ MOE_TEST(sharded_folder_round_trip) {
     CHECK(shard->index_path().empty());
 
     // Rewriting the same folder as one file removes the stale index, so the folder opens as one file.
-    REQUIRE_STATUS(writer.write_sharded(dir, "model", 1000));
+    REQUIRE_OK(writer.write_sharded(dir, "model", 1000));
     CHECK(fs::exists(dir + "/model.safetensors"));
     CHECK(!fs::exists(dir + "/model.safetensors.index.json"));
     auto single = SafetensorsModel::open(dir);
@@ -264,11 +255,11 @@ MOE_TEST(sharded_folder_round_trip) {
 MOE_TEST(oversized_tensor_gets_its_own_shard) {
     const std::vector<uint8_t> big = pattern(300, 1), small = pattern(8, 2);
     SafetensorsWriter writer;
-    REQUIRE_STATUS(writer.add_tensor("s0", SafetensorsDtype::U8, {8}, small.data(), 8));
-    REQUIRE_STATUS(writer.add_tensor("big", SafetensorsDtype::U8, {300}, big.data(), 300));
-    REQUIRE_STATUS(writer.add_tensor("s1", SafetensorsDtype::U8, {8}, small.data(), 8));
+    REQUIRE_OK(writer.add_tensor("s0", SafetensorsDtype::U8, {8}, small.data(), 8));
+    REQUIRE_OK(writer.add_tensor("big", SafetensorsDtype::U8, {300}, big.data(), 300));
+    REQUIRE_OK(writer.add_tensor("s1", SafetensorsDtype::U8, {8}, small.data(), 8));
     const std::string dir = fresh_dir("oversized");
-    REQUIRE_STATUS(writer.write_sharded(dir, "w", 100));
+    REQUIRE_OK(writer.write_sharded(dir, "w", 100));
     CHECK(fs::exists(dir + "/w-00003-of-00003.safetensors"));
     CHECK(fs::exists(dir + "/w.safetensors.index.json"));
     auto model = SafetensorsModel::open(dir + "/w.safetensors.index.json");
@@ -280,16 +271,16 @@ MOE_TEST(folder_without_index) {
     const std::vector<uint8_t> a = pattern(4, 1);
     const std::string dir = fresh_dir("no_index");
     SafetensorsWriter w1, w2;
-    REQUIRE_STATUS(w1.add_tensor("x", SafetensorsDtype::F32, {1}, a.data(), 4));
-    REQUIRE_STATUS(w2.add_tensor("y", SafetensorsDtype::I32, {1}, a.data(), 4));
-    REQUIRE_STATUS(w1.write(dir + "/b.safetensors"));
-    REQUIRE_STATUS(w2.write(dir + "/a.safetensors"));
+    REQUIRE_OK(w1.add_tensor("x", SafetensorsDtype::F32, {1}, a.data(), 4));
+    REQUIRE_OK(w2.add_tensor("y", SafetensorsDtype::I32, {1}, a.data(), 4));
+    REQUIRE_OK(w1.write(dir + "/b.safetensors"));
+    REQUIRE_OK(w2.write(dir + "/a.safetensors"));
     auto both = SafetensorsModel::open(dir);  // every *.safetensors, by name
     REQUIRE_OK(both);
     CHECK_EQ(both->tensors().size(), 2u);
     CHECK_EQ(both->tensors()[0]->name, std::string("y"));
 
-    REQUIRE_STATUS(w1.write(dir + "/model.safetensors"));  // model.safetensors wins over the others
+    REQUIRE_OK(w1.write(dir + "/model.safetensors"));  // model.safetensors wins over the others
     auto single = SafetensorsModel::open(dir);
     REQUIRE_OK(single);
     CHECK_EQ(single->tensors().size(), 1u);
@@ -297,8 +288,8 @@ MOE_TEST(folder_without_index) {
 
     // Two plain files holding the same tensor.
     const std::string dup = fresh_dir("dup_files");
-    REQUIRE_STATUS(w1.write(dup + "/one.safetensors"));
-    REQUIRE_STATUS(w1.write(dup + "/two.safetensors"));
+    REQUIRE_OK(w1.write(dup + "/one.safetensors"));
+    REQUIRE_OK(w1.write(dup + "/two.safetensors"));
     auto twice = SafetensorsModel::open(dup);
     REQUIRE(!twice.ok());
     CHECK(contains(twice.error(), "'x'"));
@@ -391,9 +382,9 @@ MOE_TEST(index_valid_and_errors) {
     const std::string dir = index_case("idx_two_shards", R"({"weight_map":{"x":"a.safetensors","z":"b.safetensors"}})");
     SafetensorsWriter again;
     const std::vector<uint8_t> data = pattern(4, 5);
-    REQUIRE_STATUS(again.add_tensor("x", SafetensorsDtype::F32, {1}, data.data(), 4));
-    REQUIRE_STATUS(again.add_tensor("z", SafetensorsDtype::F32, {1}, data.data(), 4));
-    REQUIRE_STATUS(again.write(dir + "/b.safetensors"));
+    REQUIRE_OK(again.add_tensor("x", SafetensorsDtype::F32, {1}, data.data(), 4));
+    REQUIRE_OK(again.add_tensor("z", SafetensorsDtype::F32, {1}, data.data(), 4));
+    REQUIRE_OK(again.write(dir + "/b.safetensors"));
     auto two = SafetensorsModel::open(dir);
     REQUIRE(!two.ok());
     CHECK(contains(two.error(), "tensor 'x'"));
@@ -406,12 +397,12 @@ MOE_TEST(deepseek_v3_fp8_layout) {
     const std::vector<uint8_t> w = pattern(256 * 130, 9);
     const std::vector<float> scale = {0.5f, 1.0f, 2.0f, 4.0f};
     SafetensorsWriter writer;
-    REQUIRE_STATUS(writer.add_tensor("model.layers.0.self_attn.q_a_proj.weight", SafetensorsDtype::F8_E4M3, {256, 130},
+    REQUIRE_OK(writer.add_tensor("model.layers.0.self_attn.q_a_proj.weight", SafetensorsDtype::F8_E4M3, {256, 130},
                                  w.data(), w.size()));
-    REQUIRE_STATUS(writer.add_tensor("model.layers.0.self_attn.q_a_proj.weight_scale_inv", SafetensorsDtype::F32, {2, 2},
+    REQUIRE_OK(writer.add_tensor("model.layers.0.self_attn.q_a_proj.weight_scale_inv", SafetensorsDtype::F32, {2, 2},
                                  scale.data(), 16));
     const std::string path = fresh_dir("fp8") + "/model.safetensors";
-    REQUIRE_STATUS(writer.write(path));
+    REQUIRE_OK(writer.write(path));
     auto model = SafetensorsModel::open(path);
     REQUIRE_OK(model);
     const SafetensorsTensor* t = model->find_tensor("model.layers.0.self_attn.q_a_proj.weight");
