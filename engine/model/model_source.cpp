@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <unordered_set>
 
 namespace moe {
 
@@ -28,6 +29,21 @@ ModelSource::ModelSource(ModelSource&&) noexcept = default;
 ModelSource& ModelSource::operator=(ModelSource&&) noexcept = default;
 ModelSource::~ModelSource() = default;
 
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool has_safetensors(const fs::path& folder) {
+    std::error_code ec;
+    for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec))
+        if (it->path().extension() == ".safetensors") return true;
+    return false;
+}
+
+}  // namespace
+
 Result<ModelSource> ModelSource::open(const std::string& path) {
     ModelSource src;
     src.m_desc.path = path;
@@ -35,22 +51,30 @@ Result<ModelSource> ModelSource::open(const std::string& path) {
     const fs::file_status st = fs::status(path, ec);
     if (ec || !fs::exists(st)) return Status::error(path + ": no such file or folder");
     Status status;
+    const fs::path p(path);
+    // A file inside a HF folder names the folder ("." for a bare file name).
+    const std::string parent = p.parent_path().empty() ? std::string(".") : p.parent_path().string();
+    const std::string file_name = p.filename().string();
     if (fs::is_directory(st)) {
-        if (fs::exists(fs::path(path) / "config.json"))
+        if (fs::exists(p / "config.json")) {
             status = src.open_hf_folder(path);
-        else if (fs::exists(fs::path(path) / "tokenizer.json"))
-            status = src.open_tokenizer_json((fs::path(path) / "tokenizer.json").string());
-        else
+        } else if (fs::exists(p / "tokenizer.json")) {
+            status = src.open_tokenizer_json((p / "tokenizer.json").string());
+            if (status.ok() && has_safetensors(p))
+                src.m_desc.warnings.push_back(path + ": *.safetensors weights ignored: no config.json describes them");
+        } else {
             return Status::error(path + ": folder holds neither config.json (a Hugging Face model) nor "
                                         "tokenizer.json");
+        }
+    } else if (p.extension() == ".safetensors" || file_name == "config.json" ||
+               ends_with(file_name, ".safetensors.index.json")) {
+        status = src.open_hf_folder(parent);
+    } else if (file_name == "tokenizer_config.json") {
+        status = src.open_tokenizer_json((fs::path(parent) / "tokenizer.json").string());
+    } else if (p.extension() == ".json") {
+        status = src.open_tokenizer_json(path);
     } else {
-        const std::string ext = fs::path(path).extension().string();
-        if (ext == ".json")
-            status = src.open_tokenizer_json(path);
-        else if (ext == ".safetensors")
-            status = src.open_hf_folder(fs::path(path).parent_path().string());
-        else
-            status = src.open_gguf(path);
+        status = src.open_gguf(path);
     }
     if (!status.ok()) return status;
     src.finish_description();
@@ -76,12 +100,6 @@ std::vector<TensorTypeStats> sorted_stats(const std::map<std::string, TensorType
         return a.bytes != b.bytes ? a.bytes > b.bytes : a.type < b.type;
     });
     return out;
-}
-
-uint64_t element_count(const std::vector<int64_t>& ne) {
-    uint64_t n = 1;
-    for (int64_t d : ne) n *= static_cast<uint64_t>(d);
-    return n;
 }
 
 }  // namespace
@@ -140,16 +158,55 @@ bool is_mtp_tensor(const std::string& name, int64_t n_layer) {
     if (name.rfind(prefix, 0) != 0) return false;
     size_t i = prefix.size();
     int64_t layer = 0;
-    bool digits = false;
-    while (i < name.size() && name[i] >= '0' && name[i] <= '9' && layer < (int64_t{1} << 40)) {
+    size_t n_digits = 0;
+    while (i < name.size() && name[i] >= '0' && name[i] <= '9' && n_digits < 12) {
         layer = layer * 10 + (name[i++] - '0');
-        digits = true;
+        ++n_digits;
     }
-    return digits && layer >= n_layer;
+    return n_digits > 0 && i < name.size() && name[i] == '.' && layer >= n_layer;
 }
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+std::string dims_text(const std::vector<uint64_t>& shape) {
+    std::vector<int64_t> v;
+    for (uint64_t d : shape) v.push_back(static_cast<int64_t>(d));
+    return format_shape(v);
+}
+
+// The file holding an HF tensor, for messages.
+std::string file_of(const SafetensorsModel& st, const std::string& name) {
+    const SafetensorsFile* f = st.file_of(name);
+    return f != nullptr ? f->path() : st.folder();
+}
+
+// An F8_E4M3 [out, in] weight gets its `<name>_scale_inv` sibling: F32 [ceil(out/128), ceil(in/128)], one
+// inverse scale per 128x128 block (DeepSeek-V3 FP8 checkpoints). The sibling's shape is checked here, not
+// only by validate_tensor_shapes, because consumers index block_scales by it for any F8 tensor.
+Status attach_block_scales(const SafetensorsModel& st, const HParams& hp, const SafetensorsTensor& t,
+                           WeightTensor& w) {
+    const std::string where = file_of(st, t.name) + ": tensor '" + t.name + "': ";
+    if (t.shape.size() != 2)
+        return Status::error(where + "F8_E4M3 " + dims_text(t.shape) +
+                             ": expected a 2-D [out, in] matrix (FP8 weights carry 128x128 block scales)");
+    const int64_t block_rows = hp.hf_fp8_block_rows > 0 ? hp.hf_fp8_block_rows : 128;
+    const int64_t block_cols = hp.hf_fp8_block_cols > 0 ? hp.hf_fp8_block_cols : 128;
+    if (block_rows != 128 || block_cols != 128)
+        return Status::error(where + "F8_E4M3 weight with config.json quantization_config.weight_block_size [" +
+                             std::to_string(block_rows) + ", " + std::to_string(block_cols) +
+                             "]; only [128, 128] blocks are supported");
+    const std::vector<uint64_t> grid = {(t.shape[0] + 127) / 128, (t.shape[1] + 127) / 128};
+    const std::string scale_name = t.name + "_scale_inv";
+    const SafetensorsTensor* scale = st.find_tensor(scale_name);
+    if (scale == nullptr)
+        return Status::error(where + "F8_E4M3 weight without its block-scale tensor '" + scale_name + "' (F32 " +
+                             dims_text(grid) + ")");
+    if (scale->dtype != SafetensorsDtype::F32 || scale->shape != grid)
+        return Status::error(file_of(st, scale_name) + ": tensor '" + scale_name + "': " +
+                             safetensors_dtype_name(scale->dtype) + " " + dims_text(scale->shape) +
+                             ", expected F32 " + dims_text(grid) + " = [ceil(out/128), ceil(in/128)] for '" + t.name +
+                             "' " + dims_text(t.shape));
+    w.type = GgmlType::F8_E4M3_B128;
+    w.block_scales = scale->data;
+    return {};
 }
 
 }  // namespace
@@ -165,11 +222,12 @@ Status ModelSource::open_hf_folder(const std::string& folder) {
     m_desc.format = ModelFormat::Safetensors;
     m_desc.has_weights = true;
     m_desc.name = fs::path(folder).filename().string();
-    if (m_desc.name.empty()) m_desc.name = fs::path(folder).parent_path().filename().string();
+    if (m_desc.name.empty() || m_desc.name == ".") m_desc.name = fs::absolute(folder).parent_path().filename().string();
     m_desc.architecture = hp->source_arch;
     for (const SafetensorsFile& f : m_safetensors->files()) m_desc.file_bytes += f.file_size();
 
     std::vector<TensorShapeRef> shapes;
+    shapes.reserve(m_safetensors->tensors().size());
     for (const SafetensorsTensor* t : m_safetensors->tensors()) {
         TensorShapeRef ref;
         ref.name = t->name;
@@ -178,39 +236,7 @@ Status ModelSource::open_hf_folder(const std::string& folder) {
     }
     MOE_RETURN_IF_ERROR(validate_tensor_shapes(*hp, WeightLayout::HuggingFace, shapes, folder, &m_desc.warnings));
     m_desc.params_in_tensors = count_params(shapes, &hp.value());
-
-    std::map<std::string, TensorTypeStats> stats;
-    for (const SafetensorsTensor* t : m_safetensors->tensors()) {
-        m_desc.weight_bytes += t->n_bytes;
-        if (is_mtp_tensor(t->name, hp->n_layer)) continue;
-        if (ends_with(t->name, "_scale_inv")) {
-            add_type_stats(stats, "f32 (fp8 block scales)", t->n_elements, t->n_bytes);
-            continue;
-        }
-        WeightTensor w;
-        w.name = t->name;
-        w.data = t->data;
-        w.n_bytes = t->n_bytes;
-        for (auto it = t->shape.rbegin(); it != t->shape.rend(); ++it) w.ne.push_back(static_cast<int64_t>(*it));
-        if (w.ne.empty()) w.ne.push_back(1);
-        if (t->dtype == SafetensorsDtype::F8_E4M3) {
-            const SafetensorsTensor* scale = m_safetensors->find_tensor(t->name + "_scale_inv");
-            if (scale == nullptr || scale->dtype != SafetensorsDtype::F32)
-                return Status::error(folder + ": tensor '" + t->name + "': F8_E4M3 weight without an F32 '" +
-                                     t->name + "_scale_inv' block-scale tensor");
-            w.type = GgmlType::F8_E4M3_B128;
-            w.block_scales = scale->data;
-        } else if (auto type = safetensors_to_ggml(t->dtype);
-                   type && (*type == GgmlType::F32 || *type == GgmlType::F16 || *type == GgmlType::BF16)) {
-            w.type = *type;
-        } else {
-            return Status::error(folder + ": tensor '" + t->name + "': dtype " + safetensors_dtype_name(t->dtype) +
-                                 " is not a weight type this program reads (F32, F16, BF16, F8_E4M3)");
-        }
-        add_type_stats(stats, ggml_type_name(w.type), t->n_elements, t->n_bytes);
-        m_tensors.push_back(std::move(w));
-    }
-    m_desc.tensor_types = sorted_stats(stats);
+    MOE_RETURN_IF_ERROR(collect_hf_tensors(*hp));
     m_desc.hparams = std::move(hp.value());
 
     const fs::path tok = fs::path(folder) / "tokenizer.json";
@@ -225,6 +251,47 @@ Status ModelSource::open_hf_folder(const std::string& folder) {
     return {};
 }
 
+Status ModelSource::collect_hf_tensors(const HParams& hp) {
+    // Names the model needs: an unsupported dtype there is an error; elsewhere (buffers such as an I64
+    // position_ids that some checkpoints carry) the tensor is skipped with a warning.
+    std::unordered_set<std::string> expected;
+    for (ExpectedTensor& e : expected_tensors(hp, WeightLayout::HuggingFace)) expected.insert(std::move(e.name));
+    std::map<std::string, TensorTypeStats> stats;
+    m_tensors.reserve(m_safetensors->tensors().size());
+    for (const SafetensorsTensor* t : m_safetensors->tensors()) {
+        if (is_mtp_tensor(t->name, hp.n_layer)) continue;  // not loaded: neither weights nor bytes
+        if (ends_with(t->name, "_scale_inv")) {
+            add_type_stats(stats, "f32 (fp8 block scales)", t->n_elements, t->n_bytes);
+            m_desc.weight_bytes += t->n_bytes;
+            continue;
+        }
+        WeightTensor w;
+        w.name = t->name;
+        w.data = t->data;
+        w.n_bytes = t->n_bytes;
+        for (auto it = t->shape.rbegin(); it != t->shape.rend(); ++it) w.ne.push_back(static_cast<int64_t>(*it));
+        if (w.ne.empty()) w.ne.push_back(1);
+        const std::optional<GgmlType> type = safetensors_to_ggml(t->dtype);
+        if (t->dtype == SafetensorsDtype::F8_E4M3) {
+            MOE_RETURN_IF_ERROR(attach_block_scales(*m_safetensors, hp, *t, w));
+        } else if (type && (*type == GgmlType::F32 || *type == GgmlType::F16 || *type == GgmlType::BF16)) {
+            w.type = *type;
+        } else {
+            const std::string problem = file_of(*m_safetensors, t->name) + ": tensor '" + t->name + "': dtype " +
+                                        safetensors_dtype_name(t->dtype) +
+                                        " is not a weight type this program reads (F32, F16, BF16, F8_E4M3)";
+            if (expected.count(t->name) != 0) return Status::error(problem);
+            m_desc.warnings.push_back(problem + "; skipped");
+            continue;
+        }
+        add_type_stats(stats, ggml_type_name(w.type), t->n_elements, t->n_bytes);
+        m_desc.weight_bytes += t->n_bytes;
+        m_tensors.push_back(std::move(w));
+    }
+    m_desc.tensor_types = sorted_stats(stats);
+    return {};
+}
+
 Status ModelSource::open_tokenizer_json(const std::string& path) {
     const fs::path cfg = fs::path(path).parent_path() / "tokenizer_config.json";
     auto vocab = vocab_from_hf(path, fs::exists(cfg) ? cfg.string() : std::string());
@@ -232,6 +299,7 @@ Status ModelSource::open_tokenizer_json(const std::string& path) {
     m_vocab = std::move(vocab.value());
     m_desc.format = ModelFormat::TokenizerOnly;
     m_desc.name = fs::path(path).parent_path().filename().string();
+    if (m_desc.name.empty() || m_desc.name == ".") m_desc.name = fs::path(path).stem().string();
     std::error_code ec;
     m_desc.file_bytes = fs::file_size(path, ec);
     return {};
@@ -253,15 +321,21 @@ void ModelSource::finish_description() {
         t.source = m_vocab->source;
         m_desc.tokenizer = t;
         m_desc.has_chat_template = !m_vocab->chat_template.empty();
+        // Ids past the embedding would index outside token_embd (a smaller tokenizer is normal: padding).
+        if (m_desc.hparams && t.n_vocab > m_desc.hparams->n_vocab)
+            m_desc.warnings.push_back(t.source + ": the tokenizer has " + std::to_string(t.n_vocab) +
+                                      " tokens but the model's vocab_size is " +
+                                      std::to_string(m_desc.hparams->n_vocab));
     }
+    m_index.reserve(m_tensors.size());
+    for (size_t i = 0; i < m_tensors.size(); ++i) m_index.emplace(m_tensors[i].name, i);
     const std::string arch = m_desc.hparams ? arch_name(m_desc.hparams->arch) : m_desc.architecture;
     m_desc.builtin_template = guess_builtin_template(arch, m_vocab ? m_vocab->pre : std::string());
 }
 
 const WeightTensor* ModelSource::find_tensor(const std::string& name) const {
-    for (const WeightTensor& t : m_tensors)
-        if (t.name == name) return &t;
-    return nullptr;
+    const auto it = m_index.find(name);
+    return it == m_index.end() ? nullptr : &m_tensors[it->second];
 }
 
 MemoryPlan plan_model_memory(const ModelDescription& desc, KvType kv, int64_t n_ctx) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace moe {
@@ -65,8 +66,8 @@ struct ModelDescription {
     std::optional<HParams> hparams;   // absent for tokenizer-only sources
     ParamCounts params;               // from the hyper-parameters
     uint64_t params_in_tensors = 0;   // elements actually stored (MTP layers and FP8 scales excluded)
-    std::vector<TensorTypeStats> tensor_types;  // by bytes, descending
-    uint64_t weight_bytes = 0;
+    std::vector<TensorTypeStats> tensor_types;  // by bytes, descending; sums to weight_bytes
+    uint64_t weight_bytes = 0;  // tensor data the engine loads (FP8 scales included, HF MTP layers not)
     uint64_t file_bytes = 0;
     std::optional<TokenizerSummary> tokenizer;
     bool has_chat_template = false;
@@ -86,6 +87,7 @@ public:
 
     const ModelDescription& description() const { return m_desc; }
     const std::vector<WeightTensor>& tensors() const { return m_tensors; }
+    // O(1): an index over tensors() built once when the source is opened.
     const WeightTensor* find_tensor(const std::string& name) const;
     // The vocabulary, when the source carries one.
     const std::optional<VocabData>& vocab() const { return m_vocab; }
@@ -95,12 +97,15 @@ private:
     Status open_gguf(const std::string& path);
     Status open_hf_folder(const std::string& folder);
     Status open_tokenizer_json(const std::string& path);
+    // The HF tensors as WeightTensors (MTP layers and FP8 scales left out) and their type histogram.
+    Status collect_hf_tensors(const HParams& hp);
     void finish_description();
 
     ModelDescription m_desc;
     std::unique_ptr<GgufModel> m_gguf;
     std::unique_ptr<SafetensorsModel> m_safetensors;
     std::vector<WeightTensor> m_tensors;
+    std::unordered_map<std::string, size_t> m_index;  // name -> position in m_tensors
     std::optional<VocabData> m_vocab;
 };
 
