@@ -6,7 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace moe::cli {
@@ -272,7 +274,10 @@ int cmd_info(int argc, char** argv) {
     }
     const MemoryPlan plan = plan_model_memory(d, kv, n_ctx);
     if (args.flag("--json"))
-        std::printf("%s\n", describe_json(d, plan, kv).dump(2).c_str());
+        // Paths, names and tensor names are bytes, not necessarily UTF-8: replace what is not (U+FFFD)
+        // instead of letting dump() throw.
+        std::printf("%s\n",
+                    describe_json(d, plan, kv).dump(2, ' ', false, ordered_json::error_handler_t::replace).c_str());
     else
         print_text(d, plan, kv);
     return 0;

@@ -1,12 +1,15 @@
 // End-to-end tests of the moewb program: `moewb info --json` on every fixture model against the
 // hyper-parameters and parameter counts of shared/fixtures/README.md, vocab-only files, bad input, tokenize.
 #include "check.h"
+#include "hf_model_builder.h"
 
 #include <nlohmann/json.hpp>
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <sys/wait.h>
 
@@ -242,4 +245,78 @@ MOE_TEST(tokenize_prints_ids_and_pieces) {
     const RunResult p = run_moewb("tokenize --pieces " + quote(path) + " 'Hi'");
     CHECK(p.out.find("'Hi'") != std::string::npos || p.out.find("'H'") != std::string::npos);
     CHECK(p.out.find("tokens") != std::string::npos);
+}
+
+MOE_TEST(info_json_on_hf_folder_with_fp8_and_mtp) {
+    namespace hf = moe_test::hf;
+    const std::string folder = moe_test::temp_dir() + "/ds3-fp8";
+    auto written = hf::build_folder(folder, hf::config_deepseek_v3());
+    REQUIRE_OK(written);
+    // What the folder holds, MTP layer left out: weights' elements, and bytes per type row.
+    uint64_t params = 0, bytes = 0;
+    std::map<std::string, std::pair<uint64_t, uint64_t>> rows;  // type -> (tensors, bytes)
+    for (const hf::Tensor& t : *written) {
+        if (t.mtp) continue;
+        const bool scale = hf::is_scale_name(t.name);
+        const std::string type = scale ? "f32 (fp8 block scales)"
+                                 : t.dtype == moe::SafetensorsDtype::F8_E4M3 ? "f8_e4m3"
+                                 : t.dtype == moe::SafetensorsDtype::BF16    ? "bf16"
+                                                                             : "f32";
+        rows[type].first += 1;
+        rows[type].second += t.data.size();
+        bytes += t.data.size();
+        if (scale) continue;
+        uint64_t n = 1;
+        for (uint64_t d : t.shape) n *= d;
+        params += n;
+    }
+    const auto j = info_json(folder);
+    CHECK_EQ(j["format"].get<std::string>(), std::string("safetensors"));
+    CHECK_EQ(j["architecture"].get<std::string>(), std::string("deepseek2"));
+    CHECK_EQ(j["source_architecture"].get<std::string>(), std::string("deepseek_v3"));
+    CHECK(j["has_weights"].get<bool>());
+    CHECK_EQ(j["parameters"]["total"].get<uint64_t>(), params);
+    CHECK_EQ(j["parameters"]["in_tensors"].get<uint64_t>(), params);
+    CHECK(j["parameters"]["active"].get<uint64_t>() < params);
+    CHECK_EQ(j["layers"]["count"].get<int>(), 3);
+    CHECK_EQ(j["moe"]["routed_experts"].get<int>(), 8);
+    CHECK_EQ(j["attention"]["q_lora_rank"].get<int>(), 48);
+    CHECK_EQ(j["quantization"].get<std::string>(), std::string("fp8"));
+    CHECK_EQ(j["mtp_layers_ignored"].get<int>(), 1);
+    CHECK_EQ(j["tensor_types"].size(), rows.size());
+    for (const auto& row : j["tensor_types"]) {
+        const std::string type = row["type"].get<std::string>();
+        CHECK_EQ(row["tensors"].get<uint64_t>(), rows[type].first);
+        CHECK_EQ(row["bytes"].get<uint64_t>(), rows[type].second);
+    }
+    CHECK_EQ(j["tensor_types"][0]["type"].get<std::string>(), std::string("f8_e4m3"));
+    CHECK_EQ(j["memory"]["weight_bytes"].get<uint64_t>(), bytes);
+    const auto& t = j["tokenizer"];
+    CHECK_EQ(t["vocab_size"].get<int>(), hf::k_tokenizer_vocab);
+    CHECK_EQ(t["merges"].get<int>(), hf::k_tokenizer_merges);
+    CHECK_EQ(t["special_tokens"].get<int>(), 2);
+    CHECK_EQ(t["bos_id"].get<int>(), hf::k_bos_id);
+    CHECK_EQ(t["eos_id"].get<int>(), hf::k_eos_id);
+    CHECK(t["add_bos"].get<bool>());
+    CHECK_EQ(t["pre"].get<std::string>(), std::string("deepseek-v3"));
+    CHECK(j["chat_template"]["present"].get<bool>());
+    CHECK(j["warnings"].empty());
+
+    const RunResult text = run_moewb("info " + quote(folder));
+    CHECK_EQ(text.exit_code, 0);
+    CHECK(text.out.find("format          safetensors") != std::string::npos);
+    CHECK(text.out.find("f8_e4m3") != std::string::npos);
+}
+
+MOE_TEST(info_json_survives_paths_that_are_not_utf8) {
+    // A folder named with a 0xFF byte: the JSON output replaces it instead of aborting.
+    const std::string folder = moe_test::temp_dir() + "/tok-\xff";
+    std::filesystem::create_directories(folder);
+    REQUIRE_OK(moe_test::hf::write_text(folder + "/tokenizer.json", moe_test::hf::tokenizer_json()));
+    const RunResult r = run_moewb("info --json " + quote(folder));
+    CHECK_EQ(r.exit_code, 0);
+    const auto j = nlohmann::json::parse(r.out, nullptr, false);
+    REQUIRE(!j.is_discarded());
+    CHECK_EQ(j["format"].get<std::string>(), std::string("tokenizer"));
+    CHECK(j["path"].get<std::string>().find("tok-\xEF\xBF\xBD") != std::string::npos);
 }

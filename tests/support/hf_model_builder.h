@@ -225,7 +225,8 @@ inline std::string tokenizer_json() {
     }
     Json steps = Json::array();
     for (const std::string& re : moe::pretokenizer_regexes("deepseek-v3").value())
-        steps.push_back({{"type", "Split"}, {"pattern", {{"Regex", re}}}, {"behavior", "Isolated"}, {"invert", false}});
+        steps.push_back(
+            {{"type", "Split"}, {"pattern", {{"Regex", re}}}, {"behavior", "Isolated"}, {"invert", false}});
     steps.push_back({{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}});
     Json root;
     root["version"] = "1.0";
