@@ -152,20 +152,6 @@ Status ModelSource::open_gguf(const std::string& path) {
 
 namespace {
 
-// HF tensors of MTP layers (model.layers.{>= n_layer}.*) are not part of the main model.
-bool is_mtp_tensor(const std::string& name, int64_t n_layer) {
-    static const std::string prefix = "model.layers.";
-    if (name.rfind(prefix, 0) != 0) return false;
-    size_t i = prefix.size();
-    int64_t layer = 0;
-    size_t n_digits = 0;
-    while (i < name.size() && name[i] >= '0' && name[i] <= '9' && n_digits < 12) {
-        layer = layer * 10 + (name[i++] - '0');
-        ++n_digits;
-    }
-    return n_digits > 0 && i < name.size() && name[i] == '.' && layer >= n_layer;
-}
-
 std::string dims_text(const std::vector<uint64_t>& shape) {
     std::vector<int64_t> v;
     for (uint64_t d : shape) v.push_back(static_cast<int64_t>(d));
@@ -259,7 +245,7 @@ Status ModelSource::collect_hf_tensors(const HParams& hp) {
     std::map<std::string, TensorTypeStats> stats;
     m_tensors.reserve(m_safetensors->tensors().size());
     for (const SafetensorsTensor* t : m_safetensors->tensors()) {
-        if (is_mtp_tensor(t->name, hp.n_layer)) continue;  // not loaded: neither weights nor bytes
+        if (is_hf_mtp_tensor(t->name, hp.n_layer)) continue;  // not loaded: neither weights nor bytes
         if (ends_with(t->name, "_scale_inv")) {
             add_type_stats(stats, "f32 (fp8 block scales)", t->n_elements, t->n_bytes);
             m_desc.weight_bytes += t->n_bytes;

@@ -71,17 +71,6 @@ ParamCounts count_params(const HParams& hp) {
 
 namespace {
 
-// Layer index of an HF tensor name "model.layers.K.*", or -1.
-int64_t hf_layer_index(const std::string& name) {
-    static const std::string prefix = "model.layers.";
-    if (name.compare(0, prefix.size(), prefix) != 0) return -1;
-    int64_t layer = 0;
-    size_t i = prefix.size();
-    for (; i < name.size() && i < prefix.size() + 9 && name[i] >= '0' && name[i] <= '9'; ++i)
-        layer = layer * 10 + (name[i] - '0');
-    return i > prefix.size() ? layer : -1;
-}
-
 bool ends_with(const std::string& s, const std::string& suffix) {
     return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -93,7 +82,7 @@ uint64_t count_params(const std::vector<TensorShapeRef>& tensors, const HParams*
     for (const TensorShapeRef& t : tensors) {
         if (hp != nullptr) {
             if (ends_with(t.name, "_scale_inv")) continue;  // FP8 block scales are not parameters
-            if (hp->layout == WeightLayout::HuggingFace && hf_layer_index(t.name) >= hp->n_layer) continue;  // MTP
+            if (hp->layout == WeightLayout::HuggingFace && is_hf_mtp_tensor(t.name, hp->n_layer)) continue;
         }
         uint64_t elems = 1;
         for (int64_t s : t.shape) {

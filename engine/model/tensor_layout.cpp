@@ -208,8 +208,9 @@ std::string explain(const ExpectedTensor& t) {
     return s + "]";
 }
 
-// HF multi-token-prediction layers: "model.layers.K.*" with K >= n_layer.
-bool is_hf_mtp_tensor(const HParams& hp, const std::string& name) {
+}  // namespace
+
+bool is_hf_mtp_tensor(const std::string& name, int64_t n_layer) {
     static const std::string prefix = "model.layers.";
     if (name.compare(0, prefix.size(), prefix) != 0) return false;
     size_t i = prefix.size();
@@ -220,10 +221,8 @@ bool is_hf_mtp_tensor(const HParams& hp, const std::string& name) {
         ++i;
         ++n_digits;
     }
-    return n_digits > 0 && i < name.size() && name[i] == '.' && layer >= hp.n_layer;
+    return n_digits > 0 && i < name.size() && name[i] == '.' && layer >= n_layer;
 }
-
-}  // namespace
 
 Status validate_tensor_shapes(const HParams& hp, WeightLayout layout, const std::vector<TensorShapeRef>& present,
                               const std::string& file_name, std::vector<std::string>* warnings) {
@@ -256,7 +255,7 @@ Status validate_tensor_shapes(const HParams& hp, WeightLayout layout, const std:
     if (warnings != nullptr) {
         for (const TensorShapeRef& t : present) {
             if (known.count(t.name) != 0) continue;
-            if (!gguf && is_hf_mtp_tensor(hp, t.name)) continue;
+            if (!gguf && is_hf_mtp_tensor(t.name, hp.n_layer)) continue;
             warnings->push_back(file_name + ": tensor '" + t.name + "' " + format_shape(t.shape) +
                                 " is not used by " + hp.source_arch);
         }

@@ -48,6 +48,10 @@ std::vector<TensorShapeRef> tensor_shapes(const GgufModel& model);
 Status validate_tensor_shapes(const HParams& hp, WeightLayout layout, const std::vector<TensorShapeRef>& present,
                               const std::string& file_name, std::vector<std::string>* warnings = nullptr);
 
+// HF multi-token-prediction tensors: "model.layers.K.<rest>" with K >= n_layer (DeepSeek-V3 stores its MTP
+// layer after the main ones). They are not part of the main model: not checked, counted or loaded.
+bool is_hf_mtp_tensor(const std::string& name, int64_t n_layer);
+
 // "[64, 32, 16]"
 std::string format_shape(const std::vector<int64_t>& shape);
 

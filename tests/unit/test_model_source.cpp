@@ -6,6 +6,7 @@
 #include "formats/safetensors.h"
 #include "hf_model_builder.h"
 #include "model/model_source.h"
+#include "model/tensor_layout.h"
 #include "tokenizer/tokenizer.h"
 
 #include <cstring>
@@ -477,4 +478,15 @@ MOE_TEST(tokenizer_alone_has_no_weights) {
         CHECK(d.warnings.empty());
         check_tokenizer(d, c.with_config);
     }
+}
+
+MOE_TEST(mtp_tensor_names) {
+    CHECK(is_hf_mtp_tensor("model.layers.61.eh_proj.weight", 61));
+    CHECK(is_hf_mtp_tensor("model.layers.62.mlp.experts.0.up_proj.weight_scale_inv", 61));
+    CHECK(!is_hf_mtp_tensor("model.layers.60.mlp.gate.weight", 61));
+    CHECK(!is_hf_mtp_tensor("model.layers.61", 61));        // no '.' after the number
+    CHECK(!is_hf_mtp_tensor("model.layers.61x.weight", 61));
+    CHECK(!is_hf_mtp_tensor("model.layers..weight", 61));
+    CHECK(!is_hf_mtp_tensor("model.norm.weight", 61));
+    CHECK(!is_hf_mtp_tensor("blk.61.attn_norm.weight", 61));  // GGUF names never are
 }
