@@ -356,11 +356,12 @@ MOE_TEST(hf_extra_tensors_warn_and_files_name_their_folder) {
     tensors->push_back(hf::make_tensor("model.position_ids", SafetensorsDtype::I64, {1, 16}));
     tensors->push_back(hf::make_tensor("model.layers.0.self_attn.rotary_emb.inv_freq", SafetensorsDtype::F32, {8}));
     REQUIRE_OK(hf::write_folder(folder, config, *tensors));
-    for (const std::string& path : {folder, folder + "/model.safetensors", folder + "/config.json"}) {
+    for (const std::string& path : {folder, folder + "/", folder + "/model.safetensors", folder + "/config.json"}) {
         auto src = ModelSource::open(path);
         REQUIRE_OK(src);
         const ModelDescription& d = src->description();
         CHECK(d.format == ModelFormat::Safetensors);
+        CHECK_EQ(d.name, std::string("extras"));
         CHECK(src->find_tensor("model.position_ids") == nullptr);
         CHECK(src->find_tensor("model.layers.0.self_attn.rotary_emb.inv_freq") != nullptr);
         bool warned_i64 = false;
