@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -162,6 +163,31 @@ MOE_TEST(vectors_deepseek_v3) {
     CHECK_EQ(tok->vocab().merges.size(), size_t{127741});
     check_cases(*tok, moe_test::data_path("tokenizer/deepseek-v3.inp"), moe_test::data_path("tokenizer/deepseek-v3.out"),
                 46, "deepseek-v3");
+}
+
+// 567 further strings each (every class edge of the deepseek-llm and deepseek-coder regexes, white space that
+// llama.cpp rewrites to U+000B, digits of many scripts, the user-defined single-character tokens, FIM tokens,
+// random mixes), ids from llama.cpp itself (node-llama-cpp 3.22.1 on the vocab-only GGUFs);
+// tests/tools/gen_llm_coder_extra_vectors.mjs.
+MOE_TEST(vectors_deepseek_llm_extra) {
+    auto tok = tok_llm();
+    if (!tok) MOE_SKIP("ggml-vocab-deepseek-llm.gguf not found");
+    check_cases(*tok, moe_test::data_path("tokenizer/deepseek-llm-extra.inp"),
+                moe_test::data_path("tokenizer/deepseek-llm-extra.out"), 567, "deepseek-llm extra");
+}
+
+MOE_TEST(vectors_deepseek_coder_extra) {
+    auto tok = tok_coder();
+    if (!tok) MOE_SKIP("ggml-vocab-deepseek-coder.gguf not found");
+    check_cases(*tok, moe_test::data_path("tokenizer/deepseek-coder-extra.inp"),
+                moe_test::data_path("tokenizer/deepseek-coder-extra.out"), 567, "deepseek-coder extra");
+    // llama.cpp re-types the coder's user-defined FIM tokens as control: plain text without parse_special.
+    const int32_t hole = tok->token_to_id("<｜fim▁hole｜>");
+    CHECK_EQ(hole, 32015);
+    CHECK(tok->is_special(hole));
+    CHECK(tok->encode("a<｜fim▁hole｜>b", false, false).size() > 3);
+    CHECK_EQ(ids_str(tok->encode("a<｜fim▁hole｜>b", false, true)), std::string(" 64 32015 65"));
+    CHECK_EQ(ids_str(tok->encode("<|EOT|>", false, false)), std::string(" 32021"));  // stays user-defined
 }
 
 // 250 further strings (unicode categories, marks, CJK/kana/hangul, digit runs, contractions, odd white space,
@@ -439,6 +465,79 @@ MOE_TEST(gguf_vocab_errors_name_the_key) {
     auto odd_merge = load([](GgufBuilder& b) { b.set_strings("tokenizer.ggml.merges", {"ab"}); });
     CHECK(odd_merge.ok());  // tolerated like llama.cpp: the entry never applies
     for (const auto& e : {bad_pre, bad_types, bad_bos, spm}) CHECK(e.error().find("v.gguf") != std::string::npos);
+}
+
+// llama.cpp's loader makes EOG/FIM tokens control tokens by their text, unless the file names that FIM/EOT
+// token by id (tokenizer.ggml.fim_suf_token_id, ...). The end-of-generation list applies whatever the keys.
+MOE_TEST(gguf_control_tokens_by_text) {
+    std::vector<std::string> buffers;
+    buffers.reserve(4);
+    const auto load = [&](auto&& edit) {
+        GgufBuilder b;
+        b.set_string("general.architecture", "llama");
+        b.set_string("tokenizer.ggml.model", "gpt2");
+        b.set_string("tokenizer.ggml.pre", "deepseek-coder");
+        b.set_strings("tokenizer.ggml.tokens", {"a", "b", "<｜fim▁hole｜>", "<|EOT|>", "</s>"});
+        b.set_i32s("tokenizer.ggml.token_type", {1, 1, 4, 4, 1});
+        b.set_strings("tokenizer.ggml.merges", {"a b"});
+        edit(b);
+        buffers.push_back(b.bytes());
+        auto file = moe::GgufFile::parse(reinterpret_cast<const uint8_t*>(buffers.back().data()),
+                                         buffers.back().size(), "v.gguf");
+        REQUIRE_OK(file);
+        auto vocab = moe::vocab_from_gguf(*file);
+        REQUIRE_OK(vocab);
+        return *vocab;
+    };
+    const moe::VocabData plain = load([](GgufBuilder&) {});
+    CHECK(plain.token_types[2] == moe::TokenType::Control);      // FIM suffix, detected by text
+    CHECK(plain.token_types[3] == moe::TokenType::UserDefined);  // not on llama.cpp's lists
+    CHECK(plain.token_types[4] == moe::TokenType::Control);      // end-of-generation list
+    const moe::VocabData keyed = load([](GgufBuilder& b) { b.set_u32("tokenizer.ggml.fim_suf_token_id", 0); });
+    CHECK(keyed.token_types[2] == moe::TokenType::UserDefined);
+    CHECK(keyed.token_types[4] == moe::TokenType::Control);
+    auto tok = Tokenizer::create(plain);
+    REQUIRE_OK(tok);
+    CHECK_EQ(ids_str(tok->encode("a<|EOT|>", false, false)), std::string(" 0 3"));
+    CHECK_EQ(ids_str(tok->encode("<｜fim▁hole｜>", false, true)), std::string(" 2"));
+}
+
+// llama.cpp's categories are Unicode 15.1: code points assigned since (Unicode 16/17) match no \p{X} in the
+// LlamaCpp dialect and keep their current class in the HF dialect.
+MOE_TEST(unicode_15_1_tables_for_llamacpp) {
+    using moe::UnicodeClass;
+    using moe::UnicodeTables;
+    CHECK(moe::unicode_class(0x13460) == UnicodeClass::Letter);  // Egyptian Hieroglyphs Ext-A (Unicode 16)
+    CHECK(moe::unicode_class(0x13460, UnicodeTables::V15_1) == UnicodeClass::Other);
+    CHECK(moe::unicode_class(0x1CCF0, UnicodeTables::V15_1) == UnicodeClass::Other);  // outlined digit (16)
+    CHECK(moe::unicode_class(0x2EBF0, UnicodeTables::V15_1) == UnicodeClass::Letter);  // CJK Ext-I (15.1)
+    CHECK(moe::unicode_class(0x31EF, UnicodeTables::V15_1) == UnicodeClass::Symbol);   // 15.1
+    CHECK(moe::unicode_class('7', UnicodeTables::V15_1) == UnicodeClass::Number);
+    // The range lists agree with unicode_class for both tables.
+    for (auto tables : {UnicodeTables::Current, UnicodeTables::V15_1}) {
+        const auto& letters = moe::unicode_class_ranges(UnicodeClass::Letter, tables);
+        size_t checked = 0;
+        for (uint32_t cp = 0; cp <= 0x10FFFF; cp += 97) {
+            const bool in_ranges = std::any_of(letters.begin(), letters.end(), [&](const moe::CodepointRange& r) {
+                return cp >= r.first && cp <= r.last;
+            });
+            CHECK_EQ(in_ranges, moe::unicode_class(cp, tables) == UnicodeClass::Letter);
+            ++checked;
+        }
+        CHECK(checked > 10000);
+    }
+    auto regexes = moe::pretokenizer_regexes("deepseek-coder");
+    REQUIRE_OK(regexes);
+    auto llama = moe::PreTokenizer::create(*regexes, moe::RegexDialect::LlamaCpp);
+    auto hf = moe::PreTokenizer::create(*regexes, moe::RegexDialect::HuggingFace);
+    REQUIRE_OK(llama);
+    REQUIRE_OK(hf);
+    const std::string text = "  \xF0\x93\x91\xA0";  // two spaces, U+13460
+    std::vector<moe::Piece> pieces;
+    llama->split(text, pieces);
+    CHECK_EQ(pieces.size(), size_t{1});  // \s?\p{L}+ does not match: one gap piece
+    hf->split(text, pieces);
+    CHECK_EQ(pieces.size(), size_t{2});  // " " and " U+13460"
 }
 
 MOE_TEST(hf_vocab_forms_and_errors) {
