@@ -190,6 +190,83 @@ MOE_TEST(vectors_deepseek_coder_extra) {
     CHECK_EQ(ids_str(tok->encode("<|EOT|>", false, false)), std::string(" 32021"));  // stays user-defined
 }
 
+// The same vocabs as HF tokenizer.json files (tokens and merges of the GGUF, the pre_tokenizer of DeepSeek's
+// HF repos: the Split list, Digits(individual_digits), ByteLevel) in the HF dialect give the same ids as
+// llama.cpp, except where non-ASCII white space is involved (RegexDialect); those strings are skipped.
+namespace {
+
+std::shared_ptr<Tokenizer> hf_twin(const Tokenizer& gguf) {
+    const moe::VocabData& v = gguf.vocab();
+    nlohmann::json vocab = nlohmann::json::object();
+    nlohmann::json added = nlohmann::json::array();
+    for (size_t i = 0; i < v.tokens.size(); ++i) {
+        if (v.token_types[i] == moe::TokenType::Normal) {
+            vocab[v.tokens[i]] = i;
+        } else {
+            added.push_back(
+                {{"id", i}, {"content", v.tokens[i]}, {"special", v.token_types[i] == moe::TokenType::Control}});
+        }
+    }
+    nlohmann::json merges = nlohmann::json::array();
+    for (const auto& [left, right] : v.merges) merges.push_back(left + " " + right);
+    auto regexes = moe::pretokenizer_regexes(v.pre);
+    REQUIRE_OK(regexes);
+    nlohmann::json steps = nlohmann::json::array();
+    for (size_t i = 0; i + 1 < regexes->size(); ++i) {  // the last regex is HF's Digits step
+        steps.push_back(
+            {{"type", "Split"}, {"pattern", {{"Regex", (*regexes)[i]}}}, {"behavior", "Isolated"}, {"invert", false}});
+    }
+    steps.push_back({{"type", "Digits"}, {"individual_digits", true}});
+    steps.push_back({{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}});
+    const nlohmann::json root = {{"added_tokens", added},
+                                 {"normalizer", nullptr},
+                                 {"pre_tokenizer", {{"type", "Sequence"}, {"pretokenizers", steps}}},
+                                 {"decoder", {{"type", "ByteLevel"}}},
+                                 {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}}};
+    auto hf = moe::vocab_from_hf_text(root.dump(), "", "twin.json");
+    REQUIRE_OK(hf);
+    CHECK(hf->dialect == moe::RegexDialect::HuggingFace);
+    auto tok = Tokenizer::create(std::move(*hf));
+    REQUIRE_OK(tok);
+    return std::make_shared<Tokenizer>(std::move(*tok));
+}
+
+bool has_non_ascii_whitespace(const std::string& text) {
+    uint32_t cp = 0;
+    for (size_t pos = 0; pos < text.size();) {
+        const size_t n = moe::utf8_decode(text, pos, cp);
+        if (n == 0) return false;
+        if (cp >= 0x80 && moe::unicode_is_whitespace(cp)) return true;
+        pos += n;
+    }
+    return false;
+}
+
+}  // namespace
+
+MOE_TEST(hf_twins_of_llm_and_coder_match_llamacpp) {
+    for (const char* name : {"llm", "coder"}) {
+        auto gguf = std::string(name) == "llm" ? tok_llm() : tok_coder();
+        if (!gguf) MOE_SKIP("ggml-vocab-deepseek-*.gguf not found");
+        auto twin = hf_twin(*gguf);
+        const std::string base = std::string("tokenizer/deepseek-") + name + "-extra";
+        const std::vector<Case> cases =
+            read_cases(moe_test::data_path(base + ".inp"), moe_test::data_path(base + ".out"));
+        size_t compared = 0;
+        for (const Case& c : cases) {
+            if (has_non_ascii_whitespace(c.text)) continue;
+            ++compared;
+            const std::vector<int32_t> got = twin->encode(c.text, false, false);
+            if (got != c.ids) {
+                std::fprintf(stderr, "  %s HF twin: text '%s'\n    got%s\n", name, c.text.c_str(),
+                             ids_str(got).c_str());
+            }
+            CHECK(got == c.ids);
+        }
+        CHECK(compared > 500);
+    }
+}
+
 // 250 further strings (unicode categories, marks, CJK/kana/hangul, digit runs, contractions, odd white space,
 // emoji sequences, code), ids from @lenml/tokenizers 3.7.2 (transformers.js) on node 20.
 MOE_TEST(vectors_deepseek_v3_extra) {
@@ -482,8 +559,8 @@ MOE_TEST(gguf_control_tokens_by_text) {
         b.set_strings("tokenizer.ggml.merges", {"a b"});
         edit(b);
         buffers.push_back(b.bytes());
-        auto file = moe::GgufFile::parse(reinterpret_cast<const uint8_t*>(buffers.back().data()),
-                                         buffers.back().size(), "v.gguf");
+        auto file = moe::GgufFile::parse(reinterpret_cast<const uint8_t*>(buffers.back().data()), buffers.back().size(),
+                                         "v.gguf");
         REQUIRE_OK(file);
         auto vocab = moe::vocab_from_gguf(*file);
         REQUIRE_OK(vocab);
@@ -509,7 +586,7 @@ MOE_TEST(unicode_15_1_tables_for_llamacpp) {
     using moe::UnicodeTables;
     CHECK(moe::unicode_class(0x13460) == UnicodeClass::Letter);  // Egyptian Hieroglyphs Ext-A (Unicode 16)
     CHECK(moe::unicode_class(0x13460, UnicodeTables::V15_1) == UnicodeClass::Other);
-    CHECK(moe::unicode_class(0x1CCF0, UnicodeTables::V15_1) == UnicodeClass::Other);  // outlined digit (16)
+    CHECK(moe::unicode_class(0x1CCF0, UnicodeTables::V15_1) == UnicodeClass::Other);   // outlined digit (16)
     CHECK(moe::unicode_class(0x2EBF0, UnicodeTables::V15_1) == UnicodeClass::Letter);  // CJK Ext-I (15.1)
     CHECK(moe::unicode_class(0x31EF, UnicodeTables::V15_1) == UnicodeClass::Symbol);   // 15.1
     CHECK(moe::unicode_class('7', UnicodeTables::V15_1) == UnicodeClass::Number);
