@@ -4,9 +4,8 @@
 //   npm install --ignore-scripts node-llama-cpp@3.22.1 @node-llama-cpp/linux-x64@3.22.1
 //   node gen_llm_coder_extra_vectors.mjs <vocab dir with ggml-vocab-deepseek-*.gguf> <repo>/tests/data/tokenizer
 // With a third argument "--print" it only prints the strings (one JSON string a line) and ids.
-// node-llama-cpp 3.22.1 bundles llama.cpp as of 2026-09 (its llama/gitRelease.bundle holds the source); the
-// tokenizer code these vectors exercise (unicode_regex_split, the Unicode 15.1 tables, the control-token
-// detection by text) has been stable in llama.cpp since 2024.
+// node-llama-cpp 3.22.1 bundles llama.cpp as of 2026-09 (its llama/gitRelease.bundle holds the source): its
+// unicode-data.cpp is Unicode 15.1, and its loader re-types <｜fim▁*｜> tokens as control by their text.
 import fs from "fs";
 import path from "path";
 
