@@ -5,6 +5,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <array>
 #include <cstdio>
 
 namespace moe {
@@ -28,19 +29,23 @@ std::string class_body(const std::vector<CodepointRange>& ranges) {
     return out;
 }
 
-const std::string* category_body(std::string_view name) {
-    static const std::string bodies[] = {
-        class_body(unicode_class_ranges(UnicodeClass::Letter)),
-        class_body(unicode_class_ranges(UnicodeClass::Mark)),
-        class_body(unicode_class_ranges(UnicodeClass::Number)),
-        class_body(unicode_class_ranges(UnicodeClass::Punctuation)),
-        class_body(unicode_class_ranges(UnicodeClass::Symbol)),
-        class_body(unicode_class_ranges(UnicodeClass::Separator)),
-    };
+using CategoryBodies = std::array<std::string, 6>;  // L M N P S Z
+
+CategoryBodies make_category_bodies(UnicodeTables tables) {
+    const UnicodeClass classes[] = {UnicodeClass::Letter,      UnicodeClass::Mark,   UnicodeClass::Number,
+                                    UnicodeClass::Punctuation, UnicodeClass::Symbol, UnicodeClass::Separator};
+    CategoryBodies bodies;
+    for (size_t i = 0; i < bodies.size(); ++i) bodies[i] = class_body(unicode_class_ranges(classes[i], tables));
+    return bodies;
+}
+
+const std::string* category_body(std::string_view name, UnicodeTables tables) {
+    static const CategoryBodies current = make_category_bodies(UnicodeTables::Current);
+    static const CategoryBodies v15_1 = make_category_bodies(UnicodeTables::V15_1);
     static const char names[] = "LMNPSZ";
     if (name.size() != 1) return nullptr;
     for (size_t i = 0; i < 6; ++i) {
-        if (name[0] == names[i]) return &bodies[i];
+        if (name[0] == names[i]) return tables == UnicodeTables::V15_1 ? &v15_1[i] : &current[i];
     }
     return nullptr;
 }
@@ -80,7 +85,7 @@ struct CodeDeleter {
 
 }  // namespace
 
-std::string expand_unicode_classes(const std::string& p) {
+std::string expand_unicode_classes(const std::string& p, UnicodeTables tables) {
     std::string out;
     out.reserve(p.size());
     bool in_class = false;
@@ -100,7 +105,7 @@ std::string expand_unicode_classes(const std::string& p) {
                 } else if (i + 2 < p.size()) {
                     name = std::string_view(p).substr(i + 2, 1);
                 }
-                const std::string* body = category_body(name);
+                const std::string* body = category_body(name, tables);
                 if (body != nullptr && !(in_class && d == 'P')) {
                     if (in_class) out += *body;
                     else out += (d == 'P' ? "[^" : "[") + *body + "]";
@@ -168,7 +173,9 @@ Result<PreTokenizer> PreTokenizer::create(const std::vector<std::string>& regexe
     pre.m_impl = std::make_unique<Impl>();
     pre.m_impl->dialect = dialect;
     for (size_t i = 0; i < regexes.size(); ++i) {
-        std::string pattern = expand_unicode_classes(regexes[i]);
+        // llama.cpp's categories are those of Unicode 15.1 (unicode_data.h).
+        const UnicodeTables tables = dialect == RegexDialect::LlamaCpp ? UnicodeTables::V15_1 : UnicodeTables::Current;
+        std::string pattern = expand_unicode_classes(regexes[i], tables);
         int error_code = 0;
         PCRE2_SIZE error_offset = 0;
         // DOLLAR_ENDONLY: '$' is the end of the piece only, as in std::regex (llama.cpp).

@@ -3,11 +3,13 @@
 // lookaheads and $ stop at the piece's end). Spec section 5.2.
 //
 // Regexes run on PCRE2 (UTF). \p{L} \p{M} \p{N} \p{P} \p{S} \p{Z} and \s are replaced by explicit classes
-// from our own Unicode tables (unicode_data.h), so the categories are those of Unicode 17 whatever PCRE2's
-// version is, and \s is the White_Space property (as in HF tokenizers and llama.cpp).
+// from our own Unicode tables (unicode_data.h), so the categories are those of Unicode 17 (HF dialect) or of
+// Unicode 15.1 (llama.cpp's tables, LlamaCpp dialect) whatever PCRE2's version is, and \s is the White_Space
+// property (as in HF tokenizers and llama.cpp).
 #pragma once
 
 #include "core/status.h"
+#include "tokenizer/unicode_data.h"
 #include "tokenizer/vocab.h"
 
 #include <memory>
@@ -44,7 +46,8 @@ private:
     std::unique_ptr<Impl> m_impl;
 };
 
-// Rewrites \p{X} (X one of L M N P S Z) and \s \S into explicit classes (exposed for tests).
-std::string expand_unicode_classes(const std::string& pattern);
+// Rewrites \p{X} (X one of L M N P S Z) and \s \S into explicit classes (exposed for tests). `tables`: whose
+// Unicode version gives the categories (Unicode 15.1 for the LlamaCpp dialect).
+std::string expand_unicode_classes(const std::string& pattern, UnicodeTables tables = UnicodeTables::Current);
 
 }  // namespace moe

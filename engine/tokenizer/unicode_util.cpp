@@ -5,8 +5,16 @@
 
 namespace moe {
 
-UnicodeClass unicode_class(uint32_t cp) {
+UnicodeClass unicode_class(uint32_t cp, UnicodeTables tables) {
     if (cp > 0x10FFFF) return UnicodeClass::Other;
+    if (tables == UnicodeTables::V15_1) {
+        // The last change range starting at or before cp, if it covers cp.
+        const UnicodeChange* begin = k_unicode_15_1_changes;
+        const UnicodeChange* end = k_unicode_15_1_changes + k_unicode_15_1_change_count;
+        const UnicodeChange* it = std::upper_bound(
+            begin, end, cp, [](uint32_t value, const UnicodeChange& change) { return value < change.first; });
+        if (it != begin && cp <= (it - 1)->last) return static_cast<UnicodeClass>((it - 1)->cls);
+    }
     // The last run starting at or before cp.
     const UnicodeRun* begin = k_unicode_runs;
     const UnicodeRun* end = k_unicode_runs + k_unicode_run_count;
@@ -31,16 +39,31 @@ bool unicode_is_whitespace(uint32_t cp) {
     return false;
 }
 
-const std::vector<CodepointRange>& unicode_class_ranges(UnicodeClass cls) {
-    static const std::array<std::vector<CodepointRange>, 7> all = [] {
-        std::array<std::vector<CodepointRange>, 7> out;
+const std::vector<CodepointRange>& unicode_class_ranges(UnicodeClass cls, UnicodeTables tables) {
+    using ClassRanges = std::array<std::vector<CodepointRange>, 7>;
+    static const ClassRanges current = [] {
+        ClassRanges out;
         for (size_t i = 0; i < k_unicode_run_count; ++i) {
             const uint32_t last = i + 1 < k_unicode_run_count ? k_unicode_runs[i + 1].first - 1 : 0x10FFFF;
             out[k_unicode_runs[i].cls].push_back({k_unicode_runs[i].first, last});
         }
         return out;
     }();
-    return all[static_cast<size_t>(cls)];
+    // Built once per process by walking all code points (a few milliseconds).
+    static const ClassRanges v15_1 = [] {
+        ClassRanges out;
+        uint32_t first = 0;
+        UnicodeClass run = unicode_class(0, UnicodeTables::V15_1);
+        for (uint32_t cp = 1; cp <= 0x110000; ++cp) {
+            const UnicodeClass c = cp <= 0x10FFFF ? unicode_class(cp, UnicodeTables::V15_1) : UnicodeClass::Other;
+            if (cp <= 0x10FFFF && c == run) continue;
+            out[static_cast<size_t>(run)].push_back({first, cp - 1});
+            first = cp;
+            run = c;
+        }
+        return out;
+    }();
+    return (tables == UnicodeTables::V15_1 ? v15_1 : current)[static_cast<size_t>(cls)];
 }
 
 

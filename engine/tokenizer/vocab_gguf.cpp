@@ -3,6 +3,8 @@
 #include "tokenizer/vocab.h"
 
 #include <string>
+#include <string_view>
+#include <unordered_map>
 
 namespace moe {
 namespace {
@@ -59,6 +61,70 @@ Status read_merges(const GgufFile& file, VocabData& vocab) {
     return Status();
 }
 
+// llama.cpp's vocab loader re-types some tokens by their text (llama-vocab.cpp, "auto-detect special tokens
+// by text"): end-of-generation and fill-in-the-middle tokens that the file lists as normal or user-defined
+// become control tokens, so they are no longer cut out of text unless special tokens are parsed. DeepSeek
+// Coder's GGUF has <｜fim▁begin｜> <｜fim▁hole｜> <｜fim▁end｜> as user-defined (type 4) tokens: llama.cpp
+// tokenizes "a<｜fim▁hole｜>b" as plain text, and so do we.
+struct ControlByText {
+    const char* keys[2];    // a category is only detected when none of its keys is in the file
+    const char* texts[12];  // nullptr-terminated
+};
+
+// The per-category lists (EOT, EOM, FIM pre/suf/mid/pad/rep/sep) and then the end-of-generation list, which
+// is applied whatever keys the file has. llama.cpp promotes only the first text it meets per category (in
+// hash order); vocabs with two candidates in one category are not DeepSeek's, and we promote all of them.
+const ControlByText k_control_by_text[] = {
+    {{"tokenizer.ggml.eot_token_id", nullptr},
+     {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>",
+      "_<EOT>", "[EOT]", "<｜end▁of▁sentence｜>", "<end_of_utterance>", nullptr}},
+    {{"tokenizer.ggml.eom_token_id", nullptr}, {"<|eom_id|>", nullptr}},
+    {{"tokenizer.ggml.fim_pre_token_id", "tokenizer.ggml.prefix_token_id"},
+     {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>", "<|code_prefix|>",
+      "<|prefix|>", nullptr}},
+    {{"tokenizer.ggml.fim_suf_token_id", "tokenizer.ggml.suffix_token_id"},
+     {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>", "<|code_suffix|>",
+      "<|suffix|>", nullptr}},
+    {{"tokenizer.ggml.fim_mid_token_id", "tokenizer.ggml.middle_token_id"},
+     {"<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>", "<|code_middle|>",
+      "<|middle|>", nullptr}},
+    {{"tokenizer.ggml.fim_pad_token_id", nullptr},
+     {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]", nullptr}},
+    {{"tokenizer.ggml.fim_rep_token_id", nullptr},
+     {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>", nullptr}},
+    {{"tokenizer.ggml.fim_sep_token_id", nullptr}, {"<|file_sep|>", nullptr}},
+};
+const char* const k_eog_texts[] = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>",
+    "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
+    "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>", "<｜end▁of▁sentence｜>", "[e~["};
+
+// A key that names an in-range token id (llama.cpp ignores an out-of-range one and still detects by text).
+bool has_valid_id_key(const GgufFile& file, const char* key, size_t n_tokens) {
+    if (key == nullptr || !file.has(key)) return false;
+    auto value = file.get_uint(key);
+    return value.ok() && *value < n_tokens;
+}
+
+void promote_control_tokens(const GgufFile& file, VocabData& vocab) {
+    std::unordered_map<std::string_view, size_t> index;
+    // Equal texts: the last id, as in llama.cpp's token_to_id.
+    for (size_t i = 0; i < vocab.tokens.size(); ++i) index[vocab.tokens[i]] = i;
+    auto promote = [&](const char* text) {
+        auto it = index.find(text);
+        if (it == index.end()) return;
+        vocab.token_types[it->second] = TokenType::Control;
+    };
+    for (const ControlByText& category : k_control_by_text) {
+        if (has_valid_id_key(file, category.keys[0], vocab.tokens.size()) ||
+            has_valid_id_key(file, category.keys[1], vocab.tokens.size())) {
+            continue;
+        }
+        for (const char* const* text = category.texts; *text != nullptr; ++text) promote(*text);
+    }
+    for (const char* text : k_eog_texts) promote(text);
+}
+
 Result<bool> read_optional_bool(const GgufFile& file, const char* key, bool fallback) {
     if (!file.has(key)) return fallback;
     return file.get_bool(key);
@@ -93,6 +159,7 @@ Result<VocabData> vocab_from_gguf(const GgufFile& file) {
     if (vocab.tokens.empty()) return Status::error(file.path() + ": key 'tokenizer.ggml.tokens': empty");
     MOE_RETURN_IF_ERROR(read_token_types(file, vocab));
     MOE_RETURN_IF_ERROR(read_merges(file, vocab));
+    promote_control_tokens(file, vocab);
 
     const size_t n = vocab.tokens.size();
     const std::pair<const char*, int32_t*> ids[] = {{"tokenizer.ggml.bos_token_id", &vocab.bos_id},

@@ -1,6 +1,9 @@
 // Generates engine/tokenizer/unicode_data.cpp: the general-category class (L, M, N, P, S, Z, other) of every
 // code point as sorted runs, from the Unicode tables of the running Node.js (node 20.20: Unicode 17.0).
-// Usage: node tests/tools/gen_unicode_data.mjs > engine/tokenizer/unicode_data.cpp
+// It also lists where Unicode 15.1 (the tables of llama.cpp's unicode-data.cpp) differs: code points assigned
+// since then are "other" there, so llama.cpp's \p{L}, \p{N}, ... do not match them.
+// Usage: npm install @unicode/unicode-15.1.0@2.0.7 (in a scratch folder, with NODE_PATH pointing at it), then
+//   node tests/tools/gen_unicode_data.mjs > engine/tokenizer/unicode_data.cpp
 const classes = [['Other', null], ['Letter', /\p{L}/u], ['Mark', /\p{M}/u], ['Number', /\p{N}/u],
                  ['Punctuation', /\p{P}/u], ['Symbol', /\p{S}/u], ['Separator', /\p{Z}/u]];
 const runs = [];
@@ -12,6 +15,25 @@ for (let cp = 0; cp <= 0x10ffff; ++cp) {
     for (let i = 1; i < classes.length; ++i) if (classes[i][1].test(s)) { cls = i; break; }
   }
   if (cls !== prev) { runs.push([cp, cls]); prev = cls; }
+}
+// The class of every code point in Unicode 15.1, and the runs where it differs from the current class.
+const old = new Uint8Array(0x110000);
+for (let i = 1; i < classes.length; ++i) {
+  const mod = await import(`@unicode/unicode-15.1.0/General_Category/${classes[i][0]}/code-points.mjs`);
+  for (const cp of mod.default) old[cp] = i;
+}
+const changed = [];
+for (let cp = 0, r = 0; cp <= 0x10ffff; ++cp) {
+  while (r + 1 < runs.length && runs[r + 1][0] <= cp) ++r;
+  if (old[cp] === runs[r][1]) continue;
+  const last = changed[changed.length - 1];
+  if (last && last[1] === cp - 1 && last[2] === old[cp]) last[1] = cp;
+  else changed.push([cp, cp, old[cp]]);
+}
+const hex = (cp) => `0x${cp.toString(16).toUpperCase().padStart(5, '0')}`;
+const changedLines = [];
+for (let i = 0; i < changed.length; i += 4) {
+  changedLines.push('    ' + changed.slice(i, i + 4).map(([a, b, c]) => `{${hex(a)}, ${hex(b)}, ${c}}`).join(', ') + ',');
 }
 const lines = [];
 for (let i = 0; i < runs.length; i += 6) {
@@ -30,5 +52,11 @@ ${lines.join('\n')}
 };
 const size_t k_unicode_run_count = sizeof(k_unicode_runs) / sizeof(k_unicode_runs[0]);
 const char* const k_unicode_version = "${process.versions.unicode}";
+
+// Ranges whose class in Unicode 15.1 differs from the table above, with the 15.1 class.
+const UnicodeChange k_unicode_15_1_changes[] = {
+${changedLines.join('\n')}
+};
+const size_t k_unicode_15_1_change_count = sizeof(k_unicode_15_1_changes) / sizeof(k_unicode_15_1_changes[0]);
 
 }  // namespace moe`);

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -162,6 +163,108 @@ MOE_TEST(vectors_deepseek_v3) {
     CHECK_EQ(tok->vocab().merges.size(), size_t{127741});
     check_cases(*tok, moe_test::data_path("tokenizer/deepseek-v3.inp"), moe_test::data_path("tokenizer/deepseek-v3.out"),
                 46, "deepseek-v3");
+}
+
+// 567 further strings each (every class edge of the deepseek-llm and deepseek-coder regexes, white space that
+// llama.cpp rewrites to U+000B, digits of many scripts, the user-defined single-character tokens, FIM tokens,
+// random mixes), ids from llama.cpp itself (node-llama-cpp 3.22.1 on the vocab-only GGUFs);
+// tests/tools/gen_llm_coder_extra_vectors.mjs.
+MOE_TEST(vectors_deepseek_llm_extra) {
+    auto tok = tok_llm();
+    if (!tok) MOE_SKIP("ggml-vocab-deepseek-llm.gguf not found");
+    check_cases(*tok, moe_test::data_path("tokenizer/deepseek-llm-extra.inp"),
+                moe_test::data_path("tokenizer/deepseek-llm-extra.out"), 567, "deepseek-llm extra");
+}
+
+MOE_TEST(vectors_deepseek_coder_extra) {
+    auto tok = tok_coder();
+    if (!tok) MOE_SKIP("ggml-vocab-deepseek-coder.gguf not found");
+    check_cases(*tok, moe_test::data_path("tokenizer/deepseek-coder-extra.inp"),
+                moe_test::data_path("tokenizer/deepseek-coder-extra.out"), 567, "deepseek-coder extra");
+    // llama.cpp re-types the coder's user-defined FIM tokens as control: plain text without parse_special.
+    const int32_t hole = tok->token_to_id("<｜fim▁hole｜>");
+    CHECK_EQ(hole, 32015);
+    CHECK(tok->is_special(hole));
+    CHECK(tok->encode("a<｜fim▁hole｜>b", false, false).size() > 3);
+    CHECK_EQ(ids_str(tok->encode("a<｜fim▁hole｜>b", false, true)), std::string(" 64 32015 65"));
+    CHECK_EQ(ids_str(tok->encode("<|EOT|>", false, false)), std::string(" 32021"));  // stays user-defined
+}
+
+// The same vocabs as HF tokenizer.json files (tokens and merges of the GGUF, the pre_tokenizer of DeepSeek's
+// HF repos: the Split list, Digits(individual_digits), ByteLevel) in the HF dialect give the same ids as
+// llama.cpp, except where non-ASCII white space is involved (RegexDialect); those strings are skipped.
+namespace {
+
+std::shared_ptr<Tokenizer> hf_twin(const Tokenizer& gguf) {
+    const moe::VocabData& v = gguf.vocab();
+    nlohmann::json vocab = nlohmann::json::object();
+    nlohmann::json added = nlohmann::json::array();
+    for (size_t i = 0; i < v.tokens.size(); ++i) {
+        if (v.token_types[i] == moe::TokenType::Normal) {
+            vocab[v.tokens[i]] = i;
+        } else {
+            added.push_back(
+                {{"id", i}, {"content", v.tokens[i]}, {"special", v.token_types[i] == moe::TokenType::Control}});
+        }
+    }
+    nlohmann::json merges = nlohmann::json::array();
+    for (const auto& [left, right] : v.merges) merges.push_back(left + " " + right);
+    auto regexes = moe::pretokenizer_regexes(v.pre);
+    REQUIRE_OK(regexes);
+    nlohmann::json steps = nlohmann::json::array();
+    for (size_t i = 0; i + 1 < regexes->size(); ++i) {  // the last regex is HF's Digits step
+        steps.push_back(
+            {{"type", "Split"}, {"pattern", {{"Regex", (*regexes)[i]}}}, {"behavior", "Isolated"}, {"invert", false}});
+    }
+    steps.push_back({{"type", "Digits"}, {"individual_digits", true}});
+    steps.push_back({{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}});
+    const nlohmann::json root = {{"added_tokens", added},
+                                 {"normalizer", nullptr},
+                                 {"pre_tokenizer", {{"type", "Sequence"}, {"pretokenizers", steps}}},
+                                 {"decoder", {{"type", "ByteLevel"}}},
+                                 {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}}};
+    auto hf = moe::vocab_from_hf_text(root.dump(), "", "twin.json");
+    REQUIRE_OK(hf);
+    CHECK(hf->dialect == moe::RegexDialect::HuggingFace);
+    auto tok = Tokenizer::create(std::move(*hf));
+    REQUIRE_OK(tok);
+    return std::make_shared<Tokenizer>(std::move(*tok));
+}
+
+bool has_non_ascii_whitespace(const std::string& text) {
+    uint32_t cp = 0;
+    for (size_t pos = 0; pos < text.size();) {
+        const size_t n = moe::utf8_decode(text, pos, cp);
+        if (n == 0) return false;
+        if (cp >= 0x80 && moe::unicode_is_whitespace(cp)) return true;
+        pos += n;
+    }
+    return false;
+}
+
+}  // namespace
+
+MOE_TEST(hf_twins_of_llm_and_coder_match_llamacpp) {
+    for (const char* name : {"llm", "coder"}) {
+        auto gguf = std::string(name) == "llm" ? tok_llm() : tok_coder();
+        if (!gguf) MOE_SKIP("ggml-vocab-deepseek-*.gguf not found");
+        auto twin = hf_twin(*gguf);
+        const std::string base = std::string("tokenizer/deepseek-") + name + "-extra";
+        const std::vector<Case> cases =
+            read_cases(moe_test::data_path(base + ".inp"), moe_test::data_path(base + ".out"));
+        size_t compared = 0;
+        for (const Case& c : cases) {
+            if (has_non_ascii_whitespace(c.text)) continue;
+            ++compared;
+            const std::vector<int32_t> got = twin->encode(c.text, false, false);
+            if (got != c.ids) {
+                std::fprintf(stderr, "  %s HF twin: text '%s'\n    got%s\n", name, c.text.c_str(),
+                             ids_str(got).c_str());
+            }
+            CHECK(got == c.ids);
+        }
+        CHECK(compared > 500);
+    }
 }
 
 // 250 further strings (unicode categories, marks, CJK/kana/hangul, digit runs, contractions, odd white space,
@@ -439,6 +542,79 @@ MOE_TEST(gguf_vocab_errors_name_the_key) {
     auto odd_merge = load([](GgufBuilder& b) { b.set_strings("tokenizer.ggml.merges", {"ab"}); });
     CHECK(odd_merge.ok());  // tolerated like llama.cpp: the entry never applies
     for (const auto& e : {bad_pre, bad_types, bad_bos, spm}) CHECK(e.error().find("v.gguf") != std::string::npos);
+}
+
+// llama.cpp's loader makes EOG/FIM tokens control tokens by their text, unless the file names that FIM/EOT
+// token by id (tokenizer.ggml.fim_suf_token_id, ...). The end-of-generation list applies whatever the keys.
+MOE_TEST(gguf_control_tokens_by_text) {
+    std::vector<std::string> buffers;
+    buffers.reserve(4);
+    const auto load = [&](auto&& edit) {
+        GgufBuilder b;
+        b.set_string("general.architecture", "llama");
+        b.set_string("tokenizer.ggml.model", "gpt2");
+        b.set_string("tokenizer.ggml.pre", "deepseek-coder");
+        b.set_strings("tokenizer.ggml.tokens", {"a", "b", "<｜fim▁hole｜>", "<|EOT|>", "</s>"});
+        b.set_i32s("tokenizer.ggml.token_type", {1, 1, 4, 4, 1});
+        b.set_strings("tokenizer.ggml.merges", {"a b"});
+        edit(b);
+        buffers.push_back(b.bytes());
+        auto file = moe::GgufFile::parse(reinterpret_cast<const uint8_t*>(buffers.back().data()), buffers.back().size(),
+                                         "v.gguf");
+        REQUIRE_OK(file);
+        auto vocab = moe::vocab_from_gguf(*file);
+        REQUIRE_OK(vocab);
+        return *vocab;
+    };
+    const moe::VocabData plain = load([](GgufBuilder&) {});
+    CHECK(plain.token_types[2] == moe::TokenType::Control);      // FIM suffix, detected by text
+    CHECK(plain.token_types[3] == moe::TokenType::UserDefined);  // not on llama.cpp's lists
+    CHECK(plain.token_types[4] == moe::TokenType::Control);      // end-of-generation list
+    const moe::VocabData keyed = load([](GgufBuilder& b) { b.set_u32("tokenizer.ggml.fim_suf_token_id", 0); });
+    CHECK(keyed.token_types[2] == moe::TokenType::UserDefined);
+    CHECK(keyed.token_types[4] == moe::TokenType::Control);
+    auto tok = Tokenizer::create(plain);
+    REQUIRE_OK(tok);
+    CHECK_EQ(ids_str(tok->encode("a<|EOT|>", false, false)), std::string(" 0 3"));
+    CHECK_EQ(ids_str(tok->encode("<｜fim▁hole｜>", false, true)), std::string(" 2"));
+}
+
+// llama.cpp's categories are Unicode 15.1: code points assigned since (Unicode 16/17) match no \p{X} in the
+// LlamaCpp dialect and keep their current class in the HF dialect.
+MOE_TEST(unicode_15_1_tables_for_llamacpp) {
+    using moe::UnicodeClass;
+    using moe::UnicodeTables;
+    CHECK(moe::unicode_class(0x13460) == UnicodeClass::Letter);  // Egyptian Hieroglyphs Ext-A (Unicode 16)
+    CHECK(moe::unicode_class(0x13460, UnicodeTables::V15_1) == UnicodeClass::Other);
+    CHECK(moe::unicode_class(0x1CCF0, UnicodeTables::V15_1) == UnicodeClass::Other);   // outlined digit (16)
+    CHECK(moe::unicode_class(0x2EBF0, UnicodeTables::V15_1) == UnicodeClass::Letter);  // CJK Ext-I (15.1)
+    CHECK(moe::unicode_class(0x31EF, UnicodeTables::V15_1) == UnicodeClass::Symbol);   // 15.1
+    CHECK(moe::unicode_class('7', UnicodeTables::V15_1) == UnicodeClass::Number);
+    // The range lists agree with unicode_class for both tables.
+    for (auto tables : {UnicodeTables::Current, UnicodeTables::V15_1}) {
+        const auto& letters = moe::unicode_class_ranges(UnicodeClass::Letter, tables);
+        size_t checked = 0;
+        for (uint32_t cp = 0; cp <= 0x10FFFF; cp += 97) {
+            const bool in_ranges = std::any_of(letters.begin(), letters.end(), [&](const moe::CodepointRange& r) {
+                return cp >= r.first && cp <= r.last;
+            });
+            CHECK_EQ(in_ranges, moe::unicode_class(cp, tables) == UnicodeClass::Letter);
+            ++checked;
+        }
+        CHECK(checked > 10000);
+    }
+    auto regexes = moe::pretokenizer_regexes("deepseek-coder");
+    REQUIRE_OK(regexes);
+    auto llama = moe::PreTokenizer::create(*regexes, moe::RegexDialect::LlamaCpp);
+    auto hf = moe::PreTokenizer::create(*regexes, moe::RegexDialect::HuggingFace);
+    REQUIRE_OK(llama);
+    REQUIRE_OK(hf);
+    const std::string text = "  \xF0\x93\x91\xA0";  // two spaces, U+13460
+    std::vector<moe::Piece> pieces;
+    llama->split(text, pieces);
+    CHECK_EQ(pieces.size(), size_t{1});  // \s?\p{L}+ does not match: one gap piece
+    hf->split(text, pieces);
+    CHECK_EQ(pieces.size(), size_t{2});  // " " and " U+13460"
 }
 
 MOE_TEST(hf_vocab_forms_and_errors) {
