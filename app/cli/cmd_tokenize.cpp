@@ -1,4 +1,4 @@
-// moewb tokenize MODEL TEXT [--pieces] [--no-bos] [--special] [--file PATH]
+// moewb tokenize MODEL TEXT [--pieces] [--no-bos] [--no-special] [--file PATH]
 #include "cli_args.h"
 #include "commands.h"
 
@@ -35,17 +35,18 @@ std::string escape_piece(const std::string& piece) {
 
 void print_usage(FILE* out) {
     std::fprintf(out,
-                 "usage: moewb tokenize MODEL TEXT [--pieces] [--no-bos] [--special]\n"
+                 "usage: moewb tokenize MODEL TEXT [--pieces] [--no-bos] [--no-special]\n"
                  "       moewb tokenize MODEL --file PATH [...]\n"
                  "  --pieces   one line per token: id, then its text (bytes escaped)\n"
                  "  --no-bos   do not add the BOS token even when the model asks for it\n"
-                 "  --special  match special-token text such as <｜User｜> as single tokens\n");
+                 "  --no-special  read special-token text such as <｜User｜> as plain text (by default it\n"
+                 "                becomes the special token, as in HF tokenizers and llama-tokenize)\n");
 }
 
 }  // namespace
 
 int cmd_tokenize(int argc, char** argv) {
-    const Args args(argc, argv, 2, {"--pieces", "--no-bos", "--special", "--help", "-h"}, {"--file"});
+    const Args args(argc, argv, 2, {"--pieces", "--no-bos", "--no-special", "--help", "-h"}, {"--file"});
     if (args.flag("--help") || args.flag("-h")) {
         print_usage(stdout);
         return 0;
@@ -81,7 +82,7 @@ int cmd_tokenize(int argc, char** argv) {
         std::fprintf(stderr, "moewb tokenize: %s\n", tok.error().c_str());
         return 1;
     }
-    const std::vector<int32_t> ids = tok->encode(text, !args.flag("--no-bos"), args.flag("--special"));
+    const std::vector<int32_t> ids = tok->encode(text, !args.flag("--no-bos"), !args.flag("--no-special"));
     if (args.flag("--pieces")) {
         for (int32_t id : ids) std::printf("%7d  '%s'\n", id, escape_piece(tok->token_to_piece(id)).c_str());
         std::printf("%zu tokens\n", ids.size());

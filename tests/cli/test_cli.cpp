@@ -242,6 +242,12 @@ MOE_TEST(tokenize_prints_ids_and_pieces) {
     CHECK_EQ(r.out, std::string("512 72 101 340 111 272 261 464 44 332 337 258 256 352 278 267 32 114 273 116 284 46\n"));
     const RunResult nb = run_moewb("tokenize --no-bos " + quote(path) + " 'Hello'");
     CHECK_EQ(nb.out.rfind("512", 0), std::string::npos);
+    // Special-token text becomes the special token unless --no-special.
+    const std::string eos = "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>";
+    CHECK_EQ(run_moewb("tokenize --no-bos " + quote(path) + " 'H" + eos + "'").out, std::string("72 513\n"));
+    const RunResult plain = run_moewb("tokenize --no-bos --no-special " + quote(path) + " 'H" + eos + "'");
+    CHECK(plain.out.find("513") == std::string::npos);
+    CHECK(plain.out.size() > 20);
     const RunResult p = run_moewb("tokenize --pieces " + quote(path) + " 'Hi'");
     CHECK(p.out.find("'Hi'") != std::string::npos || p.out.find("'H'") != std::string::npos);
     CHECK(p.out.find("tokens") != std::string::npos);
