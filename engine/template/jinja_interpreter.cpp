@@ -295,28 +295,11 @@ Value Interpreter::eval_inner(const Expr& e, const ScopePtr& scope) {
             return v ? *v : Value::undefined("'" + e.name + "' is undefined");
         }
         case ExprKind::List:
-        case ExprKind::Tuple: {
-            std::vector<Value> items;
-            for (const auto& c : e.children) items.push_back(eval(*c, scope));
-            return Value::list(std::move(items), e.kind == ExprKind::Tuple);
-        }
-        case ExprKind::Dict: {
-            auto d = std::make_shared<Dict>();
-            for (size_t i = 0; i + 1 < e.children.size(); i += 2)
-                d->set(eval(*e.children[i], scope), eval(*e.children[i + 1], scope));
-            return Value::dict(std::move(d));
-        }
+        case ExprKind::Tuple:
+        case ExprKind::Dict: return eval_container(e, scope);
         case ExprKind::Not: return Value::boolean(!eval(*e.children[0], scope).truthy());
         case ExprKind::Negate:
-        case ExprKind::Plus: {
-            const Value v = eval(*e.children[0], scope);
-            if (v.is_undefined()) fail_undefined(v);
-            if (!v.is_number()) fail(std::string("bad operand type for unary ") + (e.kind == ExprKind::Negate ? "-" : "+") + ": '" + v.type_name() + "'");
-            if (e.kind == ExprKind::Plus) return v.is_float() ? v : Value::integer(v.as_int());
-            if (v.is_float()) return Value::number(-v.as_double());
-            if (v.as_int() == INT64_MIN) fail("integer overflow");
-            return Value::integer(-v.as_int());
-        }
+        case ExprKind::Plus: return unary_operator(e.kind == ExprKind::Negate, eval(*e.children[0], scope));
         case ExprKind::Binary:
             return binary_operator(*this, e.name, eval(*e.children[0], scope), eval(*e.children[1], scope));
         case ExprKind::And: {
@@ -347,6 +330,18 @@ Value Interpreter::eval_inner(const Expr& e, const ScopePtr& scope) {
         }
     }
     return Value();
+}
+
+Value Interpreter::eval_container(const Expr& e, const ScopePtr& scope) {
+    if (e.kind == ExprKind::Dict) {
+        auto d = std::make_shared<Dict>();
+        for (size_t i = 0; i + 1 < e.children.size(); i += 2)
+            d->set(eval(*e.children[i], scope), eval(*e.children[i + 1], scope));
+        return Value::dict(std::move(d));
+    }
+    std::vector<Value> items;
+    for (const auto& c : e.children) items.push_back(eval(*c, scope));
+    return Value::list(std::move(items), e.kind == ExprKind::Tuple);
 }
 
 Value Interpreter::eval_compare(const Expr& e, const ScopePtr& scope) {

@@ -69,6 +69,7 @@ private:
 
     Value eval(const Expr& e, const ScopePtr& scope);
     Value eval_inner(const Expr& e, const ScopePtr& scope);
+    Value eval_container(const Expr& e, const ScopePtr& scope);  // list, tuple or dict literal
     Value eval_compare(const Expr& e, const ScopePtr& scope);
     Value eval_slice(const Expr& e, const ScopePtr& scope);
     Value eval_filter_chain(const Expr& e, const ScopePtr& scope, const Value* block_input);
@@ -81,6 +82,7 @@ private:
 
 // Operators (jinja_operators.cpp), Python semantics; they throw JinjaError on type errors.
 Value binary_operator(Interpreter& in, const std::string& op, const Value& a, const Value& b);
+Value unary_operator(bool negate, const Value& v);  // -v or +v
 bool contains(Interpreter& in, const Value& container, const Value& item);
 [[noreturn]] void fail_undefined(const Value& v);
 

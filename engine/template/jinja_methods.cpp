@@ -158,8 +158,8 @@ Value bound(const std::string& name, std::function<Value(Interpreter&, CallArgs&
     return Value::callable(name, std::move(fn));
 }
 
-Value string_method(const Value& object, const std::string& name) {
-    const std::string s = object.as_string();
+// Methods that transform the string: strip, split, upper, lower, title, capitalize, replace.
+Value string_transform_method(const std::string& s, const std::string& name) {
     if (name == "strip" || name == "lstrip" || name == "rstrip")
         return bound(name, [s, name](Interpreter&, CallArgs& a) {
             return Value::string(py_strip(s, find_arg(a, 0, "chars"), name != "rstrip", name != "lstrip"));
@@ -198,6 +198,11 @@ Value string_method(const Value& object, const std::string& name) {
             if (!old_v || !new_v || !old_v->is_string() || !new_v->is_string()) fail("replace() needs two strings");
             return Value::string(py_replace(in, s, old_v->as_string(), new_v->as_string(), count && count->is_int() ? count->as_int() : -1));
         });
+    return Value();
+}
+
+// Methods that search, test or combine: find, count, format, join, is*, splitlines.
+Value string_query_method(const Value& object, const std::string& s, const std::string& name) {
     if (name == "find" || name == "rfind" || name == "index" || name == "rindex" || name == "count")
         return bound(name, [s, name](Interpreter&, CallArgs& a) {
             const Value* sub = find_arg(a, 0, "sub");
@@ -243,6 +248,12 @@ Value string_method(const Value& object, const std::string& name) {
             return string_list(std::move(lines));
         });
     return Value();
+}
+
+Value string_method(const Value& object, const std::string& name) {
+    const std::string& s = object.as_string();
+    Value method = string_transform_method(s, name);
+    return method.is_callable() ? method : string_query_method(object, s, name);
 }
 
 Value unsafe(const Value& object, const std::string& name) {

@@ -123,6 +123,15 @@ Value binary_operator(Interpreter& in, const std::string& op, const Value& a, co
     unsupported(op, a, b);
 }
 
+Value unary_operator(bool negate, const Value& v) {
+    if (v.is_undefined()) fail_undefined(v);
+    if (!v.is_number()) fail(std::string("bad operand type for unary ") + (negate ? "-" : "+") + ": '" + v.type_name() + "'");
+    if (!negate) return v.is_float() ? v : Value::integer(v.as_int());
+    if (v.is_float()) return Value::number(-v.as_double());
+    if (v.as_int() == INT64_MIN) fail("integer overflow in unary '-'");
+    return Value::integer(-v.as_int());
+}
+
 bool contains(Interpreter& in, const Value& container, const Value& item) {
     uint64_t work = 0;
     switch (container.kind()) {
