@@ -1,11 +1,24 @@
 // Chat templates: renders a model's own Jinja chat template (tokenizer_config.json "chat_template" or GGUF
-// "tokenizer.chat_template") exactly as HF transformers' apply_chat_template does (jinja2 with
-// trim_blocks=True, lstrip_blocks=True, ImmutableSandboxedEnvironment, HF's tojson and
-// raise_exception/strftime_now globals), and offers built-in templates for models that carry none.
+// "tokenizer.chat_template") exactly as HF transformers' apply_chat_template does: jinja2's
+// ImmutableSandboxedEnvironment with trim_blocks=True, lstrip_blocks=True and the loopcontrols extension,
+// HF's tojson (json.dumps, ensure_ascii=False, key order kept) and its raise_exception / strftime_now
+// globals; `tools` and `documents` are defined (none when absent) as HF passes them.
+// Built-in templates cover models that carry none.
 //
-// The Jinja subset and its known differences from jinja2 are listed in jinja_interpreter.h and
-// jinja_filters.cpp (case mapping for Latin/Greek/Cyrillic only, 64-bit integers, no printf-style % on strings, no
-// recursive loops, no template inheritance/includes).
+// Language: {{ }}, {% %}, {# #}, whitespace control, raw; if/elif/else, for (loop.*, else, `if` filter,
+// tuple targets), set (names, tuples, ns.attr, block set), macro, call, filter, break, continue; the
+// jinja2 expression grammar with Python semantics; the filters, tests, string/dict/list methods and
+// globals listed in jinja_filters.cpp and jinja_methods.cpp. tests/data/templates/jinja_cases.json holds
+// the cases checked byte for byte against jinja2.
+// Known differences from jinja2 (none matter to chat templates seen so far):
+//  - integers are 64-bit: overflow is an error instead of a big integer;
+//  - upper()/lower() map Latin, Greek and Cyrillic letters only; title() maps ASCII;
+//  - no printf-style `%` on strings, no recursive for loops, no include/import/extends/block;
+//  - a namespace may not be stored inside a namespace (it could form a reference cycle);
+//  - limits, each an error naming its position: 1,000,000 operations (long strings count by length),
+//    16 MiB per string and for the output, 256 MiB of strings built per render, 1,048,576 list items,
+//    range() of at most 100,000 items (as the jinja2 sandbox), values nested 128 deep, expressions
+//    nested 256 deep, 128 nested blocks, 400 levels of nested evaluation (recursive macros stop there).
 #pragma once
 
 #include <cstdint>

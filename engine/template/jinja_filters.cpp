@@ -245,9 +245,11 @@ Value f_unique(Interpreter& in, const Value& v, CallArgs& args) {
     const Value* attribute = find_arg(args, 1, "attribute");
     std::vector<Value> seen, out;
     for (const auto& item : sequence_of(in, v)) {
-        in.charge_steps(seen.size() + 1);
         const Value key = sort_key(in, item, attribute, case_sensitive);
-        if (std::none_of(seen.begin(), seen.end(), [&](const Value& s) { return values_equal(s, key); })) {
+        uint64_t work = 0;
+        const bool is_new = std::none_of(seen.begin(), seen.end(), [&](const Value& s) { return values_equal(s, key, &work); });
+        in.charge_steps(work + 1);
+        if (is_new) {
             seen.push_back(key);
             out.push_back(item);
         }
@@ -255,11 +257,13 @@ Value f_unique(Interpreter& in, const Value& v, CallArgs& args) {
     return Value::list(std::move(out));
 }
 void stable_sort_values(Interpreter& in, std::vector<std::pair<Value, Value>>& keyed, bool reverse) {
-    in.charge_steps(keyed.size() * 20);
     std::string error;
     std::stable_sort(keyed.begin(), keyed.end(), [&](const auto& x, const auto& y) {
         int order = 0;
-        if (!compare_values(x.first, y.first, order)) {
+        uint64_t work = 0;
+        const bool comparable = compare_values(x.first, y.first, order, &work);
+        in.charge_steps(work);  // may throw out of the sort: the vector stays valid, and is dropped
+        if (!comparable) {
             if (error.empty()) error = "'<' not supported between instances of '" + x.first.type_name() + "' and '" + y.first.type_name() + "'";
             return false;
         }
@@ -296,10 +300,11 @@ Value f_dictsort(Interpreter& in, const Value& v, CallArgs& args) {
 }
 Value f_reverse(Interpreter& in, const Value& v, CallArgs&) {
     if (v.is_string()) {
-        auto chars = split_code_points(v.as_string());
-        std::reverse(chars.begin(), chars.end());
+        const std::string& s = v.as_string();
+        const std::vector<uint32_t> at = code_point_offsets(s);
         std::string out;
-        for (const auto& c : chars) out += c;
+        out.reserve(s.size());
+        for (size_t i = at.size() - 1; i > 0; --i) out.append(s, at[i - 1], at[i] - at[i - 1]);
         return Value::string(std::move(out));
     }
     auto items = sequence_of(in, v);
@@ -399,7 +404,9 @@ Value min_max(Interpreter& in, const Value& v, CallArgs& args, bool want_max) {
     for (const auto& item : sequence_of(in, v)) {
         const Value key = sort_key(in, item, attribute, case_sensitive);
         int order = 0;
-        if (!best.is_undefined() && !compare_values(key, best_key, order)) fail("values cannot be compared");
+        uint64_t work = 0;
+        if (!best.is_undefined() && !compare_values(key, best_key, order, &work)) fail("values cannot be compared");
+        in.charge_steps(work);
         if (best.is_undefined() || (want_max ? order > 0 : order < 0)) {
             best = item;
             best_key = key;
@@ -454,6 +461,12 @@ int64_t modulo_of(const Value& v, int64_t divisor) {
     if (v.is_float()) return std::fmod(v.as_double(), static_cast<double>(divisor)) == 0.0 ? 0 : 1;
     if (divisor == -1) return 0;
     return v.as_int() % divisor;
+}
+bool equal_charged(Interpreter& in, const Value& a, const Value& b) {
+    uint64_t work = 0;
+    const bool equal = values_equal(a, b, &work);
+    in.charge_steps(work);
+    return equal;
 }
 bool compare_test(const Value& a, const Value& b, const char* op) {
     int order = 0;
@@ -513,12 +526,12 @@ const std::unordered_map<std::string, TestFn>& test_table() {
              if (!d.is_int()) fail("divisibleby needs an integer");
              return modulo_of(v, d.as_int()) == 0;
          }},
-        {"equalto", [](I&, const Value& v, A& a) { return values_equal(v, test_arg(a)); }},
-        {"eq", [](I&, const Value& v, A& a) { return values_equal(v, test_arg(a)); }},
-        {"==", [](I&, const Value& v, A& a) { return values_equal(v, test_arg(a)); }},
-        {"sameas", [](I&, const Value& v, A& a) { return values_equal(v, test_arg(a)) && v.kind() == test_arg(a).kind(); }},
-        {"ne", [](I&, const Value& v, A& a) { return !values_equal(v, test_arg(a)); }},
-        {"!=", [](I&, const Value& v, A& a) { return !values_equal(v, test_arg(a)); }},
+        {"equalto", [](I& in, const Value& v, A& a) { return equal_charged(in, v, test_arg(a)); }},
+        {"eq", [](I& in, const Value& v, A& a) { return equal_charged(in, v, test_arg(a)); }},
+        {"==", [](I& in, const Value& v, A& a) { return equal_charged(in, v, test_arg(a)); }},
+        {"sameas", [](I& in, const Value& v, A& a) { return equal_charged(in, v, test_arg(a)) && v.kind() == test_arg(a).kind(); }},
+        {"ne", [](I& in, const Value& v, A& a) { return !equal_charged(in, v, test_arg(a)); }},
+        {"!=", [](I& in, const Value& v, A& a) { return !equal_charged(in, v, test_arg(a)); }},
         {"lt", [](I&, const Value& v, A& a) { return compare_test(v, test_arg(a), "<"); }},
         {"<", [](I&, const Value& v, A& a) { return compare_test(v, test_arg(a), "<"); }},
         {"le", [](I&, const Value& v, A& a) { return compare_test(v, test_arg(a), "<="); }},
@@ -527,7 +540,7 @@ const std::unordered_map<std::string, TestFn>& test_table() {
         {">", [](I&, const Value& v, A& a) { return compare_test(v, test_arg(a), ">"); }},
         {"ge", [](I&, const Value& v, A& a) { return compare_test(v, test_arg(a), ">="); }},
         {">=", [](I&, const Value& v, A& a) { return compare_test(v, test_arg(a), ">="); }},
-        {"in", [](I&, const Value& v, A& a) { return contains(test_arg(a), v); }},
+        {"in", [](I& in, const Value& v, A& a) { return contains(in, test_arg(a), v); }},
         {"lower", [](I&, const Value& v, A&) { return all_case(to_str(v), false); }},
         {"upper", [](I&, const Value& v, A&) { return all_case(to_str(v), true); }},
         {"escaped", [](I&, const Value&, A&) { return false; }},

@@ -44,6 +44,16 @@ struct DepthGuard {
     int& m_depth;
 };
 
+// "'dict object' has no attribute 'x'", jinja2's hint for an Undefined (built by appends: GCC 12 warns
+// falsely about chained operator+ here).
+std::string missing_attribute_hint(const Value& object, const std::string& quoted_name) {
+    std::string hint = "'";
+    hint += object.type_name();
+    hint += " object' has no attribute ";
+    hint += quoted_name;
+    return hint;
+}
+
 ScopePtr child_scope(const ScopePtr& parent) {
     auto s = std::make_shared<Scope>();
     s->parent = parent;
@@ -59,6 +69,7 @@ void Interpreter::charge_bytes(size_t n_bytes) {
         fail("string too large (" + std::to_string(n_bytes) + " bytes, limit " + std::to_string(k_max_string_bytes) + ")");
     m_total_bytes += n_bytes;
     if (m_total_bytes > k_max_total_bytes) fail("template built more than 256 MiB of strings");
+    charge_steps(n_bytes / 64);  // copying text is work too
 }
 
 void Interpreter::charge_steps(uint64_t n) {
@@ -177,9 +188,12 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s, const ScopePtr& scope, st
         items = std::move(kept);
     }
     if (items.empty()) return exec_list(s.else_body, scope, out);
+    // One scope serves every iteration (cleared each time): variables set in the body do not outlive
+    // their iteration, as in jinja2, and the loop allocates less.
+    ScopePtr iteration = child_scope(scope);
     for (size_t i = 0; i < items.size(); ++i) {
         charge_steps();  // an empty body still costs one step per iteration
-        ScopePtr iteration = child_scope(scope);
+        iteration->vars.clear();
         bind_targets(*iteration, s.targets, items[i]);
         if (s.uses_loop) iteration->set("loop", loop_object(items, i));
         if (exec_list(s.body, iteration, out) == Flow::Break) break;
@@ -193,6 +207,7 @@ void Interpreter::exec_set(const Stmt& s, const ScopePtr& scope) {
         const Value* target = scope->find(s.targets[0]);
         if (!target || !target->is_namespace())
             fail("cannot assign attribute '" + s.attr + "' on '" + s.targets[0] + "': not a namespace object");
+        if (v.holds_namespace()) fail("a namespace cannot be stored inside a namespace");
         target->namespace_dict().set(Value::string(s.attr), std::move(v));
         return;
     }
@@ -217,11 +232,12 @@ Value Interpreter::invoke_macro(const Stmt& def, const ScopePtr& closure, CallAr
         else varargs.push_back(args.positional[i]);
     }
     auto kwargs = std::make_shared<Dict>();
-    for (auto& [name, value] : args.keyword) {
+    for (const auto& kv : args.keyword) {
+        const std::string& name = kv.first;
         const bool is_param = std::any_of(def.params.begin(), def.params.end(),
                                           [&](const MacroParam& p) { return p.name == name; });
-        if (is_param || name == "caller") scope->set(name, value);
-        else kwargs->items.emplace_back(Value::string(name), value);
+        if (is_param || name == "caller") scope->set(name, kv.second);
+        else kwargs->items.emplace_back(Value::string(name), kv.second);
     }
     for (const auto& p : def.params) {
         bool bound = false;
@@ -279,28 +295,11 @@ Value Interpreter::eval_inner(const Expr& e, const ScopePtr& scope) {
             return v ? *v : Value::undefined("'" + e.name + "' is undefined");
         }
         case ExprKind::List:
-        case ExprKind::Tuple: {
-            std::vector<Value> items;
-            for (const auto& c : e.children) items.push_back(eval(*c, scope));
-            return Value::list(std::move(items), e.kind == ExprKind::Tuple);
-        }
-        case ExprKind::Dict: {
-            auto d = std::make_shared<Dict>();
-            for (size_t i = 0; i + 1 < e.children.size(); i += 2)
-                d->set(eval(*e.children[i], scope), eval(*e.children[i + 1], scope));
-            return Value::dict(std::move(d));
-        }
+        case ExprKind::Tuple:
+        case ExprKind::Dict: return eval_container(e, scope);
         case ExprKind::Not: return Value::boolean(!eval(*e.children[0], scope).truthy());
         case ExprKind::Negate:
-        case ExprKind::Plus: {
-            const Value v = eval(*e.children[0], scope);
-            if (v.is_undefined()) fail_undefined(v);
-            if (!v.is_number()) fail(std::string("bad operand type for unary ") + (e.kind == ExprKind::Negate ? "-" : "+") + ": '" + v.type_name() + "'");
-            if (e.kind == ExprKind::Plus) return v.is_float() ? v : Value::integer(v.as_int());
-            if (v.is_float()) return Value::number(-v.as_double());
-            if (v.as_int() == INT64_MIN) fail("integer overflow");
-            return Value::integer(-v.as_int());
-        }
+        case ExprKind::Plus: return unary_operator(e.kind == ExprKind::Negate, eval(*e.children[0], scope));
         case ExprKind::Binary:
             return binary_operator(*this, e.name, eval(*e.children[0], scope), eval(*e.children[1], scope));
         case ExprKind::And: {
@@ -333,24 +332,38 @@ Value Interpreter::eval_inner(const Expr& e, const ScopePtr& scope) {
     return Value();
 }
 
+Value Interpreter::eval_container(const Expr& e, const ScopePtr& scope) {
+    if (e.kind == ExprKind::Dict) {
+        auto d = std::make_shared<Dict>();
+        for (size_t i = 0; i + 1 < e.children.size(); i += 2)
+            d->set(eval(*e.children[i], scope), eval(*e.children[i + 1], scope));
+        return Value::dict(std::move(d));
+    }
+    std::vector<Value> items;
+    for (const auto& c : e.children) items.push_back(eval(*c, scope));
+    return Value::list(std::move(items), e.kind == ExprKind::Tuple);
+}
+
 Value Interpreter::eval_compare(const Expr& e, const ScopePtr& scope) {
     Value left = eval(*e.children[0], scope);
     for (size_t i = 0; i < e.ops.size(); ++i) {
         Value right = eval(*e.children[i + 1], scope);
         const std::string& op = e.ops[i];
         bool result = false;
-        if (op == "==") result = values_equal(left, right);
-        else if (op == "!=") result = !values_equal(left, right);
-        else if (op == "in") result = contains(right, left);
-        else if (op == "notin") result = !contains(right, left);
+        uint64_t work = 0;
+        if (op == "==") result = values_equal(left, right, &work);
+        else if (op == "!=") result = !values_equal(left, right, &work);
+        else if (op == "in") result = contains(*this, right, left);
+        else if (op == "notin") result = !contains(*this, right, left);
         else {
             if (left.is_undefined()) fail_undefined(left);
             if (right.is_undefined()) fail_undefined(right);
             int order = 0;
-            if (!compare_values(left, right, order))
+            if (!compare_values(left, right, order, &work))
                 fail("'" + op + "' not supported between instances of '" + left.type_name() + "' and '" + right.type_name() + "'");
             result = op == "<" ? order < 0 : op == "<=" ? order <= 0 : op == ">" ? order > 0 : order >= 0;
         }
+        charge_steps(work);
         if (!result) return Value::boolean(false);
         left = std::move(right);
     }
@@ -387,16 +400,16 @@ Value Interpreter::eval_slice(const Expr& e, const ScopePtr& scope) {
     for (int k = 0; k < 3; ++k)
         if (e.children[static_cast<size_t>(k) + 1]) parts[k] = eval(*e.children[static_cast<size_t>(k) + 1], scope);
     if (object.is_undefined()) fail_undefined(object);
+    charge_text(object);
     int64_t step = 1;
     if (parts[2].is_int()) step = parts[2].as_int();
     else if (!parts[2].is_undefined() && !parts[2].is_none()) fail("slice indices must be integers or None");
     if (step == 0) fail("slice step cannot be zero");
-    std::vector<Value> items;
-    std::vector<std::string> chars;
-    if (object.is_string()) chars = split_code_points(object.as_string());
-    else if (object.is_list()) items = object.as_list();
-    else fail("'" + object.type_name() + "' object is not subscriptable");
-    const auto size = static_cast<int64_t>(object.is_string() ? chars.size() : items.size());
+    std::vector<uint32_t> offsets;  // of the string's code points
+    if (object.is_string()) offsets = code_point_offsets(object.as_string());
+    else if (!object.is_list()) fail("'" + object.type_name() + "' object is not subscriptable");
+    const std::vector<Value>& items = object.as_list();
+    const auto size = static_cast<int64_t>(object.is_string() ? offsets.size() - 1 : items.size());
     // Python's slice.indices(): defaults depend on the direction.
     const int64_t first = slice_bound(parts[0], size, step, true);
     const int64_t stop = slice_bound(parts[1], size, step, false);
@@ -405,8 +418,9 @@ Value Interpreter::eval_slice(const Expr& e, const ScopePtr& scope) {
     for (int64_t i = first; step > 0 ? i < stop : i > stop; i += step) {
         if (i < 0 || i >= size) break;
         charge_steps();
-        if (object.is_string()) text += chars[static_cast<size_t>(i)];
-        else picked.push_back(items[static_cast<size_t>(i)]);
+        const auto k = static_cast<size_t>(i);
+        if (object.is_string()) text.append(object.as_string(), offsets[k], offsets[k + 1] - offsets[k]);
+        else picked.push_back(items[k]);
     }
     if (object.is_string()) return Value::string(std::move(text));
     return Value::list(std::move(picked), object.is_tuple());
@@ -418,20 +432,26 @@ Value Interpreter::call_value(const Value& callee, CallArgs& args) {
     if (callee.is_undefined()) fail_undefined(callee);
     if (!callee.is_callable()) fail("'" + callee.type_name() + "' object is not callable");
     DepthGuard guard(m_depth);
-    return callee.as_callable().fn(*this, args);
+    Value result = callee.as_callable().fn(*this, args);
+    charge_text(result);
+    return result;
 }
 
 Value Interpreter::apply_filter(const std::string& name, const Value& subject, CallArgs& args) {
     const auto& table = filter_table();
     const auto it = table.find(name);
     if (it == table.end()) fail("no filter named '" + name + "'");
-    return it->second(*this, subject, args);
+    charge_text(subject);
+    Value result = it->second(*this, subject, args);
+    charge_text(result);
+    return result;
 }
 
 bool Interpreter::apply_test(const std::string& name, const Value& subject, CallArgs& args) {
     const auto& table = test_table();
     const auto it = table.find(name);
     if (it == table.end()) fail("no test named '" + name + "'");
+    charge_text(subject);
     return it->second(*this, subject, args);
 }
 
@@ -447,7 +467,7 @@ Value Interpreter::get_attribute(const Value& object, const std::string& name) {
         const Value* v = object.as_dict().find(name);
         if (v) return *v;
     }
-    return Value::undefined("'" + object.type_name() + " object' has no attribute '" + name + "'");
+    return Value::undefined(missing_attribute_hint(object, "'" + name + "'"));
 }
 
 Value Interpreter::get_item(const Value& object, const Value& key) {
@@ -462,10 +482,13 @@ Value Interpreter::get_item(const Value& object, const Value& key) {
         if (i >= 0 && i < static_cast<int64_t>(items.size())) return items[static_cast<size_t>(i)];
         return Value::undefined("'" + object.type_name() + " object' has no element " + std::to_string(key.as_int()));
     } else if (object.is_string() && key.is_int()) {
-        const std::vector<std::string> chars = split_code_points(object.as_string());
+        charge_text(object);
+        const std::string& s = object.as_string();
         int64_t i = key.as_int();
-        if (i < 0) i += static_cast<int64_t>(chars.size());
-        if (i >= 0 && i < static_cast<int64_t>(chars.size())) return Value::string(chars[static_cast<size_t>(i)]);
+        if (i < 0) i += static_cast<int64_t>(count_code_points(s));
+        size_t at = 0;
+        for (int64_t k = 0; k < i && at < s.size(); ++k) at += utf8_char_length(s, at);
+        if (i >= 0 && at < s.size()) return Value::string(s.substr(at, utf8_char_length(s, at)));
         return Value::undefined("'str object' has no element " + std::to_string(key.as_int()));
     }
     if (key.is_string()) {  // jinja2 falls back to getattr() for `x['name']`
@@ -473,10 +496,11 @@ Value Interpreter::get_item(const Value& object, const Value& key) {
         Value method = method_of(*this, object, key.as_string());
         if (!method.is_undefined() || !method.undefined_hint().empty()) return method;
     }
-    return Value::undefined("'" + object.type_name() + " object' has no attribute " + to_repr(key));
+    return Value::undefined(missing_attribute_hint(object, to_repr(key)));
 }
 
 std::vector<Value> Interpreter::iterate(const Value& v) {
+    charge_steps((v.is_string() ? v.as_string().size() : v.as_list().size()) / 8);
     switch (v.kind()) {
         case Value::Kind::Undefined: return {};
         case Value::Kind::List: return v.as_list();
@@ -486,8 +510,14 @@ std::vector<Value> Interpreter::iterate(const Value& v) {
             return keys;
         }
         case Value::Kind::String: {
+            const std::string& s = v.as_string();
             std::vector<Value> chars;
-            for (auto& c : split_code_points(v.as_string())) chars.push_back(Value::string(std::move(c)));
+            for (size_t at = 0; at < s.size();) {
+                if (chars.size() >= k_max_list_items) fail("string too long to iterate");
+                const size_t n = utf8_char_length(s, at);
+                chars.push_back(Value::string(s.substr(at, n)));
+                at += n;
+            }
             return chars;
         }
         default: fail("'" + v.type_name() + "' object is not iterable");

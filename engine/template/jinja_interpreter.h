@@ -20,11 +20,11 @@
 
 namespace moe::jinja {
 
-inline constexpr size_t k_max_string_bytes = 16u << 20;      // one string (the output included)
+inline constexpr size_t k_max_string_bytes = k_max_text_bytes;  // one string (the output included)
 inline constexpr size_t k_max_total_bytes = 256u << 20;      // all strings built during one render
 inline constexpr size_t k_max_list_items = 1u << 20;         // one list
 inline constexpr int64_t k_max_range_items = 100000;         // jinja2 sandbox MAX_RANGE
-inline constexpr uint64_t k_max_steps = 5'000'000;           // evaluated nodes per render
+inline constexpr uint64_t k_max_steps = 1'000'000;           // evaluated nodes (+ bulk work) per render
 inline constexpr int k_max_call_depth = 400;                 // nested evaluation (macros recurse)
 
 // A variable scope: a for-loop iteration, a macro call or the template's top level.
@@ -50,6 +50,10 @@ public:
     // Records `n_bytes` of new string data; throws when a string or the whole render grows too large.
     void charge_bytes(size_t n_bytes);
     void charge_steps(uint64_t n = 1);
+    // Bills work proportional to a string's length (scanning, copying): one step per 64 bytes.
+    void charge_text(const Value& v) {
+        if (v.is_string()) charge_steps(v.as_string().size() / 64);
+    }
     std::vector<Value> iterate(const Value& v);  // the items a for loop over `v` sees
 
 private:
@@ -65,6 +69,7 @@ private:
 
     Value eval(const Expr& e, const ScopePtr& scope);
     Value eval_inner(const Expr& e, const ScopePtr& scope);
+    Value eval_container(const Expr& e, const ScopePtr& scope);  // list, tuple or dict literal
     Value eval_compare(const Expr& e, const ScopePtr& scope);
     Value eval_slice(const Expr& e, const ScopePtr& scope);
     Value eval_filter_chain(const Expr& e, const ScopePtr& scope, const Value* block_input);
@@ -77,7 +82,8 @@ private:
 
 // Operators (jinja_operators.cpp), Python semantics; they throw JinjaError on type errors.
 Value binary_operator(Interpreter& in, const std::string& op, const Value& a, const Value& b);
-bool contains(const Value& container, const Value& item);
+Value unary_operator(bool negate, const Value& v);  // -v or +v
+bool contains(Interpreter& in, const Value& container, const Value& item);
 [[noreturn]] void fail_undefined(const Value& v);
 
 // Builtins (jinja_filters.cpp, jinja_methods.cpp).

@@ -45,6 +45,7 @@ private:
     size_t lex_tag(size_t at, bool is_block);
     size_t skip_after_tag_end(size_t at, char control, bool is_block);
     size_t lex_string(size_t at);
+    size_t lex_escape(size_t p, std::string& value);
     size_t lex_number(size_t at);
     size_t lex_operator(size_t at, std::vector<char>& balance);
 
@@ -205,6 +206,51 @@ size_t Lexer::lex_tag(size_t at, bool is_block) {
     }
 }
 
+// Decodes the escape sequence after the backslash at p - 1 (Python's unicode-escape rules: unknown
+// escapes stay as written). Returns the position after it.
+size_t Lexer::lex_escape(size_t p, std::string& value) {
+    const char e = m_src[p++];
+    auto hex = [&](size_t n) {
+        if (p + n > m_src.size()) fail(p - 2, "truncated \\" + std::string(1, e) + " escape in string literal");
+        uint32_t cp = 0;
+        for (size_t k = 0; k < n; ++k) {
+            const char h = m_src[p + k];
+            const int d = is_digit(h) ? h - '0' : (h >= 'a' && h <= 'f') ? h - 'a' + 10 : (h >= 'A' && h <= 'F') ? h - 'A' + 10 : -1;
+            if (d < 0) fail(p - 2, "truncated \\" + std::string(1, e) + " escape in string literal");
+            cp = cp * 16 + static_cast<uint32_t>(d);
+        }
+        append_utf8(value, cp);
+        p += n;
+    };
+    switch (e) {
+        case 'n': value += '\n'; break;
+        case 't': value += '\t'; break;
+        case 'r': value += '\r'; break;
+        case 'a': value += '\a'; break;
+        case 'b': value += '\b'; break;
+        case 'f': value += '\f'; break;
+        case 'v': value += '\v'; break;
+        case '\\': value += '\\'; break;
+        case '\'': value += '\''; break;
+        case '"': value += '"'; break;
+        case '\n': break;  // line continuation
+        case 'x': hex(2); break;
+        case 'u': hex(4); break;
+        case 'U': hex(8); break;
+        default:
+            if (e >= '0' && e <= '7') {
+                uint32_t cp = static_cast<uint32_t>(e - '0');
+                for (int k = 0; k < 2 && p < m_src.size() && m_src[p] >= '0' && m_src[p] <= '7'; ++k)
+                    cp = cp * 8 + static_cast<uint32_t>(m_src[p++] - '0');
+                append_utf8(value, cp);
+            } else {
+                value += '\\';
+                value += e;
+            }
+    }
+    return p;
+}
+
 size_t Lexer::lex_string(size_t at) {
     const char quote = m_src[at];
     std::string value;
@@ -219,47 +265,7 @@ size_t Lexer::lex_string(size_t at) {
             continue;
         }
         if (p + 1 >= m_src.size()) fail(at, "unterminated string literal");
-        const char e = m_src[p + 1];
-        p += 2;
-        auto hex = [&](size_t n) -> bool {
-            if (p + n > m_src.size()) return false;
-            uint32_t cp = 0;
-            for (size_t k = 0; k < n; ++k) {
-                const char h = m_src[p + k];
-                const int d = is_digit(h) ? h - '0' : (h >= 'a' && h <= 'f') ? h - 'a' + 10 : (h >= 'A' && h <= 'F') ? h - 'A' + 10 : -1;
-                if (d < 0) return false;
-                cp = cp * 16 + static_cast<uint32_t>(d);
-            }
-            append_utf8(value, cp);
-            p += n;
-            return true;
-        };
-        switch (e) {
-            case 'n': value += '\n'; break;
-            case 't': value += '\t'; break;
-            case 'r': value += '\r'; break;
-            case 'a': value += '\a'; break;
-            case 'b': value += '\b'; break;
-            case 'f': value += '\f'; break;
-            case 'v': value += '\v'; break;
-            case '\\': value += '\\'; break;
-            case '\'': value += '\''; break;
-            case '"': value += '"'; break;
-            case '\n': break;  // line continuation
-            case 'x': if (!hex(2)) fail(p - 2, "truncated \\xXX escape in string literal"); break;
-            case 'u': if (!hex(4)) fail(p - 2, "truncated \\uXXXX escape in string literal"); break;
-            case 'U': if (!hex(8)) fail(p - 2, "truncated \\UXXXXXXXX escape in string literal"); break;
-            default:
-                if (e >= '0' && e <= '7') {
-                    uint32_t cp = static_cast<uint32_t>(e - '0');
-                    for (int k = 0; k < 2 && p < m_src.size() && m_src[p] >= '0' && m_src[p] <= '7'; ++k)
-                        cp = cp * 8 + static_cast<uint32_t>(m_src[p++] - '0');
-                    append_utf8(value, cp);
-                } else {
-                    value += '\\';  // Python keeps unknown escapes as written
-                    value += e;
-                }
-        }
+        p = lex_escape(p + 1, value);
     }
     Token t;
     t.type = Tok::String;

@@ -2,7 +2,10 @@
 // and the global functions. Mutating methods (list.append, dict.update, ...) are refused as jinja2's
 // ImmutableSandboxedEnvironment refuses them under HF.
 #include <algorithm>
+#include <cstring>
 #include <ctime>
+#include <string_view>
+#include <unordered_set>
 
 #include "template/jinja_interpreter.h"
 
@@ -10,23 +13,15 @@ namespace moe::jinja {
 
 namespace {
 
-bool is_space_cp(const std::string& cp) {
+// Python's str.isspace() for the code point of `len` bytes at s[at].
+bool is_space_at(const std::string& s, size_t at, size_t len) {
+    const char* p = s.data() + at;
+    if (len == 1) return *p == ' ' || (*p >= '\t' && *p <= '\r') || (*p >= '\x1c' && *p <= '\x1f');
     static const char* const unicode_spaces[] = {"\xc2\x85", "\xc2\xa0", "\xe1\x9a\x80", "\xe2\x80\xa8", "\xe2\x80\xa9",
                                                  "\xe2\x80\xaf", "\xe2\x81\x9f", "\xe3\x80\x80"};
-    if (cp.size() == 1) {
-        const char c = cp[0];
-        return c == ' ' || (c >= '\t' && c <= '\r') || (c >= '\x1c' && c <= '\x1f');
-    }
-    if (cp.size() == 3 && cp[0] == '\xe2' && cp[1] == '\x80' && static_cast<unsigned char>(cp[2]) >= 0x80 &&
-        static_cast<unsigned char>(cp[2]) <= 0x8a)
-        return true;  // U+2000..U+200A
-    return std::any_of(std::begin(unicode_spaces), std::end(unicode_spaces), [&](const char* s) { return cp == s; });
-}
-
-std::string join_range(const std::vector<std::string>& cps, size_t from, size_t to) {
-    std::string out;
-    for (size_t i = from; i < to; ++i) out += cps[i];
-    return out;
+    if (len == 3 && p[0] == '\xe2' && p[1] == '\x80' && static_cast<unsigned char>(p[2]) <= 0x8a) return true;  // U+2000..200A
+    return std::any_of(std::begin(unicode_spaces), std::end(unicode_spaces),
+                       [&](const char* u) { return std::strlen(u) == len && std::memcmp(u, p, len) == 0; });
 }
 
 Value string_list(std::vector<std::string> parts) {
@@ -36,31 +31,49 @@ Value string_list(std::vector<std::string> parts) {
     return Value::list(std::move(items));
 }
 
+void add_part(std::vector<std::string>& parts, std::string part) {
+    if (parts.size() >= k_max_list_items) fail("split() would give more than " + std::to_string(k_max_list_items) + " parts");
+    parts.push_back(std::move(part));
+}
+
+// str.split() / str.rsplit() without a separator: runs of whitespace separate, no empty parts; with
+// maxsplit, the unsplit remainder keeps its inner whitespace.
+Value split_whitespace(const std::string& s, int64_t maxsplit, bool from_right) {
+    std::vector<std::pair<size_t, size_t>> words;  // byte spans
+    for (size_t at = 0; at < s.size();) {
+        size_t n = utf8_char_length(s, at);
+        if (is_space_at(s, at, n)) {
+            at += n;
+            continue;
+        }
+        const size_t start = at;
+        while (at < s.size() && !is_space_at(s, at, n)) {
+            at += n;
+            if (at < s.size()) n = utf8_char_length(s, at);
+        }
+        if (words.size() >= k_max_list_items) fail("split() would give too many parts");
+        words.emplace_back(start, at);
+    }
+    std::vector<std::string> parts;
+    const size_t n_words = words.size();
+    if (maxsplit < 0 || static_cast<uint64_t>(maxsplit) + 1 >= n_words) {
+        for (const auto& [b, e] : words) add_part(parts, s.substr(b, e - b));
+    } else if (!from_right) {
+        const auto k = static_cast<size_t>(maxsplit);
+        for (size_t i = 0; i < k; ++i) add_part(parts, s.substr(words[i].first, words[i].second - words[i].first));
+        add_part(parts, s.substr(words[k].first, words.back().second - words[k].first));
+    } else {
+        const size_t first_split = n_words - static_cast<size_t>(maxsplit);
+        add_part(parts, s.substr(words[0].first, words[first_split - 1].second - words[0].first));
+        for (size_t i = first_split; i < n_words; ++i) add_part(parts, s.substr(words[i].first, words[i].second - words[i].first));
+    }
+    return string_list(std::move(parts));
+}
+
 // str.split / str.rsplit.
 Value py_split(const std::string& s, const Value* sep_v, int64_t maxsplit, bool from_right) {
     std::vector<std::string> parts;
-    if (!sep_v || sep_v->is_none() || sep_v->is_undefined()) {  // runs of whitespace, no empty parts
-        std::vector<std::string> cps = split_code_points(s);
-        if (from_right) std::reverse(cps.begin(), cps.end());
-        size_t i = 0;
-        while (true) {
-            while (i < cps.size() && is_space_cp(cps[i])) ++i;
-            if (i >= cps.size()) break;
-            size_t j = i;
-            if (maxsplit >= 0 && static_cast<int64_t>(parts.size()) == maxsplit) {
-                j = cps.size();
-                while (j > i && is_space_cp(cps[j - 1])) --j;
-            } else {
-                while (j < cps.size() && !is_space_cp(cps[j])) ++j;
-            }
-            std::vector<std::string> piece(cps.begin() + static_cast<long>(i), cps.begin() + static_cast<long>(j));
-            if (from_right) std::reverse(piece.begin(), piece.end());
-            parts.push_back(join_range(piece, 0, piece.size()));
-            i = j;
-        }
-        if (from_right) std::reverse(parts.begin(), parts.end());
-        return string_list(std::move(parts));
-    }
+    if (!sep_v || sep_v->is_none() || sep_v->is_undefined()) return split_whitespace(s, maxsplit, from_right);
     if (!sep_v->is_string()) fail("must be str or None, not " + sep_v->type_name());
     const std::string& sep = sep_v->as_string();
     if (sep.empty()) fail("empty separator");
@@ -69,10 +82,10 @@ Value py_split(const std::string& s, const Value* sep_v, int64_t maxsplit, bool 
         while (maxsplit < 0 || static_cast<int64_t>(parts.size()) < maxsplit) {
             const size_t at = s.find(sep, start);
             if (at == std::string::npos) break;
-            parts.push_back(s.substr(start, at - start));
+            add_part(parts, s.substr(start, at - start));
             start = at + sep.size();
         }
-        parts.push_back(s.substr(start));
+        add_part(parts, s.substr(start));
         return string_list(std::move(parts));
     }
     size_t end = s.size();
@@ -80,10 +93,10 @@ Value py_split(const std::string& s, const Value* sep_v, int64_t maxsplit, bool 
         if (end < sep.size()) break;
         const size_t at = s.rfind(sep, end - sep.size());
         if (at == std::string::npos) break;
-        parts.push_back(s.substr(at + sep.size(), end - at - sep.size()));
+        add_part(parts, s.substr(at + sep.size(), end - at - sep.size()));
         end = at;
     }
-    parts.push_back(s.substr(0, end));
+    add_part(parts, s.substr(0, end));
     std::reverse(parts.begin(), parts.end());
     return string_list(std::move(parts));
 }
@@ -145,8 +158,8 @@ Value bound(const std::string& name, std::function<Value(Interpreter&, CallArgs&
     return Value::callable(name, std::move(fn));
 }
 
-Value string_method(const Value& object, const std::string& name) {
-    const std::string s = object.as_string();
+// Methods that transform the string: strip, split, upper, lower, title, capitalize, replace.
+Value string_transform_method(const std::string& s, const std::string& name) {
     if (name == "strip" || name == "lstrip" || name == "rstrip")
         return bound(name, [s, name](Interpreter&, CallArgs& a) {
             return Value::string(py_strip(s, find_arg(a, 0, "chars"), name != "rstrip", name != "lstrip"));
@@ -185,6 +198,11 @@ Value string_method(const Value& object, const std::string& name) {
             if (!old_v || !new_v || !old_v->is_string() || !new_v->is_string()) fail("replace() needs two strings");
             return Value::string(py_replace(in, s, old_v->as_string(), new_v->as_string(), count && count->is_int() ? count->as_int() : -1));
         });
+    return Value();
+}
+
+// Methods that search, test or combine: find, count, format, join, is*, splitlines.
+Value string_query_method(const Value& object, const std::string& s, const std::string& name) {
     if (name == "find" || name == "rfind" || name == "index" || name == "rindex" || name == "count")
         return bound(name, [s, name](Interpreter&, CallArgs& a) {
             const Value* sub = find_arg(a, 0, "sub");
@@ -232,6 +250,12 @@ Value string_method(const Value& object, const std::string& name) {
     return Value();
 }
 
+Value string_method(const Value& object, const std::string& name) {
+    const std::string& s = object.as_string();
+    Value method = string_transform_method(s, name);
+    return method.is_callable() ? method : string_query_method(object, s, name);
+}
+
 Value unsafe(const Value& object, const std::string& name) {
     return Value::undefined("access to attribute '" + name + "' of '" + object.type_name() + "' object is unsafe.");
 }
@@ -261,11 +285,12 @@ Value dict_method(const Value& object, const std::string& name) {
 
 Value list_method(const Value& object, const std::string& name) {
     if (name == "index" || name == "count")
-        return bound(name, [object, name](Interpreter&, CallArgs& a) {
+        return bound(name, [object, name](Interpreter& in, CallArgs& a) {
             if (a.positional.empty()) fail(name + "() takes exactly one argument");
             const auto& items = object.as_list();
             int64_t n = 0;
             for (size_t i = 0; i < items.size(); ++i) {
+                in.charge_steps();
                 if (!values_equal(items[i], a.positional[0])) continue;
                 if (name == "index") return Value::integer(static_cast<int64_t>(i));
                 ++n;
@@ -283,18 +308,36 @@ Value list_method(const Value& object, const std::string& name) {
 
 // ---- shared string helpers -------------------------------------------------------------------------
 
+// Start of the code point that ends at `end` (consistent with utf8_char_length on invalid bytes).
+static size_t previous_char_start(const std::string& s, size_t end) {
+    for (size_t k = 1; k <= 4 && k <= end; ++k) {
+        const auto c = static_cast<unsigned char>(s[end - k]);
+        if ((c & 0xC0) == 0x80) continue;  // a continuation byte: keep looking for the lead
+        return utf8_char_length(s, end - k) == k ? end - k : end - 1;
+    }
+    return end - 1;
+}
+
 std::string py_strip(const std::string& s, const Value* chars, bool left, bool right) {
-    const std::vector<std::string> cps = split_code_points(s);
-    std::vector<std::string> set;
     const bool whitespace = !chars || chars->is_none() || chars->is_undefined();
-    if (!whitespace) set = split_code_points(to_str(*chars));
-    auto strip_it = [&](const std::string& cp) {
-        return whitespace ? is_space_cp(cp) : std::find(set.begin(), set.end(), cp) != set.end();
+    std::unordered_set<std::string_view> set;
+    const std::string set_text = whitespace ? std::string() : to_str(*chars);
+    for (size_t k = 0; k < set_text.size(); k += utf8_char_length(set_text, k)) {
+        set.emplace(set_text.data() + k, utf8_char_length(set_text, k));
+        if (set.size() > 4096) fail("strip() chars argument has more than 4096 different characters");
+    }
+    auto strip_it = [&](size_t at, size_t n) {
+        return whitespace ? is_space_at(s, at, n) : set.count(std::string_view(s.data() + at, n)) > 0;
     };
-    size_t from = 0, to = cps.size();
-    while (left && from < to && strip_it(cps[from])) ++from;
-    while (right && to > from && strip_it(cps[to - 1])) --to;
-    return join_range(cps, from, to);
+    size_t from = 0;
+    while (left && from < s.size() && strip_it(from, utf8_char_length(s, from))) from += utf8_char_length(s, from);
+    size_t to = s.size();
+    while (right && to > from) {
+        const size_t start = std::max(previous_char_start(s, to), from);
+        if (!strip_it(start, to - start)) break;
+        to = start;
+    }
+    return s.substr(from, to - from);
 }
 
 // Case mapping for ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic (what chat text needs);
@@ -325,7 +368,9 @@ static uint32_t map_case(uint32_t cp, bool upper) {
 static std::string change_case(const std::string& s, bool upper) {
     std::string out;
     out.reserve(s.size());
-    for (const std::string& ch : split_code_points(s)) {
+    for (size_t at = 0; at < s.size();) {
+        const std::string_view ch(s.data() + at, utf8_char_length(s, at));
+        at += ch.size();
         const auto b0 = static_cast<unsigned char>(ch[0]);
         uint32_t cp = b0;
         if (ch.size() == 2) cp = ((b0 & 0x1Fu) << 6) | (static_cast<unsigned char>(ch[1]) & 0x3Fu);
@@ -356,21 +401,24 @@ std::string py_replace(Interpreter& in, const std::string& s, const std::string&
         out += piece;
     };
     if (old_text.empty()) {  // Python inserts `new` around every code point
-        const auto cps = split_code_points(s);
-        for (const auto& cp : cps) {
+        for (size_t at = 0; at < s.size();) {
+            const size_t n = utf8_char_length(s, at);
             if (count < 0 || done < count) {
                 grow(new_text);
                 ++done;
             }
-            grow(cp);
+            grow(s.substr(at, n));
+            at += n;
         }
         if (count < 0 || done < count) grow(new_text);
     } else {
         size_t start = 0;
         for (size_t at = s.find(old_text); at != std::string::npos && (count < 0 || done < count);
              at = s.find(old_text, start)) {
-            grow(s.substr(start, at - start));
-            grow(new_text);
+            if (out.size() + (at - start) + new_text.size() > k_max_string_bytes) fail("replace() result too large");
+            if ((done & 1023) == 1023) in.charge_steps(1024);  // many small replacements are work too
+            out.append(s, start, at - start);
+            out += new_text;
             start = at + old_text.size();
             ++done;
         }
@@ -380,8 +428,11 @@ std::string py_replace(Interpreter& in, const std::string& s, const std::string&
     return out;
 }
 
-Value method_of(Interpreter&, const Value& object, const std::string& name) {
-    if (object.is_string()) return string_method(object, name);
+Value method_of(Interpreter& in, const Value& object, const std::string& name) {
+    if (object.is_string()) {
+        in.charge_text(object);  // the bound method holds a copy
+        return string_method(object, name);
+    }
     if (object.is_dict()) return dict_method(object, name);
     if (object.is_list()) return list_method(object, name);
     return Value();

@@ -123,17 +123,35 @@ Value binary_operator(Interpreter& in, const std::string& op, const Value& a, co
     unsupported(op, a, b);
 }
 
-bool contains(const Value& container, const Value& item) {
+Value unary_operator(bool negate, const Value& v) {
+    if (v.is_undefined()) fail_undefined(v);
+    if (!v.is_number()) fail(std::string("bad operand type for unary ") + (negate ? "-" : "+") + ": '" + v.type_name() + "'");
+    if (!negate) return v.is_float() ? v : Value::integer(v.as_int());
+    if (v.is_float()) return Value::number(-v.as_double());
+    if (v.as_int() == INT64_MIN) fail("integer overflow in unary '-'");
+    return Value::integer(-v.as_int());
+}
+
+bool contains(Interpreter& in, const Value& container, const Value& item) {
+    uint64_t work = 0;
     switch (container.kind()) {
         case Value::Kind::Undefined: return false;
         case Value::Kind::String:
             if (!item.is_string()) fail("'in <string>' requires string as left operand, not " + item.type_name());
+            in.charge_text(container);
             return container.as_string().find(item.as_string()) != std::string::npos;
         case Value::Kind::List:
-            for (const auto& v : container.as_list())
-                if (values_equal(v, item)) return true;
+            for (const auto& v : container.as_list()) {
+                if (values_equal(v, item, &work)) {
+                    in.charge_steps(work);
+                    return true;
+                }
+            }
+            in.charge_steps(work);
             return false;
-        case Value::Kind::Dict: return container.as_dict().find(item) != nullptr;
+        case Value::Kind::Dict:
+            in.charge_steps(container.as_dict().items.size());
+            return container.as_dict().find(item) != nullptr;
         case Value::Kind::Namespace:
             return item.is_string() && container.namespace_dict().find(item.as_string()) != nullptr;
         default: fail("argument of type '" + container.type_name() + "' is not iterable");

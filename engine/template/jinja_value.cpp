@@ -1,6 +1,9 @@
 #include "template/jinja_value.h"
 
+#include "template/jinja_lexer.h"  // JinjaError
+
 #include <algorithm>
+#include <cassert>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -11,7 +14,7 @@ namespace moe::jinja {
 
 Value Value::undefined(std::string hint) {
     Value v;
-    if (!hint.empty()) v.m_text = std::make_shared<const std::string>(std::move(hint));
+    if (!hint.empty()) v.m_object = std::make_shared<std::string>(std::move(hint));
     return v;
 }
 Value Value::none() {
@@ -28,49 +31,71 @@ Value Value::boolean(bool b) {
 Value Value::integer(int64_t i) {
     Value v;
     v.m_kind = Kind::Int;
-    v.m_int = i;
+    v.m_number.i = i;
     return v;
 }
 Value Value::number(double f) {
     Value v;
     v.m_kind = Kind::Float;
-    v.m_float = f;
+    v.m_number.f = f;
     return v;
 }
 Value Value::string(std::string s) {
     Value v;
     v.m_kind = Kind::String;
-    v.m_text = std::make_shared<const std::string>(std::move(s));
+    v.m_object = std::make_shared<std::string>(std::move(s));
     return v;
 }
+void Value::take_nesting_from(const Value& child) {
+    m_has_namespace = m_has_namespace || child.m_has_namespace;
+    if (child.m_depth + 1 > m_depth) {
+        if (child.m_depth + 1 > k_max_value_depth)
+            throw JinjaError{static_cast<size_t>(-1), "value nested more than " + std::to_string(k_max_value_depth) + " levels deep"};
+        m_depth = static_cast<uint16_t>(child.m_depth + 1);
+    }
+}
+
 Value Value::list(std::vector<Value> items, bool is_tuple) {
     Value v;
+    v.m_depth = 1;
+    for (const auto& item : items) v.take_nesting_from(item);
     v.m_kind = Kind::List;
     v.m_is_tuple = is_tuple;
-    v.m_list = std::make_shared<const std::vector<Value>>(std::move(items));
+    v.m_object = std::make_shared<std::vector<Value>>(std::move(items));
     return v;
 }
 Value Value::dict(std::shared_ptr<Dict> d) {
     Value v;
+    v.m_depth = 1;
+    for (const auto& [k, e] : d->items) {
+        v.take_nesting_from(k);
+        v.take_nesting_from(e);
+    }
     v.m_kind = Kind::Dict;
-    v.m_dict = std::move(d);
+    v.m_object = std::move(d);
     return v;
 }
 Value Value::empty_dict() { return dict(std::make_shared<Dict>()); }
 Value Value::namespace_object(std::shared_ptr<Dict> d) {
     Value v;
+    v.m_depth = 1;
+    v.m_has_namespace = true;
     v.m_kind = Kind::Namespace;
-    v.m_dict = std::move(d);
+    v.m_object = std::move(d);
     return v;
 }
 Value Value::callable(std::string name, std::function<Value(Interpreter&, CallArgs&)> fn) {
     Value v;
     v.m_kind = Kind::Callable;
-    v.m_callable = std::make_shared<const Callable>(Callable{std::move(name), std::move(fn)});
+    v.m_object = std::make_shared<Callable>(Callable{std::move(name), std::move(fn)});
     return v;
 }
 
-Value Value::from_json(const nlohmann::ordered_json& j) {
+Value Value::from_json(const nlohmann::ordered_json& j) { return from_json_at(j, 0); }
+
+Value Value::from_json_at(const nlohmann::ordered_json& j, int depth) {
+    if (depth > k_max_value_depth)
+        throw JinjaError{static_cast<size_t>(-1), "input JSON nested more than " + std::to_string(k_max_value_depth) + " levels deep"};
     switch (j.type()) {
         case nlohmann::ordered_json::value_t::null: return none();
         case nlohmann::ordered_json::value_t::boolean: return boolean(j.get<bool>());
@@ -85,13 +110,13 @@ Value Value::from_json(const nlohmann::ordered_json& j) {
         case nlohmann::ordered_json::value_t::array: {
             std::vector<Value> items;
             items.reserve(j.size());
-            for (const auto& e : j) items.push_back(from_json(e));
+            for (const auto& e : j) items.push_back(from_json_at(e, depth + 1));
             return list(std::move(items));
         }
         case nlohmann::ordered_json::value_t::object: {
             auto d = std::make_shared<Dict>();
             d->items.reserve(j.size());
-            for (const auto& [k, e] : j.items()) d->items.emplace_back(string(k), from_json(e));
+            for (const auto& [k, e] : j.items()) d->items.emplace_back(string(k), from_json_at(e, depth + 1));
             return dict(std::move(d));
         }
         default: return none();  // binary / discarded: nothing a template can use
@@ -104,18 +129,23 @@ const std::string& Value::empty_string() {
     static const std::string empty;
     return empty;
 }
-const std::string& Value::as_string() const { return m_text ? *m_text : empty_string(); }
+const std::string& Value::as_string() const {
+    return m_kind == Kind::String ? *static_cast<const std::string*>(m_object.get()) : empty_string();
+}
+const std::string& Value::undefined_hint() const {
+    return m_kind == Kind::Undefined && m_object ? *static_cast<const std::string*>(m_object.get()) : empty_string();
+}
 const std::vector<Value>& Value::as_list() const {
     static const std::vector<Value> empty;
-    return m_list ? *m_list : empty;
+    return m_kind == Kind::List ? *static_cast<const std::vector<Value>*>(m_object.get()) : empty;
 }
 const Dict& Value::as_dict() const {
     static const Dict empty;
-    return m_dict ? *m_dict : empty;
+    return m_kind == Kind::Dict ? *static_cast<const Dict*>(m_object.get()) : empty;
 }
 Dict& Value::namespace_dict() const {
-    assert(m_dict && "namespace_dict() on a value that is not a namespace");
-    return *m_dict;
+    assert(m_kind == Kind::Namespace && "namespace_dict() on a value that is not a namespace");
+    return *static_cast<Dict*>(m_object.get());
 }
 
 bool Value::truthy() const {
@@ -123,8 +153,8 @@ bool Value::truthy() const {
         case Kind::Undefined:
         case Kind::None: return false;
         case Kind::Bool: return m_bool;
-        case Kind::Int: return m_int != 0;
-        case Kind::Float: return m_float != 0.0;
+        case Kind::Int: return m_number.i != 0;
+        case Kind::Float: return m_number.f != 0.0;
         case Kind::String: return !as_string().empty();
         case Kind::List: return !as_list().empty();
         case Kind::Dict: return !as_dict().items.empty();
@@ -172,31 +202,36 @@ void Dict::set(const Value& key, Value value) {
 
 // ---- comparison ------------------------------------------------------------------------------------
 
-bool values_equal(const Value& a, const Value& b) {
+bool values_equal(const Value& a, const Value& b, uint64_t* work) {
+    if (work) ++*work;
     if (a.is_number() && b.is_number()) {
         if (a.is_float() || b.is_float()) return a.as_double() == b.as_double();
         return a.as_int() == b.as_int();
     }
     if (a.kind() != b.kind()) return false;
+    if (a.same_object(b) && a.kind() != Value::Kind::Undefined) return true;  // Python: identity first
     switch (a.kind()) {
         case Value::Kind::Undefined:
         case Value::Kind::None: return true;
-        case Value::Kind::String: return a.as_string() == b.as_string();
+        case Value::Kind::String:
+            if (work) *work += a.as_string().size() / 64;
+            return a.as_string() == b.as_string();
         case Value::Kind::List: {
             if (a.is_tuple() != b.is_tuple()) return false;
             const auto& x = a.as_list();
             const auto& y = b.as_list();
             if (x.size() != y.size()) return false;
             for (size_t i = 0; i < x.size(); ++i)
-                if (!values_equal(x[i], y[i])) return false;
+                if (!values_equal(x[i], y[i], work)) return false;
             return true;
         }
         case Value::Kind::Dict: {
             const auto& x = a.as_dict().items;
             if (x.size() != b.as_dict().items.size()) return false;
             for (const auto& [k, v] : x) {
+                if (work) *work += b.as_dict().items.size();
                 const Value* other = b.as_dict().find(k);
-                if (!other || !values_equal(v, *other)) return false;
+                if (!other || !values_equal(v, *other, work)) return false;
             }
             return true;
         }
@@ -206,7 +241,8 @@ bool values_equal(const Value& a, const Value& b) {
     }
 }
 
-bool compare_values(const Value& a, const Value& b, int& order) {
+bool compare_values(const Value& a, const Value& b, int& order, uint64_t* work) {
+    if (work) ++*work;
     if (a.is_number() && b.is_number()) {
         if (a.is_float() || b.is_float()) {
             const double x = a.as_double(), y = b.as_double();
@@ -227,8 +263,8 @@ bool compare_values(const Value& a, const Value& b, int& order) {
         const auto& x = a.as_list();
         const auto& y = b.as_list();
         for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
-            if (values_equal(x[i], y[i])) continue;
-            return compare_values(x[i], y[i], order);
+            if (values_equal(x[i], y[i], work)) continue;
+            return compare_values(x[i], y[i], order, work);
         }
         order = x.size() < y.size() ? -1 : (x.size() > y.size() ? 1 : 0);
         return true;
@@ -290,17 +326,31 @@ static std::string repr_string(const std::string& s) {
     return out + quote;
 }
 
+static void check_text_size(const std::string& s) {
+    if (s.size() > k_max_text_bytes)
+        throw JinjaError{static_cast<size_t>(-1), "value too large to convert to a string (over 16 MiB)"};
+}
+
 static std::string join_repr(const Value& v) {
     std::string out;
     if (v.is_list()) {
         const auto& items = v.as_list();
-        for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + to_repr(items[i]);
+        for (size_t i = 0; i < items.size(); ++i) {
+            if (i) out += ", ";
+            out += to_repr(items[i]);
+            check_text_size(out);
+        }
         if (v.is_tuple()) return "(" + out + (items.size() == 1 ? ",)" : ")");
         return "[" + out + "]";
     }
     const auto& items = v.is_namespace() ? v.namespace_dict().items : v.as_dict().items;
-    for (size_t i = 0; i < items.size(); ++i)
-        out += (i ? ", " : "") + to_repr(items[i].first) + ": " + to_repr(items[i].second);
+    for (size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ", ";
+        out += to_repr(items[i].first);
+        out += ": ";
+        out += to_repr(items[i].second);
+        check_text_size(out);
+    }
     return v.is_namespace() ? "<Namespace {" + out + "}>" : "{" + out + "}";
 }
 
@@ -393,6 +443,10 @@ static bool json_write(const Value& v, int indent, bool sort_keys, int depth, st
                 if (i) out += item_sep;
                 newline(depth + 1);
                 if (!json_write(items[i], indent, sort_keys, depth + 1, out, error)) return false;
+                if (out.size() > k_max_text_bytes) {
+                    error = "tojson output larger than 16 MiB";
+                    return false;
+                }
             }
             newline(depth);
             out += ']';
@@ -416,6 +470,10 @@ static bool json_write(const Value& v, int indent, bool sort_keys, int depth, st
                 json_escape(entries[i].first, out);
                 out += ": ";
                 if (!json_write(*entries[i].second, indent, sort_keys, depth + 1, out, error)) return false;
+                if (out.size() > k_max_text_bytes) {
+                    error = "tojson output larger than 16 MiB";
+                    return false;
+                }
             }
             newline(depth);
             out += '}';
@@ -433,7 +491,7 @@ bool to_json_text(const Value& v, int indent, bool sort_keys, std::string& out, 
 
 // ---- UTF-8 -----------------------------------------------------------------------------------------
 
-static size_t utf8_length_at(const std::string& s, size_t i) {
+size_t utf8_char_length(const std::string& s, size_t i) {
     const auto c = static_cast<unsigned char>(s[i]);
     size_t n = 1;
     if (c >= 0xF0 && c < 0xF8) n = 4;
@@ -445,20 +503,20 @@ static size_t utf8_length_at(const std::string& s, size_t i) {
     return n;
 }
 
-std::vector<std::string> split_code_points(const std::string& s) {
-    std::vector<std::string> out;
-    for (size_t i = 0; i < s.size();) {
-        const size_t n = utf8_length_at(s, i);
-        out.emplace_back(s.substr(i, n));
-        i += n;
-    }
-    return out;
+std::vector<uint32_t> code_point_offsets(const std::string& s) {
+    if (s.size() >= UINT32_MAX) throw JinjaError{static_cast<size_t>(-1), "string too large to index"};
+    std::vector<uint32_t> offsets;
+    offsets.reserve(s.size() + 1);
+    for (size_t i = 0; i < s.size(); i += utf8_char_length(s, i)) offsets.push_back(static_cast<uint32_t>(i));
+    offsets.push_back(static_cast<uint32_t>(s.size()));
+    return offsets;
 }
 
 size_t count_code_points(const std::string& s) {
     size_t count = 0;
-    for (size_t i = 0; i < s.size(); i += utf8_length_at(s, i)) ++count;
+    for (size_t i = 0; i < s.size(); i += utf8_char_length(s, i)) ++count;
     return count;
 }
 
 }  // namespace moe::jinja
+static_assert(sizeof(moe::jinja::Value) <= 32, "Value grew: lists of values get expensive");

@@ -17,6 +17,11 @@
 
 namespace moe::jinja {
 
+// Containers nest at most this deep (recursion in str(), ==, tojson and destruction follows nesting).
+inline constexpr int k_max_value_depth = 128;
+// str() of a list or dict longer than this is refused.
+inline constexpr size_t k_max_text_bytes = 16u << 20;
+
 class Value;
 class Interpreter;
 
@@ -66,31 +71,40 @@ public:
     bool is_namespace() const { return m_kind == Kind::Namespace; }
     bool is_mapping() const { return m_kind == Kind::Dict || m_kind == Kind::Namespace; }
     bool is_callable() const { return m_kind == Kind::Callable; }
+    bool same_object(const Value& other) const { return m_object && m_object == other.m_object; }
+    // Whether a namespace() is inside (or is) this value: one may not be stored into a namespace,
+    // which would make a reference cycle.
+    bool holds_namespace() const { return m_has_namespace; }
 
     bool as_bool() const { return m_bool; }
-    int64_t as_int() const { return m_kind == Kind::Bool ? (m_bool ? 1 : 0) : m_int; }
-    double as_double() const { return m_kind == Kind::Float ? m_float : static_cast<double>(as_int()); }
+    int64_t as_int() const { return m_kind == Kind::Bool ? (m_bool ? 1 : 0) : m_number.i; }
+    double as_double() const { return m_kind == Kind::Float ? m_number.f : static_cast<double>(as_int()); }
     const std::string& as_string() const;
     const std::vector<Value>& as_list() const;
     const Dict& as_dict() const;
     Dict& namespace_dict() const;  // the mutable attributes of a namespace()
-    const Callable& as_callable() const { return *m_callable; }
-    const std::string& undefined_hint() const { return m_text ? *m_text : empty_string(); }
+    const Callable& as_callable() const { return *static_cast<const Callable*>(m_object.get()); }
+    const std::string& undefined_hint() const;
 
     bool truthy() const;
     std::string type_name() const;  // Python's type name: "str", "int", "dict", ...
 
 private:
     static const std::string& empty_string();
+    static Value from_json_at(const nlohmann::ordered_json& j, int depth);
+    void take_nesting_from(const Value& child);  // throws JinjaError past k_max_value_depth
+    // 32 bytes: templates may hold lists of a million values.
     Kind m_kind = Kind::Undefined;
     bool m_bool = false;
     bool m_is_tuple = false;
-    int64_t m_int = 0;
-    double m_float = 0.0;
-    std::shared_ptr<const std::string> m_text;  // the string, or the hint of an undefined
-    std::shared_ptr<const std::vector<Value>> m_list;
-    std::shared_ptr<Dict> m_dict;
-    std::shared_ptr<const Callable> m_callable;
+    bool m_has_namespace = false;
+    uint16_t m_depth = 0;  // container nesting: 0 for scalars
+    union {
+        int64_t i;
+        double f;
+    } m_number{0};
+    // The string (or an undefined's hint), list, Dict or Callable, by kind.
+    std::shared_ptr<void> m_object;
 };
 
 // An insertion-ordered mapping (Python dicts keep insertion order; tojson must too).
@@ -101,11 +115,12 @@ struct Dict {
     void set(const Value& key, Value value);
 };
 
-// Python semantics.
-bool values_equal(const Value& a, const Value& b);
+// Python semantics. `work` (optional) counts the element comparisons made, so callers can bill them.
+bool values_equal(const Value& a, const Value& b, uint64_t* work = nullptr);
 // -1, 0, 1; returns false when the two cannot be ordered (Python raises TypeError).
-bool compare_values(const Value& a, const Value& b, int& order);
-std::string to_str(const Value& v);   // str(v): what {{ v }} renders
+bool compare_values(const Value& a, const Value& b, int& order, uint64_t* work = nullptr);
+// str(v): what {{ v }} renders. Throws JinjaError when a list or dict would exceed k_max_text_bytes.
+std::string to_str(const Value& v);
 std::string to_repr(const Value& v);  // repr(v): how str() shows items inside a list or dict
 std::string format_float(double f);   // Python repr of a float: 1.0, 0.1, 1e+16, inf, nan
 
@@ -114,7 +129,10 @@ std::string format_float(double f);   // Python repr of a float: 1.0, 0.1, 1e+16
 bool to_json_text(const Value& v, int indent, bool sort_keys, std::string& out, std::string& error);
 
 // Unicode helpers: strings are UTF-8, but Python indexes, slices and measures them in code points.
-std::vector<std::string> split_code_points(const std::string& s);
+// Invalid UTF-8 bytes count as one code point each.
+size_t utf8_char_length(const std::string& s, size_t at);  // bytes of the code point starting at `at`
 size_t count_code_points(const std::string& s);
+// Byte offset of every code point, then s.size(): code point i is [offsets[i], offsets[i+1]).
+std::vector<uint32_t> code_point_offsets(const std::string& s);
 
 }  // namespace moe::jinja

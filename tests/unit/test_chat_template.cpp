@@ -198,6 +198,21 @@ MOE_TEST(parsed_template_renders_many_times_and_reports_its_name) {
     CHECK(r.error().find("can only concatenate str") != std::string::npos);
 }
 
+MOE_TEST(long_conversation_renders_within_the_limits) {
+    // 4000 turns of 500 characters (about 2 MB of prompt) stay far below the operation budget.
+    ordered_json messages = ordered_json::array();
+    messages.push_back({{"role", "system"}, {"content", "You are terse."}});
+    for (int i = 0; i < 2000; ++i) {
+        messages.push_back({{"role", "user"}, {"content", std::string(500, 'u')}});
+        messages.push_back({{"role", "assistant"}, {"content", "<think>x</think>" + std::string(500, 'a')}});
+    }
+    const std::string r1 = render_file("deepseek-r1-distill-qwen-32b.jinja", conversation(messages, false));
+    const size_t user_tag = std::string("<｜User｜>").size(), assistant_tag = std::string("<｜Assistant｜>").size();
+    CHECK_EQ(r1.size(), k_bos.size() + 14 + 2000 * (500 + 500 + user_tag + assistant_tag + k_eos.size()));
+    const std::string v3 = render_file("deepseek-v3.jinja", conversation(messages, false));
+    CHECK(v3.rfind("ERROR", 0) != 0);
+}
+
 MOE_TEST(plain_json_messages_convert) {
     // Callers holding nlohmann::json (sorted keys) can pass it directly.
     nlohmann::json messages = nlohmann::json::array({{{"role", "user"}, {"content", "Hi"}}});

@@ -152,6 +152,13 @@ MOE_TEST(sandbox_and_resource_limits) {
     std::string chain = "{{ 1";
     for (int i = 0; i < 3000; ++i) chain += " + 1";
     CHECK(render(chain + " }}").find("nested too deeply") != std::string::npos);
+    // A namespace stored into a namespace would be a reference cycle; nesting of values is capped.
+    CHECK(render("{% set ns = namespace(a=1) %}{% set ns.me = ns %}").find("namespace cannot be stored") != std::string::npos);
+    CHECK(render("{% set ns = namespace(l=[]) %}{% for i in range(1000) %}{% set ns.l = [ns.l] %}{% endfor %}")
+              .find("nested more than 128 levels") != std::string::npos);
+    // Work on long strings is billed by length, so a loop over big strings ends quickly with a message.
+    CHECK(render("{% set s = 'ab' * 4000000 %}{% for i in range(100000) %}{{ s|length }}{% endfor %}").find("operations") != std::string::npos);
+    CHECK(render("{% set s = 'a' * 3000 %}{% for i in range(100000) %}{{ s|replace('a', 'bb')|length }}{% endfor %}").find("operations") != std::string::npos);
     std::string ifs;
     for (int i = 0; i < 1000; ++i) ifs += "{% if true %}";
     CHECK(render(ifs).find("nested too deeply") != std::string::npos);
