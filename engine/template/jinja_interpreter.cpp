@@ -415,12 +415,13 @@ Value Interpreter::eval_slice(const Expr& e, const ScopePtr& scope) {
     const int64_t stop = slice_bound(parts[1], size, step, false);
     std::vector<Value> picked;
     std::string text;
-    for (int64_t i = first; step > 0 ? i < stop : i > stop; i += step) {
+    for (int64_t i = first; step > 0 ? i < stop : i > stop;) {
         if (i < 0 || i >= size) break;
         charge_steps();
         const auto k = static_cast<size_t>(i);
         if (object.is_string()) text.append(object.as_string(), offsets[k], offsets[k + 1] - offsets[k]);
         else picked.push_back(items[k]);
+        if (__builtin_add_overflow(i, step, &i)) break;  // a huge step leaves the sequence
     }
     if (object.is_string()) return Value::string(std::move(text));
     return Value::list(std::move(picked), object.is_tuple());
