@@ -3,6 +3,7 @@
 #include "commands.h"
 
 #include "core/mapped_file.h"
+#include "core/utf8.h"
 #include "model/model_source.h"
 #include "tokenizer/tokenizer.h"
 
@@ -13,22 +14,32 @@ namespace moe::cli {
 
 namespace {
 
-// Shows a piece's bytes readably: printable UTF-8 as is, control bytes and invalid bytes escaped.
+// Shows a piece's bytes readably: complete UTF-8 characters as they are; control bytes and bytes that are
+// not a whole character (a token may end inside one) as \xNN.
 std::string escape_piece(const std::string& piece) {
     std::string out;
-    for (size_t i = 0; i < piece.size(); ++i) {
-        const auto c = static_cast<unsigned char>(piece[i]);
+    size_t pos = 0;
+    while (pos < piece.size()) {
+        uint32_t cp = 0;
+        const size_t n = utf8_decode(piece, pos, cp);
+        const auto c = static_cast<unsigned char>(piece[pos]);
+        if (n > 1) {
+            out.append(piece, pos, n);
+            pos += n;
+            continue;
+        }
         if (c == '\n') out += "\\n";
         else if (c == '\t') out += "\\t";
         else if (c == '\r') out += "\\r";
         else if (c == '\\') out += "\\\\";
-        else if (c < 0x20 || c == 0x7f) {
+        else if (c < 0x20 || c >= 0x7f) {
             char buf[8];
             std::snprintf(buf, sizeof buf, "\\x%02x", c);
             out += buf;
         } else {
             out += static_cast<char>(c);
         }
+        ++pos;
     }
     return out;
 }

@@ -248,6 +248,10 @@ MOE_TEST(tokenize_prints_ids_and_pieces) {
     const RunResult plain = run_moewb("tokenize --no-bos --no-special " + quote(path) + " 'H" + eos + "'");
     CHECK(plain.out.find("513") == std::string::npos);
     CHECK(plain.out.size() > 20);
+    // A token that ends inside a UTF-8 character shows its bytes escaped (the 514 vocab has no CJK tokens).
+    const RunResult cjk = run_moewb("tokenize --pieces --no-bos " + quote(path) + " '\xe4\xbd\xa0'");
+    CHECK(cjk.out.find("'\\xe4'") != std::string::npos);
+    CHECK(cjk.out.find("3 tokens") != std::string::npos);
     const RunResult p = run_moewb("tokenize --pieces " + quote(path) + " 'Hi'");
     CHECK(p.out.find("'Hi'") != std::string::npos || p.out.find("'H'") != std::string::npos);
     CHECK(p.out.find("tokens") != std::string::npos);
