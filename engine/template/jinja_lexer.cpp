@@ -1,5 +1,7 @@
 #include "template/jinja_lexer.h"
 
+#include "core/utf8.h"
+
 #include <charconv>
 #include <cstring>
 
@@ -11,25 +13,6 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' |
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_name_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool is_name_char(char c) { return is_name_start(c) || is_digit(c); }
-
-void append_utf8(std::string& out, uint32_t cp) {
-    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;  // surrogates have no UTF-8 form
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
 
 class Lexer {
 public:
@@ -219,7 +202,7 @@ size_t Lexer::lex_escape(size_t p, std::string& value) {
             if (d < 0) fail(p - 2, "truncated \\" + std::string(1, e) + " escape in string literal");
             cp = cp * 16 + static_cast<uint32_t>(d);
         }
-        append_utf8(value, cp);
+        utf8_append(value, cp);
         p += n;
     };
     switch (e) {
@@ -242,7 +225,7 @@ size_t Lexer::lex_escape(size_t p, std::string& value) {
                 uint32_t cp = static_cast<uint32_t>(e - '0');
                 for (int k = 0; k < 2 && p < m_src.size() && m_src[p] >= '0' && m_src[p] <= '7'; ++k)
                     cp = cp * 8 + static_cast<uint32_t>(m_src[p++] - '0');
-                append_utf8(value, cp);
+                utf8_append(value, cp);
             } else {
                 value += '\\';
                 value += e;

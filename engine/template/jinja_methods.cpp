@@ -7,6 +7,7 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "core/utf8.h"
 #include "template/jinja_interpreter.h"
 
 namespace moe::jinja {
@@ -369,22 +370,16 @@ static std::string change_case(const std::string& s, bool upper) {
     std::string out;
     out.reserve(s.size());
     for (size_t at = 0; at < s.size();) {
-        const std::string_view ch(s.data() + at, utf8_char_length(s, at));
-        at += ch.size();
-        const auto b0 = static_cast<unsigned char>(ch[0]);
-        uint32_t cp = b0;
-        if (ch.size() == 2) cp = ((b0 & 0x1Fu) << 6) | (static_cast<unsigned char>(ch[1]) & 0x3Fu);
-        else if (ch.size() != 1) {
-            out += ch;  // 3- and 4-byte sequences: scripts without simple case pairs here
+        uint32_t cp = 0;
+        const size_t n = utf8_decode(s, at, cp);
+        if (n == 0) {  // a byte that starts no valid character is kept as it is
+            out += s[at++];
             continue;
         }
         const uint32_t m = map_case(cp, upper);
-        if (m == cp) out += ch;
-        else if (m < 0x80) out += static_cast<char>(m);
-        else {
-            out += static_cast<char>(0xC0 | (m >> 6));
-            out += static_cast<char>(0x80 | (m & 0x3F));
-        }
+        if (m == cp) out.append(s, at, n);
+        else utf8_append(out, m);
+        at += n;
     }
     return out;
 }

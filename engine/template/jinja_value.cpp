@@ -1,5 +1,7 @@
 #include "template/jinja_value.h"
 
+#include "core/utf8.h"
+
 #include "template/jinja_lexer.h"  // JinjaError
 
 #include <algorithm>
@@ -492,15 +494,9 @@ bool to_json_text(const Value& v, int indent, bool sort_keys, std::string& out, 
 // ---- UTF-8 -----------------------------------------------------------------------------------------
 
 size_t utf8_char_length(const std::string& s, size_t i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t n = 1;
-    if (c >= 0xF0 && c < 0xF8) n = 4;
-    else if (c >= 0xE0) n = c < 0xF0 ? 3 : 1;
-    else if (c >= 0xC0) n = 2;
-    if (i + n > s.size()) return 1;
-    for (size_t k = 1; k < n; ++k)
-        if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 1;  // invalid: one byte alone
-    return n;
+    uint32_t cp = 0;
+    const size_t n = utf8_decode(s, i, cp);
+    return n == 0 ? 1 : n;  // a byte that starts no valid character counts as one character
 }
 
 std::vector<uint32_t> code_point_offsets(const std::string& s) {
