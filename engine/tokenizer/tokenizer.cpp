@@ -76,7 +76,9 @@ void Tokenizer::encode_fragment(std::string_view fragment, std::vector<int32_t>&
     std::string prefixed;
     const bool cacheable = !(m_vocab.add_prefix_space && fragment.front() != ' ');
     if (!cacheable) {
-        prefixed = " " + std::string(fragment);
+        prefixed.reserve(fragment.size() + 1);
+        prefixed += ' ';
+        prefixed += fragment;
         fragment = prefixed;
     }
     std::vector<Piece> pieces;

@@ -57,7 +57,10 @@ std::vector<Case> read_cases(const std::string& inp_path, const std::string& out
 
 std::string ids_str(const std::vector<int32_t>& ids) {
     std::string s;
-    for (int32_t id : ids) s += " " + std::to_string(id);
+    for (int32_t id : ids) {
+        s += ' ';
+        s += std::to_string(id);
+    }
     return s;
 }
 
