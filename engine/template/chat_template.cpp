@@ -44,7 +44,7 @@ Result<std::string> ChatTemplate::render(const ChatTemplateInputs& inputs) const
         globals->set("eos_token", Value::string(inputs.eos_token));
         if (inputs.extra_context.is_object())
             for (const auto& [key, value] : inputs.extra_context.items()) globals->set(key, Value::from_json(value));
-        jinja::Interpreter interpreter;
+        jinja::Interpreter interpreter(inputs.max_operations, static_cast<size_t>(inputs.max_built_bytes));
         return interpreter.render(*m_body, globals);
     } catch (const jinja::JinjaError& e) {
         return located_error(m_source_name, *m_source, e);

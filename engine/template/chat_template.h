@@ -47,6 +47,10 @@ struct ChatTemplateInputs {
     // More template variables (enable_thinking, documents, pad_token, ...); they override the above.
     nlohmann::ordered_json extra_context = nlohmann::ordered_json::object();
     int64_t now_unix_s = -1;  // what strftime_now() formats (local time); < 0: the current time
+    // Budget of one render: evaluated operations and bytes of strings built. A chat template needs a few
+    // thousand operations per message; the defaults stop runaway templates in about a second.
+    uint64_t max_operations = 1'000'000;
+    uint64_t max_built_bytes = 256u << 20;
 };
 
 // A parsed template; parse once, render many times. Copies share the parsed tree.

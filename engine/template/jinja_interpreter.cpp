@@ -68,13 +68,14 @@ void Interpreter::charge_bytes(size_t n_bytes) {
     if (n_bytes > k_max_string_bytes)
         fail("string too large (" + std::to_string(n_bytes) + " bytes, limit " + std::to_string(k_max_string_bytes) + ")");
     m_total_bytes += n_bytes;
-    if (m_total_bytes > k_max_total_bytes) fail("template built more than 256 MiB of strings");
+    if (m_total_bytes > m_max_total_bytes)
+        fail("template built more than " + std::to_string(m_max_total_bytes) + " bytes of strings");
     charge_steps(n_bytes / 64);  // copying text is work too
 }
 
 void Interpreter::charge_steps(uint64_t n) {
     m_steps += n;
-    if (m_steps > k_max_steps) fail("template exceeded " + std::to_string(k_max_steps) + " operations");
+    if (m_steps > m_max_steps) fail("template exceeded " + std::to_string(m_max_steps) + " operations");
 }
 
 void Interpreter::emit(std::string& out, const std::string& text) {

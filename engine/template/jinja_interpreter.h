@@ -38,6 +38,11 @@ using ScopePtr = std::shared_ptr<Scope>;
 
 class Interpreter {
 public:
+    // `max_steps` / `max_total_bytes`: the render's budget of operations and of string bytes built
+    // (k_max_steps / k_max_total_bytes unless a caller, e.g. a fuzz target, asks for less).
+    explicit Interpreter(uint64_t max_steps = k_max_steps, size_t max_total_bytes = k_max_total_bytes)
+        : m_max_steps(max_steps), m_max_total_bytes(max_total_bytes) {}
+
     // Renders `body` with `globals` as the outermost scope. Throws JinjaError.
     std::string render(const StmtList& body, const ScopePtr& globals);
 
@@ -75,6 +80,8 @@ private:
     Value eval_filter_chain(const Expr& e, const ScopePtr& scope, const Value* block_input);
     CallArgs eval_args(const Expr& e, const ScopePtr& scope);
 
+    uint64_t m_max_steps = k_max_steps;
+    size_t m_max_total_bytes = k_max_total_bytes;
     uint64_t m_steps = 0;
     size_t m_total_bytes = 0;
     int m_depth = 0;

@@ -183,3 +183,22 @@ MOE_TEST(tojson_keeps_key_order_and_unicode) {
     // Without tools the variable is defined and none, as HF passes tools=None.
     CHECK_EQ(render("{{ tools is defined }}{{ tools is none }}"), std::string("TrueTrue"));
 }
+
+MOE_TEST(render_budget_is_the_callers) {
+    moe::ChatTemplateInputs in;
+    in.max_operations = 1000;
+    const std::string loop = "{% for i in range(5000) %}{{ i }}{% endfor %}";
+    auto small = moe::render_chat_template(loop, in, "budget.jinja");
+    REQUIRE(!small.ok());
+    CHECK(small.error().find("budget.jinja:1:") != std::string::npos);
+    CHECK(small.error().find("exceeded 1000 operations") != std::string::npos);
+    in.max_operations = 1'000'000;  // the default renders the same loop
+    auto full = moe::render_chat_template(loop, in, "budget.jinja");
+    REQUIRE_OK(full);
+    CHECK(full->size() > 5000);
+
+    in.max_built_bytes = 1000;
+    auto bytes = moe::render_chat_template("{% set s = 'x' * 600 %}{{ s ~ s }}", in, "bytes.jinja");
+    REQUIRE(!bytes.ok());
+    CHECK(bytes.error().find("more than 1000 bytes of strings") != std::string::npos);
+}
