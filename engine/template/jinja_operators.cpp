@@ -17,7 +17,9 @@ namespace {
 }
 
 Value repeat(Interpreter& in, const Value& seq, int64_t n) {
-    if (n <= 0) return seq.is_string() ? Value::string("") : Value::list({}, seq.is_tuple());
+    // An empty sequence repeats to itself whatever n is: no loop of n empty appends.
+    const bool empty = seq.is_string() ? seq.as_string().empty() : seq.as_list().empty();
+    if (n <= 0 || empty) return seq.is_string() ? Value::string("") : Value::list({}, seq.is_tuple());
     if (seq.is_string()) {
         const std::string& s = seq.as_string();
         if (!s.empty() && static_cast<uint64_t>(n) > k_max_string_bytes / s.size())

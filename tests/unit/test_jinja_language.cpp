@@ -202,3 +202,10 @@ MOE_TEST(render_budget_is_the_callers) {
     REQUIRE(!bytes.ok());
     CHECK(bytes.error().find("more than 1000 bytes of strings") != std::string::npos);
 }
+
+MOE_TEST(repeating_an_empty_sequence_is_immediate) {
+    // Found by libFuzzer: `[] * 11000000000` looped eleven billion times.
+    CHECK_EQ(render("{% set l = [] * 11000000000 %}{{ l|length }}"), std::string("0"));
+    CHECK_EQ(render("{{ ('' * 11000000000)|length }}"), std::string("0"));
+    CHECK_EQ(render("{{ (() * 11000000000)|length }}"), std::string("0"));
+}
