@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <random>
@@ -449,62 +450,22 @@ MOE_TEST(pretokenizer_dialects) {
     CHECK_EQ(pos, std::string("Hello  world\n\n 123 ").size());
 }
 
-// A minimal GGUF v3 writer for vocab-only files: no tensors, tokenizer keys only.
+// Vocab-only GGUF files (tokenizer keys, no tensors) written by the engine's GgufWriter.
 struct GgufBuilder {
-    struct Kv {
-        std::string key;
-        uint32_t type;
-        std::string payload;
-    };
-    std::vector<Kv> kvs;
-    static void put_u32(std::string& s, uint32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); }
-    static void put_u64(std::string& s, uint64_t v) { s.append(reinterpret_cast<const char*>(&v), 8); }
-    static void put_str(std::string& s, const std::string& v) { put_u64(s, v.size()); s += v; }
-    void set(const std::string& key, uint32_t type, std::string payload) {
-        for (Kv& kv : kvs) {
-            if (kv.key == key) {
-                kv = {key, type, std::move(payload)};
-                return;
-            }
-        }
-        kvs.push_back({key, type, std::move(payload)});
-    }
-    void set_string(const std::string& key, const std::string& v) {
-        std::string p;
-        put_str(p, v);
-        set(key, 8, p);
-    }
-    void set_u32(const std::string& key, uint32_t v) {
-        std::string p;
-        put_u32(p, v);
-        set(key, 4, p);
-    }
+    moe::GgufWriter writer;  // set() replaces a key in place
+    void set_string(const std::string& key, const std::string& v) { writer.set(key, moe::GgufValue::make_string(v)); }
+    void set_u32(const std::string& key, uint32_t v) { writer.set(key, moe::GgufValue::make_u32(v)); }
     void set_strings(const std::string& key, const std::vector<std::string>& v) {
-        std::string p;
-        put_u32(p, 8);
-        put_u64(p, v.size());
-        for (const auto& x : v) put_str(p, x);
-        set(key, 9, p);
+        writer.set(key, moe::GgufValue::make_string_array(v));
     }
     void set_i32s(const std::string& key, const std::vector<int32_t>& v) {
-        std::string p;
-        put_u32(p, 5);
-        put_u64(p, v.size());
-        for (int32_t x : v) put_u32(p, static_cast<uint32_t>(x));
-        set(key, 9, p);
+        writer.set(key, moe::GgufValue::make_i32_array(v));
     }
     std::string bytes() const {
-        std::string s = "GGUF";
-        put_u32(s, 3);
-        put_u64(s, 0);
-        put_u64(s, kvs.size());
-        for (const Kv& kv : kvs) {
-            put_str(s, kv.key);
-            put_u32(s, kv.type);
-            s += kv.payload;
-        }
-        while (s.size() % 32 != 0) s += '\0';
-        return s;
+        const std::string path = moe_test::temp_dir() + "/vocab_test.gguf";
+        REQUIRE_OK(writer.write(path));
+        std::ifstream in(path, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     }
 };
 
