@@ -1,0 +1,130 @@
+// The compute backend interface: what the model code calls for every op of its blocks. The CPU backend
+// (backend/cpu) implements all of it; the CUDA plugin (kernels/, issue 5) implements the same interface and
+// answers supports() == false for what it lacks, which the engine then runs on the CPU backend.
+//
+// Conventions:
+//  - Activations are float32, row-major [n_tokens][width] with an explicit row stride (in floats).
+//  - Pointers are device pointers of this backend: host memory for the CPU; for CUDA, buffers from alloc().
+//    Weights are MatrixViews in their stored type (memory-mapped on the CPU).
+//  - Every op returns a Status: a bad shape or an unsupported type is an error value, never an abort.
+//  - Ops may run asynchronously; synchronize() waits and reports the first deferred error.
+//  - Training (LoRA) adds backward ops next to these (matmul_backward_x, rms_norm_backward, ...); the forward
+//    code keeps the activations it needs in named buffers so a backward pass can read them.
+#pragma once
+
+#include "backend/matrix_view.h"
+#include "core/status.h"
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+namespace moe {
+
+struct DeviceInfo {
+    std::string kind;   // "cpu" | "cuda"
+    std::string name;   // "AMD EPYC (2 threads, AVX2 FMA F16C)"
+    uint64_t memory_total_bytes = 0;
+    uint64_t memory_free_bytes = 0;
+    int n_threads = 1;  // CPU worker threads (CUDA: 0)
+};
+
+// Memory owned by a backend. The CPU buffer is 64-byte aligned host memory.
+class Buffer {
+public:
+    virtual ~Buffer() = default;
+    virtual void* data() = 0;
+    virtual uint64_t size_bytes() const = 0;
+};
+
+enum class Op {
+    Matmul,             // matmul, matmul_batch
+    MatmulTransposed,   // matmul_transposed
+    MoeFfn,             // moe_ffn
+    RmsNorm,
+    Rope,
+    Attention,          // attention (MHA/GQA) and mla_attention
+    Elementwise,        // add, swiglu, copy
+};
+
+// RoPE of one kind, for rope(): theta_i = base^(-2i/n_rot); YaRN per shared fixtures section 4.
+struct RopeParams {
+    int64_t n_rot = 0;
+    double freq_base = 10000.0;
+    bool interleaved = true;  // adjacent pairs (GGUF, HF V2/V3); false: rotate-half (HF llama/deepseek v1)
+    bool yarn = false;
+    double yarn_factor = 1.0;
+    int64_t yarn_original_ctx = 0;
+    double yarn_beta_fast = 32.0;
+    double yarn_beta_slow = 1.0;
+    double linear_factor = 1.0;  // positions divided by this (linear scaling)
+};
+
+// Absorbed multi-head latent attention over the latent cache (spec 2.2): per head h and query token t,
+//   scores[s] = kq_scale * (q_lat[t][h] . c[s] + q_pe[t][h] . k_pe[s]) for s <= pos[t] (causal),
+//   o_lat[t][h] = softmax(scores) . c[s].
+struct MlaAttentionArgs {
+    int64_t n_tokens = 0;
+    int64_t n_head = 0;
+    int64_t kv_lora = 0;        // width of c (and of q_lat, o_lat)
+    int64_t n_rope = 0;         // width of k_pe / q_pe
+    const float* q = nullptr;   // [n_tokens][n_head][kv_lora + n_rope]: q_lat then q_pe per head
+    const float* cache = nullptr;  // [n_ctx][kv_lora + n_rope]: c then k_pe per position (F32 cache)
+    const uint16_t* cache_f16 = nullptr;  // the same as fp16, when the cache is F16 (cache == nullptr)
+    const int32_t* pos = nullptr;  // [n_tokens] position of each query token; key s is visible when s <= pos
+    float kq_scale = 1.0f;
+    float* out = nullptr;       // [n_tokens][n_head][kv_lora]
+};
+
+// Multi-head / grouped-query attention over a K/V cache: head h reads kv head h / (n_head / n_head_kv).
+struct MhaAttentionArgs {
+    int64_t n_tokens = 0;
+    int64_t n_head = 0;
+    int64_t n_head_kv = 0;
+    int64_t head_dim_k = 0;
+    int64_t head_dim_v = 0;
+    const float* q = nullptr;        // [n_tokens][n_head][head_dim_k]
+    const float* k = nullptr;        // [n_ctx][n_head_kv][head_dim_k] (F32 cache), or
+    const uint16_t* k_f16 = nullptr;
+    const float* v = nullptr;        // [n_ctx][n_head_kv][head_dim_v]
+    const uint16_t* v_f16 = nullptr;
+    const int32_t* pos = nullptr;
+    float kq_scale = 1.0f;
+    float* out = nullptr;            // [n_tokens][n_head][head_dim_v]
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+
+    virtual DeviceInfo info() const = 0;
+    virtual bool supports(Op op, GgmlType weight_type = GgmlType::F32) const = 0;
+    virtual Result<std::unique_ptr<Buffer>> alloc(uint64_t n_bytes) = 0;
+    virtual Status synchronize() = 0;
+
+    // y[t] = W x[t]; see cpu/cpu_matmul.h for the exact contract of these four.
+    virtual Status matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
+                          int64_t y_stride, ActivationMode mode = ActivationMode::Native) = 0;
+    virtual Status matmul_batch(std::span<const MatmulJob> jobs, int64_t n_tokens) = 0;
+    virtual Status matmul_transposed(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens,
+                                     float* y, int64_t y_stride) = 0;
+    virtual Status moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n_tokens,
+                           int64_t n_embd, int64_t k, const int32_t* ids, const float* weights, float* y) = 0;
+
+    // y[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w  (in place when y == x). x, y: [n_tokens][stride], width n.
+    virtual Status rms_norm(const float* x, int64_t x_stride, const float* w, int64_t n, int64_t n_tokens,
+                            float eps, float* y, int64_t y_stride) = 0;
+    // Rotates, in place, `n_heads` vectors of n_rot dims per token starting at x[t] + head * head_stride.
+    virtual Status rope(float* x, int64_t x_stride, int64_t n_tokens, int64_t n_heads, int64_t head_stride,
+                        const int32_t* pos, const RopeParams& params) = 0;
+    virtual Status mla_attention(const MlaAttentionArgs& args) = 0;
+    virtual Status mha_attention(const MhaAttentionArgs& args) = 0;
+    // y[i] += x[i], i < n.
+    virtual Status add(float* y, const float* x, int64_t n) = 0;
+};
+
+// The CPU backend with `n_threads` threads (<= 0: one per hardware thread).
+std::unique_ptr<Backend> make_cpu_backend(int n_threads = 0);
+
+}  // namespace moe

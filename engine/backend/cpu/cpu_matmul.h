@@ -1,0 +1,54 @@
+// The CPU backend's matrix kernels: products of stored-type weights (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0,
+// Q5_1, Q4_K, Q5_K, Q6_K, FP8 block-scaled) with float32 activations, the SwiGLU expert FFN, float32 GEMM, and
+// the memory-bandwidth probe the benchmarks divide by. SIMD (AVX2/FMA/F16C) where the CPU has it, scalar
+// otherwise; every SIMD path is tested against the scalar one.
+#pragma once
+
+#include "backend/matrix_view.h"
+#include "core/status.h"
+
+#include <cstdint>
+#include <span>
+
+namespace moe::cpu {
+
+class ThreadPool;
+
+// True when matmul() handles weights of `type`.
+bool matmul_supports(GgmlType type);
+
+// y[t][r] = sum_c W[r][c] * x[t][c] for t < n_tokens, r < w.rows.
+//   x: [n_tokens][x_stride >= w.cols] float32, y: [n_tokens][y_stride >= w.rows] float32 (overwritten).
+// `mode` says how x is rounded first (see ActivationMode). Errors: unsupported type, cols not a multiple of the
+// type's block size.
+Status matmul(ThreadPool& pool, const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
+              int64_t y_stride, ActivationMode mode = ActivationMode::Native);
+
+// Several independent products over the same n_tokens in one parallel region (q and kv_a of one layer, ...).
+Status matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t n_tokens);
+
+// y[t][c] = sum_r x[t][r] * W[r][c] (the transposed product, float32 activations, dequantized weights):
+//   x: [n_tokens][x_stride >= w.rows], y: [n_tokens][y_stride >= w.cols] (overwritten).
+// Used by absorbed MLA with the legacy attn_kv_b layout: q_lat = W_UK^T q_nope.
+Status matmul_transposed(ThreadPool& pool, const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens,
+                         float* y, int64_t y_stride);
+
+// Mixture-of-experts SwiGLU:  y[t] += sum_j weights[t][j] * down_e(silu(gate_e x[t]) * up_e x[t]),
+//   e = ids[t][j], j < k.  x: [n_tokens][n_embd], y: [n_tokens][n_embd] (accumulated), ids/weights: [n_tokens][k].
+// Tokens routed to one expert are gathered and multiplied together (a GEMM per expert when n_tokens > 1).
+// A dense or shared FFN is the case of one expert, k = 1, ids 0, weight 1. Activation rounding: Native.
+Status moe_ffn(ThreadPool& pool, std::span<const SwigluWeights> experts, const float* x, int64_t n_tokens,
+               int64_t n_embd, int64_t k, const int32_t* ids, const float* weights, float* y);
+
+// C[m][n] = alpha * sum_k A[m][k] * B[n][k] + beta * C[m][n]: both operands row-major with k innermost.
+void sgemm_nt(ThreadPool& pool, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+              int64_t ldb, float* c, int64_t ldc, float alpha = 1.0f, float beta = 0.0f);
+// C[m][n] = alpha * sum_k A[m][k] * B[k][n] + beta * C[m][n].
+void sgemm_nn(ThreadPool& pool, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+              int64_t ldb, float* c, int64_t ldc, float alpha = 1.0f, float beta = 0.0f);
+
+// Read bandwidth of main memory with every pool thread streaming its own part of a buffer much larger than the
+// caches (bytes read / seconds, best of `repetitions`), in GB/s (1e9 bytes).
+double measure_memory_bandwidth_gbs(ThreadPool& pool, uint64_t buffer_bytes = 1ull << 30, int repetitions = 5);
+
+}  // namespace moe::cpu

@@ -1,0 +1,96 @@
+#include "backend/cpu/thread_pool.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace moe::cpu {
+
+namespace {
+// Spin iterations before a worker sleeps: about 50-100 us, longer than the gap between two ops of one token.
+constexpr int kSpinIterations = 20000;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+}  // namespace
+
+int ThreadPool::hardware_threads() {
+    const unsigned n = std::thread::hardware_concurrency();
+    return n == 0 ? 1 : static_cast<int>(n);
+}
+
+ThreadPool::ThreadPool(int n_threads) : m_n_threads(n_threads <= 0 ? hardware_threads() : n_threads) {
+    m_workers.reserve(static_cast<size_t>(m_n_threads - 1));
+    for (int i = 1; i < m_n_threads; ++i) m_workers.emplace_back([this, i] { worker_main(i); });
+}
+
+ThreadPool::~ThreadPool() {
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_stop.store(true);
+        m_generation.fetch_add(1);
+    }
+    m_wake.notify_all();
+    for (auto& t : m_workers) t.join();
+}
+
+void ThreadPool::worker_main(int ith) {
+    uint64_t seen = 0;
+    for (;;) {
+        uint64_t gen = m_generation.load(std::memory_order_acquire);
+        for (int spin = 0; gen == seen && spin < kSpinIterations; ++spin) {
+            cpu_relax();
+            gen = m_generation.load(std::memory_order_acquire);
+        }
+        if (gen == seen) {
+            std::unique_lock<std::mutex> lock(m_mutex);
+            m_wake.wait(lock, [&] { return m_generation.load(std::memory_order_acquire) != seen; });
+            gen = m_generation.load(std::memory_order_acquire);
+        }
+        seen = gen;
+        if (m_stop.load()) return;
+        (*m_job)(ith, m_n_threads);
+        m_pending.fetch_sub(1, std::memory_order_acq_rel);
+    }
+}
+
+void ThreadPool::run(const std::function<void(int, int)>& fn) {
+    if (m_n_threads == 1) {
+        fn(0, 1);
+        return;
+    }
+    m_job = &fn;
+    m_pending.store(m_n_threads - 1, std::memory_order_release);
+    {
+        // The lock orders the generation bump against a worker that is about to sleep.
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_generation.fetch_add(1, std::memory_order_acq_rel);
+    }
+    m_wake.notify_all();
+    fn(0, m_n_threads);
+    while (m_pending.load(std::memory_order_acquire) != 0) cpu_relax();
+    m_job = nullptr;
+}
+
+void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+    if (n <= 0) return;
+    grain = std::max<int64_t>(1, grain);
+    const int64_t n_grains = (n + grain - 1) / grain;
+    const int nth = static_cast<int>(std::min<int64_t>(m_n_threads, n_grains));
+    if (nth <= 1) {
+        fn(0, n);
+        return;
+    }
+    run([&](int ith, int) {
+        if (ith >= nth) return;
+        const int64_t g0 = n_grains * ith / nth;
+        const int64_t g1 = n_grains * (ith + 1) / nth;
+        const int64_t begin = g0 * grain;
+        const int64_t end = std::min(n, g1 * grain);
+        if (begin < end) fn(begin, end);
+    });
+}
+
+}  // namespace moe::cpu
