@@ -59,7 +59,16 @@ struct RopeParams {
     double yarn_beta_fast = 32.0;
     double yarn_beta_slow = 1.0;
     double linear_factor = 1.0;  // positions divided by this (linear scaling)
+    double magnitude = 1.0;      // cos/sin multiplier (HF YaRN get_m(s, mscale) / get_m(s, mscale_all_dim))
+    const float* freq_factors = nullptr;  // [n_rot/2] divisors of theta_i (llama 3.1 rope_freqs), or null
 };
+
+// The rotation angle of pair i (0 <= i < n_rot/2) at position `pos`:
+//   theta_i = pos * base^(-2i/n_rot) / freq_factors[i] / linear_factor, then YaRN blends the interpolated
+//   (theta/factor) and extrapolated angles with ramp_i = 1 - clamp((i - low) / max(0.001, high - low), 0, 1),
+//   low = max(0, floor(corr(beta_fast))), high = min(n_rot - 1, ceil(corr(beta_slow))),
+//   corr(b) = n_rot * ln(orig_ctx / (b * 2 pi)) / (2 ln base).  Fills angles[0 .. n_rot/2) per position.
+void rope_angles(const RopeParams& params, int32_t pos, float* angles);
 
 // Absorbed multi-head latent attention over the latent cache (spec 2.2): per head h and query token t,
 //   scores[s] = kq_scale * (q_lat[t][h] . c[s] + q_pe[t][h] . k_pe[s]) for s <= pos[t] (causal),

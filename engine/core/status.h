@@ -68,3 +68,14 @@ private:
         ::moe::Status moe_status_ = (expr);      \
         if (!moe_status_.ok()) return moe_status_; \
     } while (0)
+
+// Evaluates `expr` (a Result<T>); on failure returns its Status, else moves the value into `lhs`
+// (a declaration or an lvalue). Expands to several statements: use braces under if/else.
+#define MOE_ASSIGN_OR_RETURN_CONCAT2(a, b) a##b
+#define MOE_ASSIGN_OR_RETURN_CONCAT(a, b) MOE_ASSIGN_OR_RETURN_CONCAT2(a, b)
+#define MOE_ASSIGN_OR_RETURN(lhs, expr) \
+    MOE_ASSIGN_OR_RETURN_IMPL(MOE_ASSIGN_OR_RETURN_CONCAT(moe_result_, __LINE__), lhs, expr)
+#define MOE_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
+    auto tmp = (expr);                            \
+    if (!tmp.ok()) return tmp.status();           \
+    lhs = std::move(tmp).value()

@@ -1,0 +1,136 @@
+// Causal attention over the KV cache on the CPU. Key s is visible to query t when s <= pos[t]. Work is split
+// over tokens (prompt) or over heads (decode, one token). For each token the loop runs over cache rows outermost
+// and heads innermost, so a cache row is read from memory once per token for all heads.
+#include "backend/cpu/cpu_ops.h"
+
+#include "backend/cpu/simd.h"
+#include "backend/cpu/thread_pool.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace moe::cpu {
+
+namespace {
+
+// softmax of scores[0..n) in place; returns nothing (n >= 1).
+void softmax_inplace(float* scores, int64_t n) {
+    float max_s = -std::numeric_limits<float>::infinity();
+    for (int64_t s = 0; s < n; ++s) max_s = std::max(max_s, scores[s]);
+    double sum = 0.0;
+    for (int64_t s = 0; s < n; ++s) {
+        scores[s] = std::exp(scores[s] - max_s);
+        sum += scores[s];
+    }
+    const float inv = static_cast<float>(1.0 / sum);
+    for (int64_t s = 0; s < n; ++s) scores[s] *= inv;
+}
+
+// Key/value rows of one cache kind: F32 or F16 storage behind one interface.
+struct CacheRows {
+    const float* f32 = nullptr;
+    const uint16_t* f16 = nullptr;
+    int64_t stride = 0;  // elements between positions
+
+    float dot(const float* q, int64_t s, int64_t offset, int64_t n) const {
+        return f32 ? dot_f32(q, f32 + s * stride + offset, n) : dot_f32_f16(q, f16 + s * stride + offset, n);
+    }
+    void axpy(float* y, float a, int64_t s, int64_t offset, int64_t n) const {
+        if (f32) {
+            axpy_f32(y, a, f32 + s * stride + offset, n);
+        } else {
+            axpy_f16(y, a, f16 + s * stride + offset, n);
+        }
+    }
+};
+
+// Generic causal attention for token t, heads [h0, h1).
+//   q_h = q + h * q_head_stride (width dk); key of head h at position s: keys row s, offset kv_head(h) * k_head_stride;
+//   value: values row s, offset kv_head(h) * v_head_stride (width dv); out_h = out + h * dv.
+struct AttentionShape {
+    int64_t n_head = 0;
+    int64_t group = 1;  // query heads per kv head
+    int64_t dk = 0;
+    int64_t dv = 0;
+    int64_t q_head_stride = 0;
+    int64_t k_head_stride = 0;
+    int64_t v_head_stride = 0;
+};
+
+void attend_token(const AttentionShape& a, const CacheRows& keys, const CacheRows& values, const float* q, int64_t n_kv,
+                  float kq_scale, int64_t h0, int64_t h1, float* out, std::vector<float>& scores) {
+    const int64_t nh = h1 - h0;
+    scores.resize(static_cast<size_t>(nh * n_kv));
+    for (int64_t s = 0; s < n_kv; ++s)
+        for (int64_t h = h0; h < h1; ++h)
+            scores[(h - h0) * n_kv + s] =
+                kq_scale * keys.dot(q + h * a.q_head_stride, s, (h / a.group) * a.k_head_stride, a.dk);
+    for (int64_t h = h0; h < h1; ++h) {
+        softmax_inplace(scores.data() + (h - h0) * n_kv, n_kv);
+        std::fill(out + h * a.dv, out + (h + 1) * a.dv, 0.0f);
+    }
+    for (int64_t s = 0; s < n_kv; ++s)
+        for (int64_t h = h0; h < h1; ++h)
+            values.axpy(out + h * a.dv, scores[(h - h0) * n_kv + s], s, (h / a.group) * a.v_head_stride, a.dv);
+}
+
+Status run_attention(ThreadPool& pool, const AttentionShape& a, const CacheRows& keys, const CacheRows& values,
+                     const float* q, int64_t q_token_stride, const int32_t* pos, int64_t n_tokens, float kq_scale,
+                     float* out, int64_t out_token_stride) {
+    for (int64_t t = 0; t < n_tokens; ++t)
+        if (pos[t] < 0) return Status::error("attention: negative position " + std::to_string(pos[t]));
+    // Decode: split heads over threads. Prompt: split tokens.
+    const int64_t head_chunks = n_tokens == 1 ? std::min<int64_t>(a.n_head, pool.size()) : 1;
+    pool.parallel_for(n_tokens * head_chunks, 1, [&](int64_t begin, int64_t end) {
+        std::vector<float> scores;
+        for (int64_t task = begin; task < end; ++task) {
+            const int64_t t = task / head_chunks;
+            const int64_t c = task % head_chunks;
+            const int64_t h0 = a.n_head * c / head_chunks;
+            const int64_t h1 = a.n_head * (c + 1) / head_chunks;
+            attend_token(a, keys, values, q + t * q_token_stride, int64_t(pos[t]) + 1, kq_scale, h0, h1,
+                         out + t * out_token_stride, scores);
+        }
+    });
+    return {};
+}
+
+}  // namespace
+
+Status mla_attention(ThreadPool& pool, const MlaAttentionArgs& g) {
+    if ((g.cache == nullptr) == (g.cache_f16 == nullptr)) return Status::error("mla_attention: give exactly one cache");
+    const int64_t row = g.kv_lora + g.n_rope;
+    AttentionShape a;
+    a.n_head = g.n_head;
+    a.group = g.n_head;  // one shared latent "kv head"
+    a.dk = row;
+    a.dv = g.kv_lora;
+    a.q_head_stride = row;
+    CacheRows rows{g.cache, g.cache_f16, row};
+    return run_attention(pool, a, rows, rows, g.q, g.n_head * row, g.pos, g.n_tokens, g.kq_scale, g.out,
+                         g.n_head * g.kv_lora);
+}
+
+Status mha_attention(ThreadPool& pool, const MhaAttentionArgs& g) {
+    if ((g.k == nullptr) == (g.k_f16 == nullptr) || (g.v == nullptr) == (g.v_f16 == nullptr))
+        return Status::error("mha_attention: give exactly one K and one V cache");
+    if (g.n_head_kv <= 0 || g.n_head % g.n_head_kv != 0)
+        return Status::error("mha_attention: n_head " + std::to_string(g.n_head) + " is not a multiple of n_head_kv " +
+                             std::to_string(g.n_head_kv));
+    AttentionShape a;
+    a.n_head = g.n_head;
+    a.group = g.n_head / g.n_head_kv;
+    a.dk = g.head_dim_k;
+    a.dv = g.head_dim_v;
+    a.q_head_stride = g.head_dim_k;
+    a.k_head_stride = g.head_dim_k;
+    a.v_head_stride = g.head_dim_v;
+    CacheRows keys{g.k, g.k_f16, g.n_head_kv * g.head_dim_k};
+    CacheRows values{g.v, g.v_f16, g.n_head_kv * g.head_dim_v};
+    return run_attention(pool, a, keys, values, g.q, g.n_head * g.head_dim_k, g.pos, g.n_tokens, g.kq_scale, g.out,
+                         g.n_head * g.head_dim_v);
+}
+
+}  // namespace moe::cpu

@@ -1,0 +1,22 @@
+// The CPU backend's non-matrix ops. Contracts: see Backend in backend/backend.h.
+#pragma once
+
+#include "backend/backend.h"
+
+#include <cstdint>
+
+namespace moe::cpu {
+
+class ThreadPool;
+
+void rms_norm(const float* x, int64_t x_stride, const float* w, int64_t n, int64_t n_tokens, float eps, float* y,
+              int64_t y_stride);
+void rope(float* x, int64_t x_stride, int64_t n_tokens, int64_t n_heads, int64_t head_stride, const int32_t* pos,
+          const RopeParams& params);
+void add(float* y, const float* x, int64_t n);
+
+// Attention over the cache, parallel over (token, head). Contracts: MlaAttentionArgs / MhaAttentionArgs.
+Status mla_attention(ThreadPool& pool, const MlaAttentionArgs& args);
+Status mha_attention(ThreadPool& pool, const MhaAttentionArgs& args);
+
+}  // namespace moe::cpu

@@ -1,0 +1,83 @@
+// Small float32 vector helpers for the CPU ops (AVX2/FMA when compiled for it, scalar otherwise).
+#pragma once
+
+#include "core/half.h"
+
+#include <cstdint>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define MOE_CPU_AVX2 1
+#endif
+
+namespace moe::cpu {
+
+#if MOE_CPU_AVX2
+inline float hsum256(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v);
+    const __m128 hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    __m128 sh = _mm_movehdup_ps(lo);
+    __m128 s = _mm_add_ps(lo, sh);
+    sh = _mm_movehl_ps(sh, s);
+    s = _mm_add_ss(s, sh);
+    return _mm_cvtss_f32(s);
+}
+#endif
+
+// sum a[i] * b[i]
+inline float dot_f32(const float* a, const float* b, int64_t n) {
+    int64_t i = 0;
+    float s = 0.0f;
+#if MOE_CPU_AVX2
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    }
+    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    s = hsum256(_mm256_add_ps(acc0, acc1));
+#endif
+    for (; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+
+// sum a[i] * fp16(b[i])
+inline float dot_f32_f16(const float* a, const uint16_t* b, int64_t n) {
+    int64_t i = 0;
+    float s = 0.0f;
+#if MOE_CPU_AVX2 && defined(__F16C__)
+    __m256 acc0 = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+        const __m256 bf = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i)));
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), bf, acc0);
+    }
+    s = hsum256(acc0);
+#endif
+    for (; i < n; ++i) s += a[i] * fp16_to_fp32(b[i]);
+    return s;
+}
+
+// y[i] += alpha * x[i]
+inline void axpy_f32(float* y, float alpha, const float* x, int64_t n) {
+    int64_t i = 0;
+#if MOE_CPU_AVX2
+    const __m256 va = _mm256_set1_ps(alpha);
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+#endif
+    for (; i < n; ++i) y[i] += alpha * x[i];
+}
+
+inline void axpy_f16(float* y, float alpha, const uint16_t* x, int64_t n) {
+    int64_t i = 0;
+#if MOE_CPU_AVX2 && defined(__F16C__)
+    const __m256 va = _mm256_set1_ps(alpha);
+    for (; i + 8 <= n; i += 8) {
+        const __m256 xf = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, xf, _mm256_loadu_ps(y + i)));
+    }
+#endif
+    for (; i < n; ++i) y[i] += alpha * fp16_to_fp32(x[i]);
+}
+
+}  // namespace moe::cpu

@@ -1,0 +1,82 @@
+#include "model/model.h"
+
+#include "model/architecture.h"
+#include "runtime/kv_cache.h"
+#include "template/chat_template.h"
+
+#include <algorithm>
+#include <string>
+
+namespace moe {
+
+Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelLoadOptions& options) {
+    MOE_ASSIGN_OR_RETURN(ModelSource source, ModelSource::open(path));
+    const ModelDescription& desc = source.description();
+    if (!desc.has_weights || !desc.hparams)
+        return Status::error(path + ": holds a tokenizer but no model weights");
+    if (!source.vocab()) return Status::error(path + ": no tokenizer found (tokenizer.ggml.* keys or tokenizer.json)");
+    std::unique_ptr<Model> m(new Model(std::move(source)));
+    m->m_options = options;
+    m->m_hp = *m->m_source.description().hparams;
+    const HParams& hp = m->m_hp;
+    MOE_RETURN_IF_ERROR(validate_hparams(hp));
+    const Status arch_ok = architecture_for(hp.arch).check(hp);
+    if (!arch_ok.ok()) return Status::error(path + ": " + arch_ok.message());
+    MOE_ASSIGN_OR_RETURN(m->m_weights, bind_model_weights(m->m_source, hp));
+    MOE_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::create(*m->m_source.vocab()));
+    m->m_tokenizer.emplace(std::move(tok));
+    if (m->m_tokenizer->n_vocab() > m->n_vocab())
+        return Status::error(path + ": the tokenizer has " + std::to_string(m->m_tokenizer->n_vocab()) +
+                             " tokens but the output layer only " + std::to_string(m->n_vocab()));
+    m->m_chat_template = m->m_tokenizer->chat_template();
+    if (m->m_chat_template.empty()) {
+        auto builtin = builtin_chat_template(m->m_source.description().builtin_template);
+        if (builtin.ok()) m->m_chat_template = builtin.value();
+    }
+    m->m_backend = make_cpu_backend(options.n_threads);
+    m->m_moe_slot.assign(static_cast<size_t>(hp.n_layer), -1);
+    for (int64_t il = 0; il < hp.n_layer; ++il) {
+        if (!hp.is_moe_layer(il)) continue;
+        m->m_moe_slot[il] = static_cast<int32_t>(m->m_moe_layers.size());
+        m->m_moe_layers.push_back(static_cast<int32_t>(il));
+    }
+    m->m_active_bytes = active_weight_bytes_per_token(m->m_weights, hp);
+    return m;
+}
+
+Status Model::forward(KvCache& cache, std::span<const int32_t> tokens, int32_t first_pos, bool all_logits,
+                      std::vector<float>& logits, const RoutingCallback* on_routing) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (tokens.empty()) return Status::error("forward: no tokens");
+    if (first_pos < 0 || first_pos + static_cast<int64_t>(tokens.size()) > cache.n_ctx())
+        return Status::error("the context is full: " + std::to_string(first_pos + tokens.size()) +
+                             " tokens do not fit in a context of " + std::to_string(cache.n_ctx()));
+    const Architecture& arch = architecture_for(m_hp.arch);
+    const int64_t n_vocab = this->n_vocab();
+    const int64_t total = static_cast<int64_t>(tokens.size());
+    const int64_t ubatch = std::max<int64_t>(1, m_options.n_ubatch);
+    logits.clear();
+    if (all_logits) logits.reserve(static_cast<size_t>(total * n_vocab));
+    for (int64_t begin = 0; begin < total; begin += ubatch) {
+        const int64_t n = std::min(ubatch, total - begin);
+        ForwardState st{*m_backend, m_hp, m_weights, cache, m_buffers};
+        st.n = n;
+        st.first_pos = first_pos + static_cast<int32_t>(begin);
+        st.on_routing = on_routing;
+        st.rope = rope_params(m_hp, m_weights);
+        st.moe_slot = m_moe_slot;
+        m_buffers.pos.resize(static_cast<size_t>(n));
+        for (int64_t t = 0; t < n; ++t) m_buffers.pos[t] = st.first_pos + static_cast<int32_t>(t);
+        MOE_RETURN_IF_ERROR(embed_tokens(st, tokens.subspan(static_cast<size_t>(begin), static_cast<size_t>(n))));
+        for (int64_t il = 0; il < m_hp.n_layer; ++il) MOE_RETURN_IF_ERROR(arch.layer(st, il));
+        const bool last_batch = begin + n == total;
+        if (all_logits || last_batch) {
+            MOE_RETURN_IF_ERROR(output_logits(st, all_logits, m_batch_logits));
+            logits.insert(logits.end(), m_batch_logits.begin(), m_batch_logits.end());
+        }
+        cache.set_n_used(st.first_pos + n);
+    }
+    return m_backend->synchronize();
+}
+
+}  // namespace moe

@@ -1,0 +1,79 @@
+// A loaded model: the memory-mapped source, its hyper-parameters, the bound weights, the tokenizer and chat
+// template, and the backend that runs it. forward() runs a batch of tokens through the model at given positions,
+// writing the KV cache and returning logits. Generation, sampling and conversations live in runtime/.
+#pragma once
+
+#include "backend/backend.h"
+#include "core/status.h"
+#include "model/forward.h"
+#include "model/hparams.h"
+#include "model/model_source.h"
+#include "model/model_weights.h"
+#include "tokenizer/tokenizer.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace moe {
+
+class KvCache;
+
+struct ModelLoadOptions {
+    int n_threads = 0;         // CPU threads; <= 0: one per hardware thread
+    int64_t n_ubatch = 512;    // tokens per forward micro-batch (bounds the workspace)
+};
+
+// Routing of one MoE layer for a batch: slot = index among MoE layers, ids/weights [n_tokens][k].
+using RoutingCallback = std::function<void(int32_t slot, const int32_t* ids, const float* weights)>;
+
+class Model {
+public:
+    // Opens `path` (GGUF, split GGUF or HF folder), binds the weights and the tokenizer. Errors name the file.
+    static Result<std::unique_ptr<Model>> load(const std::string& path, const ModelLoadOptions& options = {});
+
+    const HParams& hparams() const { return m_hp; }
+    const ModelDescription& description() const { return m_source.description(); }
+    const ModelSource& source() const { return m_source; }
+    const ModelWeights& weights() const { return m_weights; }
+    // The tokenizer (every loadable model has one: a source without a vocabulary is refused).
+    const Tokenizer& tokenizer() const { return *m_tokenizer; }
+    // The model's own chat template, else the built-in one for its family.
+    const std::string& chat_template() const { return m_chat_template; }
+    Backend& backend() { return *m_backend; }
+    int64_t n_vocab() const { return m_weights.output.rows; }
+    // Model layer index of each MoE layer, ascending.
+    const std::vector<int32_t>& moe_layers() const { return m_moe_layers; }
+    // Bytes of weights one decoded token reads (see active_weight_bytes_per_token).
+    uint64_t active_bytes_per_token() const { return m_active_bytes; }
+
+    // Runs `tokens` at positions first_pos, first_pos+1, ... (the cache must hold positions < first_pos).
+    // logits: [n_out][n_vocab] with n_out = tokens.size() when all_logits, else 1 (the last token).
+    // on_routing (optional) sees every MoE layer's routing of every micro-batch, in order.
+    Status forward(KvCache& cache, std::span<const int32_t> tokens, int32_t first_pos, bool all_logits,
+                   std::vector<float>& logits, const RoutingCallback* on_routing = nullptr);
+
+private:
+    Model(ModelSource source) : m_source(std::move(source)) {}
+
+    ModelSource m_source;
+    HParams m_hp;
+    ModelWeights m_weights;
+    std::optional<Tokenizer> m_tokenizer;
+    std::string m_chat_template;
+    std::unique_ptr<Backend> m_backend;
+    ModelLoadOptions m_options;
+    std::vector<int32_t> m_moe_layers;
+    std::vector<int32_t> m_moe_slot;
+    uint64_t m_active_bytes = 0;
+    std::mutex m_mutex;  // one forward at a time (the buffers are shared)
+    ForwardBuffers m_buffers;
+    std::vector<float> m_batch_logits;
+};
+
+}  // namespace moe
