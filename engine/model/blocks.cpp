@@ -270,7 +270,7 @@ Status moe_ffn_block(ForwardState& st, int64_t il) {
     int32_t* ids = grow(b.ids, n * k);
     float* weights = grow(b.weights, n * k);
     route_experts(hp, logits, l.expert_bias.empty() ? nullptr : l.expert_bias.data(), n, ids, weights);
-    if (st.on_routing && *st.on_routing) (*st.on_routing)(st.moe_slot[static_cast<size_t>(il)], ids, weights);
+    if (st.on_routing && *st.on_routing) (*st.on_routing)(st.moe_slot[static_cast<size_t>(il)], st.token_offset, n, ids, weights);
     float* out = grow(b.out, n * d);
     std::fill(out, out + n * d, 0.0f);
     MOE_RETURN_IF_ERROR(st.backend.moe_ffn(l.experts, b.cur.data(), n, d, k, ids, weights, out));

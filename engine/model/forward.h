@@ -44,9 +44,10 @@ struct ForwardState {
     ForwardBuffers& buf;
     int64_t n = 0;              // tokens in this batch
     int32_t first_pos = 0;
-    // Called by every MoE layer with the batch's routing: ids/weights [n][k], experts in descending order of
-    // selection score. slot = the index of the MoE layer among the model's MoE layers. Null: not recorded.
-    const std::function<void(int32_t slot, const int32_t* ids, const float* weights)>* on_routing = nullptr;
+    // Called by every MoE layer with the batch's routing (see RoutingCallback in model.h). Null: not recorded.
+    const std::function<void(int32_t slot, int64_t first, int64_t n, const int32_t* ids, const float* weights)>*
+        on_routing = nullptr;
+    int64_t token_offset = 0;  // index of this micro-batch's first token among the tokens of the forward() call
     RopeParams rope;
     std::vector<int32_t> moe_slot;  // [n_layer] index among MoE layers, -1 for dense layers
 };

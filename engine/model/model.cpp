@@ -63,6 +63,7 @@ Status Model::forward(KvCache& cache, std::span<const int32_t> tokens, int32_t f
         st.n = n;
         st.first_pos = first_pos + static_cast<int32_t>(begin);
         st.on_routing = on_routing;
+        st.token_offset = begin;
         st.rope = rope_params(m_hp, m_weights);
         st.moe_slot = m_moe_slot;
         m_buffers.pos.resize(static_cast<size_t>(n));

@@ -29,8 +29,10 @@ struct ModelLoadOptions {
     int64_t n_ubatch = 512;    // tokens per forward micro-batch (bounds the workspace)
 };
 
-// Routing of one MoE layer for a batch: slot = index among MoE layers, ids/weights [n_tokens][k].
-using RoutingCallback = std::function<void(int32_t slot, const int32_t* ids, const float* weights)>;
+// Routing of one MoE layer for one micro-batch: slot = index among the MoE layers; the batch is tokens
+// [first, first + n) of the forward() call; ids/weights [n][k], experts in descending order of selection score.
+using RoutingCallback =
+    std::function<void(int32_t slot, int64_t first, int64_t n, const int32_t* ids, const float* weights)>;
 
 class Model {
 public:

@@ -29,14 +29,28 @@ Tokenizer::Tokenizer(VocabData vocab, PreTokenizer pre)
     index_special_tokens();
 }
 
+namespace {
+const char* const k_end_of_turn_texts[] = {
+    "<|EOT|>", "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
+    "<EOT>", "[EOT]", "<|eom_id|>", "<｜end▁of▁sentence｜>", "<｜EOT｜>", "</s>"};
+}  // namespace
+
+bool Tokenizer::is_eog(int32_t id) const { return std::binary_search(m_eog.begin(), m_eog.end(), id); }
+
 void Tokenizer::index_special_tokens() {
+    if (m_vocab.eos_id >= 0) m_eog.push_back(m_vocab.eos_id);
     for (size_t i = 0; i < m_vocab.tokens.size(); ++i) {
         const TokenType type = m_vocab.token_types[i];
         if (m_vocab.tokens[i].empty()) continue;
+        if (type == TokenType::Control)
+            for (const char* text : k_end_of_turn_texts)
+                if (m_vocab.tokens[i] == text) m_eog.push_back(static_cast<int32_t>(i));
         if (type == TokenType::Control || type == TokenType::Unknown || type == TokenType::UserDefined) {
             m_special.push_back({m_vocab.tokens[i], static_cast<int32_t>(i), type == TokenType::UserDefined});
         }
     }
+    std::sort(m_eog.begin(), m_eog.end());
+    m_eog.erase(std::unique(m_eog.begin(), m_eog.end()), m_eog.end());
     // Longest first, so the first hit at a position is the longest; equal texts: the lower id.
     std::stable_sort(m_special.begin(), m_special.end(),
                      [](const SpecialToken& a, const SpecialToken& b) { return a.text.size() > b.text.size(); });

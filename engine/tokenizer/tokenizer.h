@@ -36,6 +36,9 @@ public:
     const VocabData& vocab() const { return m_vocab; }
     TokenType token_type(int32_t id) const;
     bool is_special(int32_t id) const;  // control or unknown
+    // End of generation: EOS, or a control token spelled like an end-of-turn token (<|EOT|>, <|im_end|>,
+    // <|eot_id|>, <｜end▁of▁sentence｜>, ...), as llama.cpp's llama_vocab_is_eog.
+    bool is_eog(int32_t id) const;
 
     // The id of the token spelled exactly `text` (special and added tokens by their text, normal tokens by
     // their byte-level spelling); -1 when there is none.
@@ -75,6 +78,7 @@ private:
     std::vector<SpecialToken> m_special;             // longest first
     std::array<std::vector<int32_t>, 256> m_special_by_byte;  // first byte -> indexes into m_special
     std::unordered_map<std::string, int32_t> m_text_to_id;
+    std::vector<int32_t> m_eog;  // sorted ids
 };
 
 // Turns a stream of token ids into text without splitting UTF-8 characters: bytes that end inside a

@@ -105,17 +105,15 @@ void check_case(const std::string& model_name, const std::string& which) {
     const size_t n_slots = (*model)->moe_layers().size();
     rec.ids.resize(n_slots);
     rec.weights.resize(n_slots);
-    int64_t batch_n = 0;
     const int64_t k = hp.n_expert_used;
-    moe::RoutingCallback cb = [&](int32_t slot, const int32_t* ids, const float* w) {
-        for (int64_t t = 0; t < batch_n; ++t) {
+    moe::RoutingCallback cb = [&](int32_t slot, int64_t, int64_t n, const int32_t* ids, const float* w) {
+        for (int64_t t = 0; t < n; ++t) {
             rec.ids[slot].emplace_back(ids + t * k, ids + (t + 1) * k);
             rec.weights[slot].emplace_back(w + t * k, w + (t + 1) * k);
         }
     };
 
     std::vector<float> logits;
-    batch_n = static_cast<int64_t>(tokens.size());
     REQUIRE_OK((*model)->forward(**cache, tokens, 0, true, logits, &cb));
     REQUIRE(logits.size() == ref_logits.size());
     double max_d = 0.0, sum_sq = 0.0;
@@ -131,7 +129,6 @@ void check_case(const std::string& model_name, const std::string& which) {
     const std::vector<int32_t> want_greedy = greedy["tokens"].get<std::vector<int32_t>>();
     std::vector<int32_t> got_greedy;
     int32_t next = argmax(logits.data() + (tokens.size() - 1) * n_vocab, n_vocab);
-    batch_n = 1;
     for (size_t s = 0; s < want_greedy.size(); ++s) {
         got_greedy.push_back(next);
         if (s + 1 == want_greedy.size()) break;
