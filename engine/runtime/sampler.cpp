@@ -35,14 +35,35 @@ struct Better {
     }
 };
 
+// The largest of x[0..n) ignoring NaN (-inf if none), with 8 independent lanes so the compiler can vectorise
+// it (one serial max chain would be bound by the latency of each compare).
+float max_ignoring_nan(const float* x, int32_t n) {
+    float lanes[8] = {k_neg_inf, k_neg_inf, k_neg_inf, k_neg_inf, k_neg_inf, k_neg_inf, k_neg_inf, k_neg_inf};
+    int32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        for (int j = 0; j < 8; ++j) lanes[j] = x[i + j] > lanes[j] ? x[i + j] : lanes[j];
+    }
+    for (; i < n; ++i) lanes[0] = x[i] > lanes[0] ? x[i] : lanes[0];
+    float m = lanes[0];
+    for (int j = 1; j < 8; ++j) m = lanes[j] > m ? lanes[j] : m;
+    return m;
+}
+
+// Argmax by blocks: a vectorised block maximum, then a scan only of blocks that beat the best so far.
 int32_t greedy(std::span<const float> logits) {
+    constexpr int32_t k_block = 1024;
+    const auto n = static_cast<int32_t>(logits.size());
     int32_t best = 0;
     float best_logit = clean_logit(logits[0]);
-    for (size_t i = 1; i < logits.size(); ++i) {
-        const float v = clean_logit(logits[i]);
-        if (v > best_logit) {  // strict: a tie keeps the lower id
-            best_logit = v;
-            best = static_cast<int32_t>(i);
+    for (int32_t b0 = 0; b0 < n; b0 += k_block) {
+        const int32_t b1 = std::min(n, b0 + k_block);
+        if (!(clean_logit(max_ignoring_nan(logits.data() + b0, b1 - b0)) > best_logit)) continue;
+        for (int32_t i = b0; i < b1; ++i) {
+            const float v = clean_logit(logits[i]);
+            if (v > best_logit) {  // strict: a tie keeps the lower id
+                best_logit = v;
+                best = i;
+            }
         }
     }
     return best;
@@ -126,7 +147,7 @@ const float* Sampler::apply_penalties(std::span<const float> logits, std::span<c
 // Top-k by one pass with a k-element heap whose front is the worst kept candidate. Blocks of 256 logits whose
 // maximum cannot beat that front are skipped after a vectorisable max, so the common case reads the vocab once.
 void Sampler::select_top_k(const float* logits, int32_t n_vocab, int32_t k) {
-    constexpr int32_t k_block = 256;
+    constexpr int32_t k_block = 128;
     m_candidates.clear();
     m_candidates.reserve(static_cast<size_t>(k));
     const Better better;
@@ -134,9 +155,8 @@ void Sampler::select_top_k(const float* logits, int32_t n_vocab, int32_t k) {
         const int32_t b1 = std::min(n_vocab, b0 + k_block);
         const bool full = static_cast<int32_t>(m_candidates.size()) == k;
         if (full) {
-            float block_max = k_neg_inf;  // NaN compares false and is skipped; +inf is cleaned below
-            for (int32_t i = b0; i < b1; ++i) block_max = logits[i] > block_max ? logits[i] : block_max;
-            if (!(clean_logit(block_max) > m_candidates.front().logit)) continue;
+            const float block_max = clean_logit(max_ignoring_nan(logits + b0, b1 - b0));
+            if (!(block_max > m_candidates.front().logit)) continue;
         }
         for (int32_t i = b0; i < b1; ++i) {
             const float v = clean_logit(logits[i]);
@@ -164,6 +184,7 @@ bool Sampler::softmax() {
     float max_logit = k_neg_inf;
     for (const Candidate& c : m_candidates) max_logit = std::max(max_logit, c.logit);
     if (max_logit == k_neg_inf) return false;
+    m_max_logit = max_logit;
     // Divide, not multiply by 1/T: for a tiny T, 1/T is inf and 0 * inf would be NaN for the top token.
     const float temperature = m_params.temperature;
     double sum = 0.0;
@@ -191,26 +212,57 @@ void Sampler::apply_min_p() {
 }
 
 // Keeps the smallest best-first prefix whose probability reaches top_p. Probabilities are those of the full
-// softmax (not renormalised after min-p), so the result is the same as running top-p before min-p. When the
-// candidates are unsorted (no top-k), only a growing prefix is sorted: the nucleus is usually small.
+// softmax (not renormalised after min-p), so the result is the same as running top-p before min-p.
 void Sampler::apply_top_p(bool sorted) {
-    const double top_p = m_params.top_p;
-    const size_t n = m_candidates.size();
-    const Better better;
-    size_t n_sorted = sorted ? n : std::min<size_t>(n, 256);
-    for (;;) {
-        if (!sorted) std::partial_sort(m_candidates.begin(), m_candidates.begin() + n_sorted, m_candidates.end(), better);
-        double cum = 0.0;
-        for (size_t i = 0; i < n_sorted; ++i) {
-            cum += m_candidates[i].p;
-            if (cum >= top_p) {
-                m_candidates.resize(i + 1);
-                return;
-            }
-        }
-        if (n_sorted == n) return;  // the whole set sums below top_p (rounding, or min-p removed the tail)
-        n_sorted = std::min(n, n_sorted * 8);
+    if (!sorted) {
+        apply_top_p_unsorted();
+        return;
     }
+    double cum = 0.0;
+    for (size_t i = 0; i < m_candidates.size(); ++i) {
+        cum += m_candidates[i].p;
+        if (cum >= m_params.top_p) {
+            m_candidates.resize(i + 1);
+            return;
+        }
+    }  // the whole set sums below top_p (rounding, or min-p removed the tail): keep it
+}
+
+// Without top-k the candidates are the whole vocab in id order, and sorting 129k of them would cost more than
+// the rest of the step. Bucket them instead by distance below the best, (max - logit) / T, in 1/16 nat steps:
+// buckets are in best-first order, so the nucleus is every bucket before the one where the cumulative
+// probability reaches top_p, plus a sorted prefix of that boundary bucket.
+void Sampler::apply_top_p_unsorted() {
+    constexpr int32_t k_buckets = 1024;  // 64 nats; the last bucket takes everything further down
+    constexpr float k_per_nat = 16.0f;
+    const float temperature = m_params.temperature;
+    const float max_logit = m_max_logit;
+    const auto bucket_of = [&](const Candidate& c) {
+        const float d = (max_logit - c.logit) / temperature * k_per_nat;  // +inf for -inf logits, never NaN
+        return d < static_cast<float>(k_buckets - 1) ? static_cast<int32_t>(d) : k_buckets - 1;
+    };
+    m_bucket_mass.assign(k_buckets, 0.0);
+    for (const Candidate& c : m_candidates) m_bucket_mass[static_cast<size_t>(bucket_of(c))] += c.p;
+    const double top_p = m_params.top_p;
+    double cum = 0.0;
+    int32_t boundary = 0;
+    for (; boundary < k_buckets; ++boundary) {
+        if (cum + m_bucket_mass[static_cast<size_t>(boundary)] >= top_p) break;
+        cum += m_bucket_mass[static_cast<size_t>(boundary)];
+    }
+    if (boundary == k_buckets) return;  // never reached (rounding, or min-p removed the tail): keep all
+
+    const auto inside = std::partition(m_candidates.begin(), m_candidates.end(),
+                                       [&](const Candidate& c) { return bucket_of(c) < boundary; });
+    const auto edge_end = std::partition(inside, m_candidates.end(),
+                                         [&](const Candidate& c) { return bucket_of(c) == boundary; });
+    std::sort(inside, edge_end, Better());
+    auto keep_end = inside;
+    while (keep_end != edge_end) {
+        cum += (keep_end++)->p;
+        if (cum >= top_p) break;
+    }
+    m_candidates.erase(keep_end, m_candidates.end());
 }
 
 int32_t Sampler::draw() {

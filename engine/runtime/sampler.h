@@ -75,6 +75,7 @@ private:
     bool softmax();  // false when every candidate is -inf
     void apply_min_p();
     void apply_top_p(bool sorted);
+    void apply_top_p_unsorted();
     int32_t draw();
 
     SamplerParams m_params;
@@ -83,6 +84,8 @@ private:
     std::vector<int32_t> m_counts;       // [n_vocab] occurrences in the penalty window, zero between calls
     std::vector<int32_t> m_touched;      // ids whose m_counts entry is non-zero
     std::vector<Candidate> m_candidates; // what survives each step
+    std::vector<double> m_bucket_mass;   // top-p without top-k: probability per distance bucket
+    float m_max_logit = 0.0f;            // of the candidates, set by softmax()
 };
 
 // Streams decoded text through a set of stop strings. Text that might be the start of a stop string is held
