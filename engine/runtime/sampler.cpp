@@ -187,11 +187,13 @@ bool Sampler::softmax() {
     m_max_logit = max_logit;
     // Divide, not multiply by 1/T: for a tiny T, 1/T is inf and 0 * inf would be NaN for the top token.
     const float temperature = m_params.temperature;
-    double sum = 0.0;
-    for (Candidate& c : m_candidates) {
+    double lanes[4] = {0.0, 0.0, 0.0, 0.0};  // independent sums: one chain of double adds is latency-bound
+    for (size_t i = 0; i < m_candidates.size(); ++i) {
+        Candidate& c = m_candidates[i];
         c.p = std::exp((c.logit - max_logit) / temperature);
-        sum += c.p;
+        lanes[i & 3] += c.p;
     }
+    const double sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
     const auto inv_sum = static_cast<float>(1.0 / sum);  // sum >= 1: the max contributes exp(0)
     for (Candidate& c : m_candidates) c.p *= inv_sum;
     return true;
@@ -266,8 +268,9 @@ void Sampler::apply_top_p_unsorted() {
 }
 
 int32_t Sampler::draw() {
-    double total = 0.0;
-    for (const Candidate& c : m_candidates) total += c.p;
+    double lanes[4] = {0.0, 0.0, 0.0, 0.0};
+    for (size_t i = 0; i < m_candidates.size(); ++i) lanes[i & 3] += m_candidates[i].p;
+    const double total = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
     const double target = m_rng.uniform() * total;
     double cum = 0.0;
     int32_t last_positive = m_candidates.front().id;
