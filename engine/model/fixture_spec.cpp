@@ -49,7 +49,7 @@ FixtureSpec tiny_llama() {
     return s;
 }
 
-// V2-Lite routing and attention (no q_lora, softmax, no renormalisation) at hidden 512: 806M parameters,
+// V2-Lite routing and attention (no q_lora, softmax, no renormalisation) at hidden 512: 807.1M parameters,
 // most of them in the 102400-token embedding and head.
 FixtureSpec medium_deepseek2() {
     FixtureSpec s;
@@ -94,7 +94,7 @@ FixtureSpec v2_lite() {
 
 // DeepSeek-V3's architecture at a reduced width: q_lora, sigmoid + bias, 8 groups / 4 used, top-8 of 64,
 // renormalised and scaled by 2.5, 3 leading dense layers of 6, YaRN log multiplier 0.1. Rows are multiples
-// of 256 where V3's are, so q4_k applies to the same tensors. 56.6M parameters.
+// of 256 where V3's are, so q4_k applies to the same tensors. 45.06M parameters.
 FixtureSpec v3_small() {
     FixtureSpec s;
     s.name = "fixture-deepseek-v3-small";
