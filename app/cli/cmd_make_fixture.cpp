@@ -177,6 +177,8 @@ int cmd_make_fixture(int argc, char** argv) {
         return 2;
     }
     const bool quiet = args.flag("--quiet");
+    if (!quiet)
+        for (const std::string& note : fixture_compat_notes(*spec)) std::fprintf(stderr, "moewb make-fixture: note: %s\n", note.c_str());
     int last_percent = -1;
     const FixtureProgress progress = [&](uint64_t done, uint64_t total) {
         if (quiet || total < (256u << 20)) return;

@@ -221,6 +221,18 @@ Status validate_fixture_spec(const FixtureSpec& s) {
     return validate_hparams(fixture_hparams(s, fixture_layout(s)));
 }
 
+std::vector<std::string> fixture_compat_notes(const FixtureSpec& s) {
+    std::vector<std::string> notes;
+    if (s.arch != Arch::Deepseek2 || s.format != FixtureFormat::Gguf) return notes;
+    if ((s.q_lora_rank == 0) != (s.n_layer == 27))
+        notes.push_back("llama.cpp b4747 assumes q_lora is absent exactly when a deepseek2 model has 27 layers; "
+                        "this file (" + std::to_string(s.n_layer) + " layers, q_lora " + std::to_string(s.q_lora_rank) +
+                        ") loads in moewb and newer llama.cpp only");
+    if (s.mla_layout == MlaLayout::Split)
+        notes.push_back("the split MLA layout (attn_k_b/attn_v_b) needs a llama.cpp newer than b4747");
+    return notes;
+}
+
 WeightLayout fixture_layout(const FixtureSpec& s) {
     if (s.format == FixtureFormat::Safetensors) return WeightLayout::HuggingFace;
     if (s.arch != Arch::Deepseek2) return WeightLayout::Gguf;
@@ -322,6 +334,25 @@ GgmlType fixture_tensor_type(const FixtureSpec& s, const ExpectedTensor& t) {
     return GgmlType::F16;
 }
 
+namespace {
+
+// The deepseek_v2 / deepseek_v3 fields of config.json.
+void add_hf_mla(const FixtureSpec& s, nlohmann::ordered_json& c) {
+    using Json = nlohmann::ordered_json;
+    c["routed_scaling_factor"] = s.expert_weights_scale;
+    c["topk_method"] = hf_topk_method(s);
+    c["n_group"] = s.n_group;
+    c["topk_group"] = s.n_group_used;
+    c["q_lora_rank"] = s.q_lora_rank > 0 ? Json(s.q_lora_rank) : Json(nullptr);
+    c["kv_lora_rank"] = s.kv_lora_rank;
+    c["qk_nope_head_dim"] = s.qk_nope_head_dim;
+    c["qk_rope_head_dim"] = s.qk_rope_head_dim;
+    c["v_head_dim"] = s.v_head_dim;
+    if (hf_is_v3(s)) c["num_nextn_predict_layers"] = 0;
+}
+
+}  // namespace
+
 std::string fixture_hf_config_json(const FixtureSpec& s, const VocabData& vocab) {
     using Json = nlohmann::ordered_json;
     const HParams hp = fixture_hparams(s, WeightLayout::HuggingFace);
@@ -351,18 +382,7 @@ std::string fixture_hf_config_json(const FixtureSpec& s, const VocabData& vocab)
         c["aux_loss_alpha"] = 0.001;
         c["seq_aux"] = true;
     }
-    if (s.arch == Arch::Deepseek2) {
-        c["routed_scaling_factor"] = s.expert_weights_scale;
-        c["topk_method"] = hf_topk_method(s);
-        c["n_group"] = s.n_group;
-        c["topk_group"] = s.n_group_used;
-        c["q_lora_rank"] = s.q_lora_rank > 0 ? Json(s.q_lora_rank) : Json(nullptr);
-        c["kv_lora_rank"] = s.kv_lora_rank;
-        c["qk_nope_head_dim"] = s.qk_nope_head_dim;
-        c["qk_rope_head_dim"] = s.qk_rope_head_dim;
-        c["v_head_dim"] = s.v_head_dim;
-        if (type == "deepseek_v3") c["num_nextn_predict_layers"] = 0;
-    }
+    if (s.arch == Arch::Deepseek2) add_hf_mla(s, c);
     c["max_position_embeddings"] = s.n_ctx;
     c["rms_norm_eps"] = s.rms_eps;
     c["rope_theta"] = s.rope_freq_base;

@@ -91,6 +91,10 @@ std::vector<std::string> fixture_preset_names();
 // for the format). Messages name the option ("--experts-used 9 exceeds --experts 8").
 Status validate_fixture_spec(const FixtureSpec& spec);
 
+// What other readers will make of the spec (empty when nothing): llama.cpp b4747 decides that a deepseek2
+// GGUF has no q_lora by n_layer == 27 alone, and older llama.cpp builds do not know the split MLA layout.
+std::vector<std::string> fixture_compat_notes(const FixtureSpec& spec);
+
 // The hyper-parameters the written files describe, for `layout` (GgufLegacyMla/GgufSplitMla/Gguf/
 // HuggingFace), as hparams_from_gguf / hparams_from_hf_config read them back.
 HParams fixture_hparams(const FixtureSpec& spec, WeightLayout layout);
