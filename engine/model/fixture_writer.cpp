@@ -457,8 +457,10 @@ Result<std::vector<std::string>> write_hf(const FixtureSpec& s, const VocabData&
 
 }  // namespace
 
-Result<FixtureResult> write_fixture(const FixtureSpec& spec, const std::string& out_path,
-                                    const FixtureProgress& progress_callback) {
+namespace {
+
+Result<FixtureResult> write_fixture_impl(const FixtureSpec& spec, const std::string& out_path,
+                                         const FixtureProgress& progress_callback) {
     const auto start = std::chrono::steady_clock::now();
     MOE_RETURN_IF_ERROR(validate_fixture_spec(spec));
     const HParams hp = fixture_hparams(spec, fixture_layout(spec));
@@ -485,6 +487,17 @@ Result<FixtureResult> write_fixture(const FixtureSpec& spec, const std::string& 
     }
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return result;
+}
+
+}  // namespace
+
+Result<FixtureResult> write_fixture(const FixtureSpec& spec, const std::string& out_path,
+                                    const FixtureProgress& progress) {
+    try {  // thread creation and buffers can throw; errors are values here
+        return write_fixture_impl(spec, out_path, progress);
+    } catch (const std::exception& e) {
+        return Status::error(out_path + ": " + e.what());
+    }
 }
 
 }  // namespace moe

@@ -199,6 +199,28 @@ MOE_TEST(preset_parameter_counts) {
     CHECK(!moe::fixture_preset(Arch::Deepseek2, "huge").ok());
 }
 
+MOE_TEST(progress_reaches_the_total_and_notes_name_reader_limits) {
+    uint64_t last_done = 0, last_total = 0, calls = 0;
+    auto r = moe::write_fixture(tiny(Arch::Deepseek), out_path("progress.gguf"), [&](uint64_t done, uint64_t total) {
+        CHECK(done > last_done);
+        last_done = done;
+        last_total = total;
+        ++calls;
+    });
+    REQUIRE_OK(r);
+    CHECK(calls > 10);
+    CHECK_EQ(last_done, last_total);
+    CHECK(last_total < r->n_bytes);  // tensor data only; the file adds metadata
+    CHECK(moe::fixture_compat_notes(tiny(Arch::Deepseek)).empty());
+    CHECK(moe::fixture_compat_notes(moe::fixture_preset(Arch::Deepseek2, "v2-lite").value()).empty());
+    CHECK(moe::fixture_compat_notes(tiny(Arch::Deepseek2)).empty());  // q_lora and not 27 layers: b4747 agrees
+    FixtureSpec no_q_lora = tiny(Arch::Deepseek2);
+    no_q_lora.q_lora_rank = 0;  // b4747 would look for attn_q_a in a 4-layer model
+    CHECK_EQ(moe::fixture_compat_notes(no_q_lora).size(), size_t{1});
+    no_q_lora.mla_layout = MlaLayout::Split;
+    CHECK_EQ(moe::fixture_compat_notes(no_q_lora).size(), size_t{2});
+}
+
 MOE_TEST(bad_specs_are_refused_with_the_option_named) {
     FixtureSpec s = tiny(Arch::Deepseek2, GgmlType::Q8_0, FixtureFormat::Safetensors);
     moe::Status st = moe::validate_fixture_spec(s);
