@@ -35,6 +35,7 @@ namespace moe {
 enum class FixtureFormat { Gguf, Safetensors };
 enum class MlaLayout { Legacy, Split };  // GGUF deepseek2: attn_kv_b, or attn_k_b + attn_v_b
 
+// The defaults are the deepseek2 "tiny" preset.
 struct FixtureSpec {
     Arch arch = Arch::Deepseek2;
     std::string name = "moewb-fixture";  // general.name
@@ -83,7 +84,7 @@ struct FixtureSpec {
     int n_threads = 0;             // 0: one per hardware thread
 };
 
-// Presets: "tiny" (every arch), "medium", "v2-lite", "v3" (deepseek2 only). Shapes: fixture_writer.cpp.
+// Presets: "tiny" (every arch), "medium", "v2-lite", "v3" (deepseek2 only). Shapes: fixture_spec.cpp.
 Result<FixtureSpec> fixture_preset(Arch arch, const std::string& preset);
 std::vector<std::string> fixture_preset_names();
 
