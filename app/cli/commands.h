@@ -6,5 +6,6 @@ namespace moe::cli {
 
 int cmd_info(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
+int cmd_make_fixture(int argc, char** argv);
 
 }  // namespace moe::cli

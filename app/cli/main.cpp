@@ -15,11 +15,12 @@ struct Command {
 constexpr Command k_commands[] = {
     {"info", moe::cli::cmd_info, "describe a model: architecture, parameters, experts, tensors, tokenizer, memory"},
     {"tokenize", moe::cli::cmd_tokenize, "print the token ids (and pieces) of a text with a model's tokenizer"},
+    {"make-fixture", moe::cli::cmd_make_fixture, "write a random-weight model (GGUF or HF folder) for tests and benchmarks"},
 };
 
 void print_usage(FILE* out) {
     std::fprintf(out, "usage: moewb COMMAND [options]\n\ncommands:\n");
-    for (const Command& c : k_commands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+    for (const Command& c : k_commands) std::fprintf(out, "  %-13s %s\n", c.name, c.summary);
     std::fprintf(out, "\n`moewb COMMAND --help` describes a command's options.\n");
 }
 

@@ -5,6 +5,7 @@
 #include "core/mapped_file.h"
 #include "core/status.h"
 #include "formats/ggml_type.h"
+#include "formats/tensor_producer.h"
 
 #include <array>
 #include <cstdint>
@@ -176,6 +177,10 @@ public:
     // size and that n_bytes == ggml_bytes(type, product of ne). `data` must stay valid until write().
     Status add_tensor(const std::string& name, GgmlType type, std::vector<uint64_t> ne, const void* data,
                       uint64_t n_bytes);
+    // The same checks, but the data comes from `producer` while the file is written (so a model larger than
+    // memory can be streamed). The producer may be called more than once if the file is written again.
+    Status add_tensor(const std::string& name, GgmlType type, std::vector<uint64_t> ne, uint64_t n_bytes,
+                      TensorProducer producer);
     // Checks every key and value (types, ranges, array item types, nesting), then writes the file.
     Status write(const std::string& path) const;
     // Writes shards "<prefix>-0000N-of-0000M.gguf" as llama.cpp's gguf-split does: all metadata in the
@@ -192,7 +197,9 @@ private:
         std::vector<uint64_t> ne;
         const void* data = nullptr;
         uint64_t n_bytes = 0;
+        TensorProducer producer;  // set instead of data for streamed tensors
     };
+    Status add_pending(PendingTensor tensor);
     using KeyValue = std::pair<std::string, GgufValue>;
     Status check_metadata(const std::string& path) const;
     Status write_file(const std::string& path, const std::vector<const KeyValue*>& kv,

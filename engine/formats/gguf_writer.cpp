@@ -136,6 +136,25 @@ Status check_value(const GgufValue& v, const std::string& where, int depth) {
     return Status::error(where + ": unknown value type " + std::to_string(static_cast<uint32_t>(v.type)));
 }
 
+// A tensor's bytes from its pointer or its producer; a producer must deliver exactly n_bytes.
+Status write_tensor_data(AtomicFileWriter& out, const std::string& path, const std::string& name, const void* data,
+                         uint64_t n_bytes, const TensorProducer& producer) {
+    if (!producer) return out.write(data, n_bytes);
+    uint64_t given = 0;
+    const TensorSink sink = [&](const void* piece, uint64_t piece_bytes) -> Status {
+        if (piece_bytes > n_bytes - given)
+            return Status::error(path + ": tensor '" + name + "': the producer gave more than " +
+                                 std::to_string(n_bytes) + " bytes");
+        given += piece_bytes;
+        return out.write(piece, piece_bytes);
+    };
+    MOE_RETURN_IF_ERROR(producer(sink).with_context(path + ": tensor '" + name + "'"));
+    if (given != n_bytes)
+        return Status::error(path + ": tensor '" + name + "': the producer gave " + std::to_string(given) +
+                             " bytes, expected " + std::to_string(n_bytes));
+    return {};
+}
+
 bool is_split_key(const std::string& key) {
     return key == "split.no" || key == "split.count" || key == "split.tensors.count";
 }
@@ -207,6 +226,21 @@ void GgufWriter::set(const std::string& key, GgufValue value) {
 
 Status GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vector<uint64_t> ne, const void* data,
                               uint64_t n_bytes) {
+    if (data == nullptr && n_bytes > 0) return Status::error("tensor '" + name + "': no data");
+    return add_pending(PendingTensor{name, type, std::move(ne), data, n_bytes, {}});
+}
+
+Status GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vector<uint64_t> ne, uint64_t n_bytes,
+                              TensorProducer producer) {
+    if (!producer) return Status::error("tensor '" + name + "': no producer");
+    return add_pending(PendingTensor{name, type, std::move(ne), nullptr, n_bytes, std::move(producer)});
+}
+
+Status GgufWriter::add_pending(PendingTensor tensor) {
+    const std::string& name = tensor.name;
+    const GgmlType type = tensor.type;
+    const std::vector<uint64_t>& ne = tensor.ne;
+    const uint64_t n_bytes = tensor.n_bytes;
     const std::string what = "tensor '" + name + "'";
     if (name.empty()) return Status::error("tensor with an empty name");
     if (name.size() > k_gguf_max_tensor_name)
@@ -236,8 +270,7 @@ Status GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vecto
     if (n_bytes != *expected)
         return Status::error(what + ": " + std::to_string(n_bytes) + " bytes given, but " + info->name + " with " +
                              std::to_string(n_elements) + " elements needs " + std::to_string(*expected));
-    if (data == nullptr && n_bytes > 0) return Status::error(what + ": no data");
-    m_tensors.push_back(PendingTensor{name, type, std::move(ne), data, n_bytes});
+    m_tensors.push_back(std::move(tensor));
     return {};
 }
 
@@ -293,7 +326,7 @@ Status GgufWriter::write_file(const std::string& path, const std::vector<const K
     MOE_RETURN_IF_ERROR(out.open(path));
     MOE_RETURN_IF_ERROR(out.write(sink.bytes().data(), sink.bytes().size()));
     for (const PendingTensor* t : tensors) {
-        MOE_RETURN_IF_ERROR(out.write(t->data, t->n_bytes));
+        MOE_RETURN_IF_ERROR(write_tensor_data(out, path, t->name, t->data, t->n_bytes, t->producer));
         MOE_RETURN_IF_ERROR(out.write_zeros(align_up(t->n_bytes, m_alignment) - t->n_bytes));
     }
     return out.commit();

@@ -9,6 +9,7 @@
 #include "core/mapped_file.h"
 #include "core/status.h"
 #include "formats/ggml_type.h"
+#include "formats/tensor_producer.h"
 
 #include <cstdint>
 #include <map>
@@ -141,6 +142,10 @@ public:
     // size of `shape` in `dtype` (e.g. F4 [3] is 12 bits: refused).
     Status add_tensor(const std::string& name, SafetensorsDtype dtype, std::vector<uint64_t> shape,
                       const void* data, uint64_t n_bytes);
+    // The same checks; the data comes from `producer` while the file is written (streaming a model larger
+    // than memory). The producer may be called again if the writer writes again.
+    Status add_tensor(const std::string& name, SafetensorsDtype dtype, std::vector<uint64_t> shape,
+                      uint64_t n_bytes, TensorProducer producer);
     // Sets a __metadata__ entry (replaces an existing key). Fails when key or value is not valid UTF-8.
     Status set_metadata(const std::string& key, const std::string& value);
 
@@ -164,7 +169,10 @@ private:
         std::vector<uint64_t> shape;
         const void* data = nullptr;
         uint64_t n_bytes = 0;
+        TensorProducer producer;  // set instead of data for streamed tensors
     };
+    Status add_pending(PendingTensor tensor);
+    static Status write_data(AtomicFileWriter& out, const std::string& path, const PendingTensor& t);
     Status write_range(const std::string& path, size_t first, size_t last) const;
     std::map<std::string, std::string> m_metadata;
     std::vector<PendingTensor> m_tensors;

@@ -26,8 +26,41 @@ std::string shard_name(const std::string& base, size_t i, size_t n) {
 
 }  // namespace
 
+// One tensor's bytes from its pointer or its producer (which must deliver exactly n_bytes).
+Status SafetensorsWriter::write_data(AtomicFileWriter& out, const std::string& path, const PendingTensor& t) {
+    if (!t.producer) return t.n_bytes > 0 ? out.write(t.data, t.n_bytes) : Status();
+    const std::string where = path + ": tensor '" + t.name + "'";
+    uint64_t given = 0;
+    const TensorSink sink = [&](const void* piece, uint64_t piece_bytes) -> Status {
+        if (piece_bytes > t.n_bytes - given)
+            return Status::error(where + ": the producer gave more than " + std::to_string(t.n_bytes) + " bytes");
+        given += piece_bytes;
+        return out.write(piece, piece_bytes);
+    };
+    MOE_RETURN_IF_ERROR(t.producer(sink).with_context(where));
+    if (given != t.n_bytes)
+        return Status::error(where + ": the producer gave " + std::to_string(given) + " bytes, expected " +
+                             std::to_string(t.n_bytes));
+    return {};
+}
+
 Status SafetensorsWriter::add_tensor(const std::string& name, SafetensorsDtype dtype, std::vector<uint64_t> shape,
                                      const void* data, uint64_t n_bytes) {
+    if (data == nullptr && n_bytes > 0) return Status::error("safetensors writer: tensor '" + name + "': no data");
+    return add_pending({name, dtype, std::move(shape), data, n_bytes, {}});
+}
+
+Status SafetensorsWriter::add_tensor(const std::string& name, SafetensorsDtype dtype, std::vector<uint64_t> shape,
+                                     uint64_t n_bytes, TensorProducer producer) {
+    if (!producer) return Status::error("safetensors writer: tensor '" + name + "': no producer");
+    return add_pending({name, dtype, std::move(shape), nullptr, n_bytes, std::move(producer)});
+}
+
+Status SafetensorsWriter::add_pending(PendingTensor tensor) {
+    const std::string& name = tensor.name;
+    const SafetensorsDtype dtype = tensor.dtype;
+    const std::vector<uint64_t>& shape = tensor.shape;
+    const uint64_t n_bytes = tensor.n_bytes;
     const std::string what = "safetensors writer: tensor '" + name + "': ";
     if (name == "__metadata__") return Status::error(what + "the name is reserved for the metadata entry");
     if (utf8_error_offset(name)) return Status::error(what + "the name is not valid UTF-8");
@@ -40,9 +73,8 @@ Status SafetensorsWriter::add_tensor(const std::string& name, SafetensorsDtype d
                                     "or overflows 64 bits");
     if (*expected != n_bytes)
         return Status::error(what + std::to_string(n_bytes) + " bytes given, expected " + std::to_string(*expected));
-    if (data == nullptr && n_bytes > 0) return Status::error(what + "no data");
     m_names.emplace(name, m_tensors.size());
-    m_tensors.push_back({name, dtype, std::move(shape), data, n_bytes});
+    m_tensors.push_back(std::move(tensor));
     return {};
 }
 
@@ -99,8 +131,7 @@ Status SafetensorsWriter::write_range(const std::string& path, size_t first, siz
     MOE_RETURN_IF_ERROR(out.open(path));
     MOE_RETURN_IF_ERROR(out.write(length, sizeof length));
     MOE_RETURN_IF_ERROR(out.write(header.data(), header.size()));
-    for (size_t i = first; i < last; ++i)
-        if (m_tensors[i].n_bytes > 0) MOE_RETURN_IF_ERROR(out.write(m_tensors[i].data, m_tensors[i].n_bytes));
+    for (size_t i = first; i < last; ++i) MOE_RETURN_IF_ERROR(write_data(out, path, m_tensors[i]));
     return out.commit();
 }
 

@@ -330,3 +330,44 @@ MOE_TEST(info_json_survives_paths_that_are_not_utf8) {
     CHECK_EQ(j["format"].get<std::string>(), std::string("tokenizer"));
     CHECK(j["path"].get<std::string>().find("tok-\xEF\xBF\xBD") != std::string::npos);
 }
+
+MOE_TEST(make_fixture_then_info_and_tokenize) {
+    const std::string dir = moe_test::temp_dir();
+    std::string err;
+    const RunResult g = run_moewb("make-fixture --arch deepseek2 --preset tiny --layers 3 --experts 8 --type q8_0 "
+                                  "--mla-layout split --seed 3 --quiet " + quote(dir + "/mf.gguf"), &err);
+    REQUIRE(g.exit_code == 0);
+    CHECK(g.out.find("mf.gguf: deepseek2 q8_0 gguf") != std::string::npos);
+    CHECK(g.out.find(" params, ") != std::string::npos && g.out.find(" s (") != std::string::npos);
+    const auto j = info_json(dir + "/mf.gguf");
+    CHECK_EQ(j["architecture"].get<std::string>(), std::string("deepseek2"));
+    CHECK_EQ(j["layers"]["count"].get<int>(), 3);
+    CHECK_EQ(j["moe"]["routed_experts"].get<int>(), 8);
+    CHECK_EQ(j["attention"]["q_lora_rank"].get<int>(), 64);
+    CHECK_EQ(j["vocab_size"].get<int>(), 512);
+    CHECK_EQ(j["tokenizer"]["pre"].get<std::string>(), std::string("deepseek-v3"));
+    CHECK(j["chat_template"]["present"].get<bool>());
+    CHECK(j["warnings"].empty());
+    CHECK_EQ(j["parameters"]["total"].get<uint64_t>(), j["parameters"]["in_tensors"].get<uint64_t>());
+
+    const RunResult h = run_moewb("make-fixture --arch llama --format safetensors --type bf16 --quiet " +
+                                  quote(dir + "/mf-llama"));
+    REQUIRE(h.exit_code == 0);
+    const auto jh = info_json(dir + "/mf-llama");
+    CHECK_EQ(jh["format"].get<std::string>(), std::string("safetensors"));
+    CHECK_EQ(jh["architecture"].get<std::string>(), std::string("llama"));
+    CHECK_EQ(jh["attention"]["kv_heads"].get<int>(), 2);
+    const RunResult t = run_moewb("tokenize --no-bos " + quote(dir + "/mf-llama") + " 'Hello'");
+    CHECK_EQ(t.exit_code, 0);
+    CHECK(!t.out.empty());
+
+    CHECK_EQ(run_moewb("make-fixture --help").exit_code, 0);
+    CHECK_EQ(run_moewb("make-fixture --arch deepseek2").exit_code, 2);  // no OUT
+    CHECK_EQ(run_moewb("make-fixture " + quote(dir + "/x.gguf")).exit_code, 2);  // no --arch
+    std::string bad;
+    CHECK_EQ(run_moewb("make-fixture --arch deepseek2 --format safetensors --type q8_0 " + quote(dir + "/x"), &bad)
+                 .exit_code, 2);
+    CHECK(bad.find("safetensors") != std::string::npos);
+    CHECK_EQ(run_moewb("make-fixture --arch llama --preset v3 " + quote(dir + "/x.gguf")).exit_code, 2);
+    CHECK_EQ(run_moewb("make-fixture --arch deepseek2 --layers 2x " + quote(dir + "/x.gguf")).exit_code, 2);
+}
