@@ -39,13 +39,26 @@ Statement::Statement(const QSqlDatabase& db, const QString& sqlText)
     if (!m_prepared) m_error = describeError(m_dbFile, m_sql, errorText(m_query.lastError()));
 }
 
+namespace {
+
+// The SQLite driver binds a null QString as NULL; our text columns are NOT NULL and mean "" by it.
+// A NULL is asked for explicitly with an invalid QVariant (fromOptional, nullIfEmpty).
+QVariant normalised(const QVariant& value) {
+    if (value.metaType().id() == QMetaType::QString && value.toString().isNull()) {
+        return QVariant(QString::fromLatin1(""));
+    }
+    return value;
+}
+
+}  // namespace
+
 Statement& Statement::bind(const QVariant& value) {
-    m_query.addBindValue(value);
+    m_query.addBindValue(normalised(value));
     return *this;
 }
 
 Statement& Statement::bindAll(std::initializer_list<QVariant> values) {
-    for (const QVariant& v : values) m_query.addBindValue(v);
+    for (const QVariant& v : values) m_query.addBindValue(normalised(v));
     return *this;
 }
 

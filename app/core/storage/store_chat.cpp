@@ -55,21 +55,33 @@ QString escapeLike(const QString& text) {
     return QLatin1Char('%') + escaped + QLatin1Char('%');
 }
 
-// The messages of `ids`' subtrees are detached from their parents before the DELETE: a deep chain removed
-// through ON DELETE CASCADE recursion would hit SQLite's trigger depth limit (1000).
-QString deleteMessagesWhere(const QSqlDatabase& db, const QString& where, const QVariant& key) {
-    sql::Statement detach(db, QStringLiteral("UPDATE messages SET parent_id = NULL WHERE %1").arg(where));
-    detach.bind(key);
-    if (!detach.exec()) return detach.error();
-    sql::Statement remove(db, QStringLiteral("DELETE FROM messages WHERE %1").arg(where));
-    remove.bind(key);
-    if (!remove.exec()) return remove.error();
-    return QString();
+// Deletes the messages chosen by `selectIds` (a SELECT of ids taking one bound value). The ids are collected
+// first, then detached from their parents, then deleted: removing a deep chain through ON DELETE CASCADE
+// recursion would hit SQLite's trigger depth limit (1000), and a subtree query re-evaluated after the
+// detach would no longer find the descendants.
+QString deleteMessages(const QSqlDatabase& db, const QString& selectIds, const QVariant& key) {
+    const QStringList setup = {QStringLiteral("CREATE TEMP TABLE IF NOT EXISTS doomed_messages (id INTEGER PRIMARY KEY)"),
+                               QStringLiteral("DELETE FROM temp.doomed_messages")};
+    for (const QString& statement : setup) {
+        const QString error = sql::execute(db, statement);
+        if (!error.isEmpty()) return error;
+    }
+    const QStringList steps = {
+        QStringLiteral("INSERT INTO temp.doomed_messages (id) %1").arg(selectIds),
+        QStringLiteral("UPDATE messages SET parent_id = NULL WHERE id IN temp.doomed_messages"),
+        QStringLiteral("DELETE FROM messages WHERE id IN temp.doomed_messages"),
+    };
+    for (int i = 0; i < steps.size(); ++i) {
+        sql::Statement q(db, steps[i]);
+        if (i == 0) q.bind(key);
+        if (!q.exec()) return q.error();
+    }
+    return sql::execute(db, QStringLiteral("DELETE FROM temp.doomed_messages"));
 }
 
-const char* const kSubtreeOf =
-    "id IN (WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL SELECT m.id FROM messages m JOIN sub ON m.parent_id = "
-    "sub.id) SELECT id FROM sub)";
+const char* const kSubtreeIds =
+    "WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL SELECT m.id FROM messages m JOIN sub ON m.parent_id = sub.id) "
+    "SELECT id FROM sub";
 
 }  // namespace
 
@@ -108,7 +120,7 @@ QFuture<WriteResult> Store::updateConversationSettings(const Conversation& c) {
 
 QFuture<WriteResult> Store::deleteConversation(qint64 conversationId) {
     return write(QStringLiteral("deleteConversation"), [conversationId](const QSqlDatabase& db) {
-        const QString error = deleteMessagesWhere(db, QStringLiteral("conversation_id = ?"), conversationId);
+        const QString error = deleteMessages(db, QStringLiteral("SELECT id FROM messages WHERE conversation_id = ?"), conversationId);
         if (!error.isEmpty()) return WriteResult{0, error};
         sql::Statement q(db, QStringLiteral("DELETE FROM conversations WHERE id = ?"));
         q.bind(conversationId);
@@ -238,7 +250,7 @@ QFuture<WriteResult> Store::deleteMessage(qint64 messageId) {
         if (!exists.exec()) return WriteResult{0, exists.error()};
         if (!exists.next()) return WriteResult{0, sql::missingRow(db, QStringLiteral("message"), messageId)};
         exists.finish();
-        const QString error = deleteMessagesWhere(db, QLatin1String(kSubtreeOf), messageId);
+        const QString error = deleteMessages(db, QLatin1String(kSubtreeIds), messageId);
         if (!error.isEmpty()) return WriteResult{0, error};
         return WriteResult{messageId, QString()};
     });
