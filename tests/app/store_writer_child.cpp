@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
     QObject::connect(&pump, &QTimer::timeout, [&]() {
         while (job - committed < 256) {
             QList<MetricsSample> rows;
-            for (int i = 0; i < kRowsPerJob; ++i) rows.append(MetricsSample{job * kRowsPerJob + i, 1.0, 2, 3, {}, {}, {}, {}});
+            for (int i = 0; i < kRowsPerJob; ++i)
+                rows.append(MetricsSample{job * kRowsPerJob + i, 1.0, 2, 3, {}, {}, {}, {}});
             store.appendSamples(rows);
             ++job;
         }

@@ -24,7 +24,9 @@ bool writeFile(const QString& path, const QByteArray& text) {
 }
 
 // Whether this machine has an NVIDIA driver at all (then the live test checks GPU figures instead).
-bool machineHasNvidiaDriver() { return QFile::exists(QStringLiteral("/dev/nvidiactl")); }
+bool machineHasNvidiaDriver() {
+    return QFile::exists(QStringLiteral("/dev/nvidiactl"));
+}
 
 }  // namespace
 
@@ -57,8 +59,9 @@ void TestMetricsSampler::parsesProcStat() {
 }
 
 void TestMetricsSampler::parsesMeminfoAndStatm() {
-    const QByteArray meminfo = "MemTotal:       16000000 kB\nMemFree:         1000000 kB\n"
-                               "MemAvailable:    6000000 kB\nBuffers:          300000 kB\n";
+    const QByteArray meminfo =
+        "MemTotal:       16000000 kB\nMemFree:         1000000 kB\n"
+        "MemAvailable:    6000000 kB\nBuffers:          300000 kB\n";
     QCOMPARE(proc::parseMemUsedBytes(meminfo).value(), Q_INT64_C(10000000) * 1024);
     QCOMPARE(proc::parseStatmRssBytes("51234 2500 700 12 0 3000 0\n", 4096).value(), Q_INT64_C(2500) * 4096);
 }

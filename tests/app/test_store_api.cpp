@@ -130,11 +130,15 @@ void TestStoreApi::modelsRoundTrip() {
 
 void TestStoreApi::presetsRoundTrip() {
     const qint64 id = waitFor(m_store->savePreset(SamplerPreset{0, QStringLiteral("precise"),
-                                                                QStringLiteral("{\"temperature\":0.2}"), 0, 0})).id;
+                                                                QStringLiteral("{\"temperature\":0.2}"), 0, 0}))
+                          .id;
     QVERIFY(id > 0);
-    waitFor(m_store->savePreset(SamplerPreset{0, QStringLiteral("Creative"), QStringLiteral("{\"temperature\":1.1}"), 0, 0}));
-    QCOMPARE(waitFor(m_store->savePreset(SamplerPreset{0, QStringLiteral("precise"),
-                                                       QStringLiteral("{\"temperature\":0.1}"), 0, 0})).id, id);
+    waitFor(m_store->savePreset(
+        SamplerPreset{0, QStringLiteral("Creative"), QStringLiteral("{\"temperature\":1.1}"), 0, 0}));
+    QCOMPARE(waitFor(m_store->savePreset(
+                         SamplerPreset{0, QStringLiteral("precise"), QStringLiteral("{\"temperature\":0.1}"), 0, 0}))
+                 .id,
+             id);
     const auto presets = m_store->listPresets().value();
     QCOMPARE(presets.size(), 2);
     QCOMPARE(presets[0].name, QStringLiteral("Creative"));
@@ -190,9 +194,11 @@ void TestStoreApi::conversationsAndSearch() {
 void TestStoreApi::branches() {
     const qint64 c = waitFor(m_store->createConversation(Conversation{})).id;
     const qint64 u1 = waitFor(m_store->appendMessage(makeMessage(c, {}, MessageRole::User, QStringLiteral("q1")))).id;
-    const qint64 a1 = waitFor(m_store->appendMessage(makeMessage(c, u1, MessageRole::Assistant, QStringLiteral("a1")))).id;
+    const qint64 a1 =
+        waitFor(m_store->appendMessage(makeMessage(c, u1, MessageRole::Assistant, QStringLiteral("a1")))).id;
     // Regenerate: a second reply to u1 is a branch and becomes the active one.
-    const qint64 a2 = waitFor(m_store->appendMessage(makeMessage(c, u1, MessageRole::Assistant, QStringLiteral("a2")))).id;
+    const qint64 a2 =
+        waitFor(m_store->appendMessage(makeMessage(c, u1, MessageRole::Assistant, QStringLiteral("a2")))).id;
     QCOMPARE(idsOf(m_store->activePath(c).value()), (QList<qint64>{u1, a2}));
     QCOMPARE(idsOf(m_store->childrenOf(c, u1).value()), (QList<qint64>{a1, a2}));
     QCOMPARE(idsOf(m_store->childrenOf(c, 0).value()), (QList<qint64>{u1}));
@@ -202,7 +208,8 @@ void TestStoreApi::branches() {
     QVERIFY(waitFor(m_store->setActiveLeaf(c, a1)).ok());
     QCOMPARE(idsOf(m_store->activePath(c).value()), (QList<qint64>{u1, a1}));
     const qint64 u2 = waitFor(m_store->appendMessage(makeMessage(c, a1, MessageRole::User, QStringLiteral("q2")))).id;
-    const qint64 a3 = waitFor(m_store->appendMessage(makeMessage(c, u2, MessageRole::Assistant, QStringLiteral("a3")))).id;
+    const qint64 a3 =
+        waitFor(m_store->appendMessage(makeMessage(c, u2, MessageRole::Assistant, QStringLiteral("a3")))).id;
     QCOMPARE(idsOf(m_store->activePath(c).value()), (QList<qint64>{u1, a1, u2, a3}));
     QCOMPARE(idsOf(m_store->messagesOf(c, a2).value()), (QList<qint64>{u1, a2}));
     QCOMPARE(m_store->latestLeafUnder(a1).value(), a3);
@@ -211,7 +218,8 @@ void TestStoreApi::branches() {
 
     // Cross-conversation mistakes are refused with a message.
     const qint64 other = waitFor(m_store->createConversation(Conversation{})).id;
-    const WriteResult cross = waitFor(m_store->appendMessage(makeMessage(other, a1, MessageRole::User, QStringLiteral("x"))));
+    const WriteResult cross =
+        waitFor(m_store->appendMessage(makeMessage(other, a1, MessageRole::User, QStringLiteral("x"))));
     QVERIFY2(!cross.ok() && cross.error.contains(QStringLiteral("belongs to conversation")), qPrintable(cross.error));
     QVERIFY(!waitFor(m_store->setActiveLeaf(other, a1)).ok());
     QVERIFY(!m_store->messagesOf(other, a1).ok());
@@ -229,6 +237,7 @@ void TestStoreApi::streamedReplyFinalised() {
     const qint64 u = waitFor(m_store->appendMessage(makeMessage(c, {}, MessageRole::User, QStringLiteral("hi")))).id;
     // The reply row exists while it streams (empty, no stats), then gets its content and figures at the end.
     const qint64 r = waitFor(m_store->appendMessage(makeMessage(c, u, MessageRole::Assistant, QString()))).id;
+    QCOMPARE(m_store->activePath(c).value().size(), 2);
     QVERIFY(!m_store->activePath(c).value()[1].stats.replyTokens.has_value());
     ReplyStats stats;
     stats.promptTokens = 12;
@@ -334,7 +343,7 @@ void TestStoreApi::samplesDownsampled() {
     const auto down = m_store->samplesBetween(100000, 101000, 100).value();
     QCOMPARE(down.size(), 100);
     QCOMPARE(down[0].cpuPercent.value(), 4.5);
-    QCOMPARE(down[12].cpuPercent.value(), 24.5);  // ts 120..129 -> cpu 20..29
+    QCOMPARE(down[12].cpuPercent.value(), 24.5);           // ts 120..129 -> cpu 20..29
     QCOMPARE(down[12].rssBytes.value(), Q_INT64_C(1124));  // mean 1124.5, cast to an integer
     QCOMPARE(down[12].gpuUtilPercent.value(), 50.0);       // the mean of the non-null values
     QVERIFY(!down[12].ramUsedBytes.has_value());
@@ -355,7 +364,8 @@ void TestStoreApi::benchResults() {
                                         QStringLiteral("v2-lite"), QStringLiteral("decode"),
                                         QStringLiteral("{\"tokens_per_s\":10.5}"), 200});
     m_store->addBenchResult(BenchResult{0, QStringLiteral("def456"), QStringLiteral("box"), QStringLiteral("cpu"),
-                                        QStringLiteral("v2-lite"), QStringLiteral("prefill"), QStringLiteral("{}"), 300});
+                                        QStringLiteral("v2-lite"), QStringLiteral("prefill"), QStringLiteral("{}"),
+                                        300});
     QVERIFY(waitFor(m_store->flush()).ok());
     const auto decode = m_store->benchResults(QStringLiteral("decode"), QStringLiteral("v2-lite")).value();
     QCOMPARE(decode.size(), 2);

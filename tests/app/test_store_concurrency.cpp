@@ -30,9 +30,9 @@ QList<MetricsSample> jobRows(qint64 job) {
 struct ReaderLog {
     std::atomic<int> reads{0};
     std::atomic<int> errors{0};
-    std::atomic<int> torn{0};        // a count that is not a whole number of jobs
-    std::atomic<int> backwards{0};   // a count smaller than an earlier one
-    std::atomic<int> distinct{0};    // how many different counts were seen (reads really overlapped writes)
+    std::atomic<int> torn{0};       // a count that is not a whole number of jobs
+    std::atomic<int> backwards{0};  // a count smaller than an earlier one
+    std::atomic<int> distinct{0};   // how many different counts were seen (reads really overlapped writes)
     QString firstError;
 };
 

@@ -50,7 +50,8 @@ void buildVersion1(const QString& path, const QStringList& extraStatements = {})
     const QStringList data = {
         "INSERT INTO models (id, path, format, name, architecture, params_total, n_expert, added_at_ms, notes) "
         "VALUES (1, '/models/v2-lite.gguf', 'gguf', 'DeepSeek-V2-Lite', 'deepseek2', 15700000000, 64, 1000, 'mine')",
-        "INSERT INTO conversations (id, title, created_at_ms, updated_at_ms, model_id) VALUES (1, 'old chat', 10, 20, 1)",
+        "INSERT INTO conversations (id, title, created_at_ms, updated_at_ms, model_id) VALUES (1, 'old chat', 10, 20, "
+        "1)",
         "INSERT INTO messages (id, conversation_id, parent_id, role, content, created_at_ms) VALUES "
         "(1, 1, NULL, 'user', 'hello', 11), (2, 1, 1, 'assistant', 'hi there', 12), (3, 1, 1, 'assistant', 'hey', 13)",
         "UPDATE conversations SET active_leaf_id = 2 WHERE id = 1",
@@ -161,7 +162,8 @@ void TestStoreSchema::failedMigrationRollsBack() {
     Store store;
     const QString error = store.open(path);
     QVERIFY2(error.contains(path) && error.contains(QStringLiteral("version 2")) &&
-                 error.contains(QStringLiteral("CREATE TABLE samples")) && error.contains(QStringLiteral("stays at version 1")),
+                 error.contains(QStringLiteral("CREATE TABLE samples")) &&
+                 error.contains(QStringLiteral("stays at version 1")),
              qPrintable(error));
     RawDb raw(path);
     QCOMPARE(raw.scalar(QStringLiteral("PRAGMA user_version")).toInt(), 1);

@@ -75,7 +75,9 @@ MetricsSampler::MetricsSampler(MetricsSamplerOptions options, Store* store, QObj
     qRegisterMetaType<moe::app::MetricsSample>();
 }
 
-MetricsSampler::~MetricsSampler() { stop(); }
+MetricsSampler::~MetricsSampler() {
+    stop();
+}
 
 void MetricsSampler::start() {
     if (m_thread) return;

@@ -49,7 +49,9 @@ bool resolve(void* library, const char* symbol, F* out) {
 
 }  // namespace
 
-NvmlProbe::~NvmlProbe() { unload(); }
+NvmlProbe::~NvmlProbe() {
+    unload();
+}
 
 void NvmlProbe::unload() {
     if (m_initialised && m_api && m_api->shutdown) m_api->shutdown();

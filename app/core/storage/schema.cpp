@@ -157,7 +157,9 @@ const std::vector<Migration>& migrations() {
     return steps;
 }
 
-int currentVersion() { return migrations().back().version; }
+int currentVersion() {
+    return migrations().back().version;
+}
 
 int versionOf(const QSqlDatabase& db, QString* error) {
     QString failure;

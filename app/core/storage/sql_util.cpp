@@ -103,7 +103,9 @@ std::optional<double> optionalDouble(const QVariant& value) {
     return value.toDouble();
 }
 
-QVariant nullIfEmpty(const QString& text) { return text.isEmpty() ? QVariant() : QVariant(text); }
+QVariant nullIfEmpty(const QString& text) {
+    return text.isEmpty() ? QVariant() : QVariant(text);
+}
 
 namespace {
 

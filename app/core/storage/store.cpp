@@ -34,9 +34,12 @@ QString migrateFile(const QString& path, int busyTimeoutMs, quint64 key) {
 
 QString modelFormatName(ModelFormat format) {
     switch (format) {
-        case ModelFormat::Gguf: return QStringLiteral("gguf");
-        case ModelFormat::Safetensors: return QStringLiteral("safetensors");
-        case ModelFormat::Demo: return QStringLiteral("demo");
+        case ModelFormat::Gguf:
+            return QStringLiteral("gguf");
+        case ModelFormat::Safetensors:
+            return QStringLiteral("safetensors");
+        case ModelFormat::Demo:
+            return QStringLiteral("demo");
     }
     return QStringLiteral("gguf");
 }
@@ -50,10 +53,14 @@ std::optional<ModelFormat> modelFormatFromName(const QString& name) {
 
 QString messageRoleName(MessageRole role) {
     switch (role) {
-        case MessageRole::System: return QStringLiteral("system");
-        case MessageRole::User: return QStringLiteral("user");
-        case MessageRole::Assistant: return QStringLiteral("assistant");
-        case MessageRole::Tool: return QStringLiteral("tool");
+        case MessageRole::System:
+            return QStringLiteral("system");
+        case MessageRole::User:
+            return QStringLiteral("user");
+        case MessageRole::Assistant:
+            return QStringLiteral("assistant");
+        case MessageRole::Tool:
+            return QStringLiteral("tool");
     }
     return QStringLiteral("user");
 }
@@ -67,21 +74,31 @@ std::optional<MessageRole> messageRoleFromName(const QString& name) {
 
 QString requestSourceName(RequestSource source) {
     switch (source) {
-        case RequestSource::Chat: return QStringLiteral("chat");
-        case RequestSource::Api: return QStringLiteral("api");
-        case RequestSource::Eval: return QStringLiteral("eval");
-        case RequestSource::Bench: return QStringLiteral("bench");
+        case RequestSource::Chat:
+            return QStringLiteral("chat");
+        case RequestSource::Api:
+            return QStringLiteral("api");
+        case RequestSource::Eval:
+            return QStringLiteral("eval");
+        case RequestSource::Bench:
+            return QStringLiteral("bench");
     }
     return QStringLiteral("chat");
 }
 
 Store::Store(QObject* parent) : QObject(parent), m_key(nextStoreKey()) {}
 
-Store::~Store() { close(); }
+Store::~Store() {
+    close();
+}
 
-int Store::schemaVersion() { return schema::currentVersion(); }
+int Store::schemaVersion() {
+    return schema::currentVersion();
+}
 
-QString Store::open(const QString& path) { return open(path, Options{}); }
+QString Store::open(const QString& path) {
+    return open(path, Options{});
+}
 
 QString Store::open(const QString& path, const Options& options) {
     if (m_open.load()) return QStringLiteral("%1: the store is already open on %2").arg(path, m_path);
@@ -118,14 +135,17 @@ void Store::close() {
 }
 
 QFuture<WriteResult> Store::flush() {
-    if (!m_writer) return write(QStringLiteral("flush"), nullptr);
+    if (!m_open.load() || !m_writer) return write(QStringLiteral("flush"), nullptr);
     return m_writer->flush();
 }
 
-qint64 Store::committedJobs() const { return m_writer ? m_writer->committedJobs() : 0; }
+qint64 Store::committedJobs() const {
+    return m_writer ? m_writer->committedJobs() : 0;
+}
 
 QFuture<WriteResult> Store::write(const QString& label, WriteFunction job) {
-    if (!m_writer || !m_open.load()) {
+    // m_open first: open() publishes m_writer before setting it (open/close belong to the owner thread).
+    if (!m_open.load() || !m_writer) {
         QPromise<WriteResult> promise;
         promise.start();
         promise.addResult(WriteResult{0, QStringLiteral("%1: %2: the store is not open").arg(m_path, label)});
@@ -202,17 +222,19 @@ QFuture<WriteResult> Store::addModel(const ModelRecord& model) {
     const qint64 addedAtMs = model.addedAtMs > 0 ? model.addedAtMs : QDateTime::currentMSecsSinceEpoch();
     return write(QStringLiteral("addModel"), [model, addedAtMs](const QSqlDatabase& db) {
         // Re-adding a path refreshes what the file says and keeps what the user wrote (notes).
-        sql::Statement q(db, QStringLiteral(
-            "INSERT INTO models (path, format, name, architecture, params_total, params_active, n_expert, "
-            "n_expert_used, n_expert_shared, quantization, context_length, file_bytes, last_loaded_at_ms, notes, "
-            "is_demo, info_json, added_at_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-            "ON CONFLICT(path) DO UPDATE SET format = excluded.format, name = excluded.name, "
-            "architecture = excluded.architecture, params_total = excluded.params_total, "
-            "params_active = excluded.params_active, n_expert = excluded.n_expert, "
-            "n_expert_used = excluded.n_expert_used, n_expert_shared = excluded.n_expert_shared, "
-            "quantization = excluded.quantization, context_length = excluded.context_length, "
-            "file_bytes = excluded.file_bytes, is_demo = excluded.is_demo, info_json = excluded.info_json "
-            "RETURNING id"));
+        sql::Statement q(
+            db,
+            QStringLiteral(
+                "INSERT INTO models (path, format, name, architecture, params_total, params_active, n_expert, "
+                "n_expert_used, n_expert_shared, quantization, context_length, file_bytes, last_loaded_at_ms, notes, "
+                "is_demo, info_json, added_at_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(path) DO UPDATE SET format = excluded.format, name = excluded.name, "
+                "architecture = excluded.architecture, params_total = excluded.params_total, "
+                "params_active = excluded.params_active, n_expert = excluded.n_expert, "
+                "n_expert_used = excluded.n_expert_used, n_expert_shared = excluded.n_expert_shared, "
+                "quantization = excluded.quantization, context_length = excluded.context_length, "
+                "file_bytes = excluded.file_bytes, is_demo = excluded.is_demo, info_json = excluded.info_json "
+                "RETURNING id"));
         q.bind(model.path);
         bindModelFields(q, model);
         q.bind(addedAtMs);
@@ -223,10 +245,12 @@ QFuture<WriteResult> Store::addModel(const ModelRecord& model) {
 
 QFuture<WriteResult> Store::updateModel(const ModelRecord& model) {
     return write(QStringLiteral("updateModel"), [model](const QSqlDatabase& db) {
-        sql::Statement q(db, QStringLiteral(
-            "UPDATE models SET format = ?, name = ?, architecture = ?, params_total = ?, params_active = ?, "
-            "n_expert = ?, n_expert_used = ?, n_expert_shared = ?, quantization = ?, context_length = ?, "
-            "file_bytes = ?, last_loaded_at_ms = ?, notes = ?, is_demo = ?, info_json = ?, path = ? WHERE id = ?"));
+        sql::Statement q(
+            db,
+            QStringLiteral(
+                "UPDATE models SET format = ?, name = ?, architecture = ?, params_total = ?, params_active = ?, "
+                "n_expert = ?, n_expert_used = ?, n_expert_shared = ?, quantization = ?, context_length = ?, "
+                "file_bytes = ?, last_loaded_at_ms = ?, notes = ?, is_demo = ?, info_json = ?, path = ? WHERE id = ?"));
         bindModelFields(q, model);
         q.bindAll({model.path, model.id});
         if (!q.exec()) return WriteResult{0, q.error()};
@@ -285,10 +309,12 @@ DbResult<ModelRecord> Store::model(qint64 modelId) const {
 QFuture<WriteResult> Store::savePreset(const SamplerPreset& preset) {
     const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
     return write(QStringLiteral("savePreset"), [preset, nowMs](const QSqlDatabase& db) {
-        sql::Statement q(db, QStringLiteral(
-            "INSERT INTO sampler_presets (name, settings_json, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(name) DO UPDATE SET settings_json = excluded.settings_json, "
-            "updated_at_ms = excluded.updated_at_ms RETURNING id"));
+        sql::Statement q(
+            db,
+            QStringLiteral(
+                "INSERT INTO sampler_presets (name, settings_json, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET settings_json = excluded.settings_json, "
+                "updated_at_ms = excluded.updated_at_ms RETURNING id"));
         q.bindAll({preset.name, preset.settingsJson, nowMs, nowMs});
         if (!q.exec() || !q.next()) return WriteResult{0, q.error()};
         return WriteResult{q.value(0).toLongLong(), QString()};

@@ -69,7 +69,7 @@ public:
     QFuture<WriteResult> renameConversation(qint64 conversationId, const QString& title);
     // Model, system prompt and sampler settings of a conversation.
     QFuture<WriteResult> updateConversationSettings(const Conversation& conversation);
-    QFuture<WriteResult> deleteConversation(qint64 conversationId);  // and all its messages
+    QFuture<WriteResult> deleteConversation(qint64 conversationId);                          // and all its messages
     DbResult<QList<Conversation>> listConversations(int limit = 200, int offset = 0) const;  // newest first
     DbResult<Conversation> conversation(qint64 conversationId) const;
     // Conversations whose title or any message contains `text` (case-insensitive for ASCII), newest first.

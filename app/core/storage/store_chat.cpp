@@ -60,8 +60,9 @@ QString escapeLike(const QString& text) {
 // recursion would hit SQLite's trigger depth limit (1000), and a subtree query re-evaluated after the
 // detach would no longer find the descendants.
 QString deleteMessages(const QSqlDatabase& db, const QString& selectIds, const QVariant& key) {
-    const QStringList setup = {QStringLiteral("CREATE TEMP TABLE IF NOT EXISTS doomed_messages (id INTEGER PRIMARY KEY)"),
-                               QStringLiteral("DELETE FROM temp.doomed_messages")};
+    const QStringList setup = {
+        QStringLiteral("CREATE TEMP TABLE IF NOT EXISTS doomed_messages (id INTEGER PRIMARY KEY)"),
+        QStringLiteral("DELETE FROM temp.doomed_messages")};
     for (const QString& statement : setup) {
         const QString error = sql::execute(db, statement);
         if (!error.isEmpty()) return error;
@@ -110,8 +111,9 @@ QFuture<WriteResult> Store::renameConversation(qint64 conversationId, const QStr
 
 QFuture<WriteResult> Store::updateConversationSettings(const Conversation& c) {
     return write(QStringLiteral("updateConversationSettings"), [c](const QSqlDatabase& db) {
-        sql::Statement q(db, QStringLiteral(
-            "UPDATE conversations SET model_id = ?, system_prompt = ?, sampler_json = ? WHERE id = ?"));
+        sql::Statement q(
+            db,
+            QStringLiteral("UPDATE conversations SET model_id = ?, system_prompt = ?, sampler_json = ? WHERE id = ?"));
         q.bindAll({sql::fromOptional(c.modelId), c.systemPrompt, c.samplerJson, c.id});
         if (!q.exec()) return WriteResult{0, q.error()};
         return rowsOrMissing(db, q, QStringLiteral("conversation"), c.id);
@@ -120,7 +122,8 @@ QFuture<WriteResult> Store::updateConversationSettings(const Conversation& c) {
 
 QFuture<WriteResult> Store::deleteConversation(qint64 conversationId) {
     return write(QStringLiteral("deleteConversation"), [conversationId](const QSqlDatabase& db) {
-        const QString error = deleteMessages(db, QStringLiteral("SELECT id FROM messages WHERE conversation_id = ?"), conversationId);
+        const QString error =
+            deleteMessages(db, QStringLiteral("SELECT id FROM messages WHERE conversation_id = ?"), conversationId);
         if (!error.isEmpty()) return WriteResult{0, error};
         sql::Statement q(db, QStringLiteral("DELETE FROM conversations WHERE id = ?"));
         q.bind(conversationId);
@@ -147,8 +150,8 @@ DbResult<QList<Conversation>> Store::listConversations(int limit, int offset) co
 DbResult<Conversation> Store::conversation(qint64 conversationId) const {
     Conversation found;
     const QString error = readSnapshot([&](const QSqlDatabase& db) {
-        sql::Statement q(db, QStringLiteral("SELECT %1 FROM conversations WHERE id = ?")
-                                 .arg(QLatin1String(kConversationColumns)));
+        sql::Statement q(
+            db, QStringLiteral("SELECT %1 FROM conversations WHERE id = ?").arg(QLatin1String(kConversationColumns)));
         q.bind(conversationId);
         if (!q.exec()) return q.error();
         if (!q.next()) return sql::missingRow(db, QStringLiteral("conversation"), conversationId);
@@ -163,10 +166,13 @@ DbResult<QList<Conversation>> Store::searchConversations(const QString& text, in
     QList<Conversation> list;
     const QString pattern = escapeLike(text);
     const QString error = readSnapshot([&](const QSqlDatabase& db) {
-        sql::Statement q(db, QStringLiteral(
-            "SELECT %1 FROM conversations c WHERE c.title LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m "
-            "WHERE m.conversation_id = c.id AND m.content LIKE ? ESCAPE '\\') "
-            "ORDER BY c.updated_at_ms DESC, c.id DESC LIMIT ?").arg(QLatin1String(kConversationColumns)));
+        sql::Statement q(
+            db,
+            QStringLiteral(
+                "SELECT %1 FROM conversations c WHERE c.title LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m "
+                "WHERE m.conversation_id = c.id AND m.content LIKE ? ESCAPE '\\') "
+                "ORDER BY c.updated_at_ms DESC, c.id DESC LIMIT ?")
+                .arg(QLatin1String(kConversationColumns)));
         q.bindAll({pattern, pattern, qMax(0, limit)});
         if (!q.exec()) return q.error();
         while (q.next()) list.append(conversationFromRow(q));
@@ -206,9 +212,11 @@ QFuture<WriteResult> Store::appendMessage(const Message& message) {
         if (!parentError.isEmpty()) return WriteResult{0, parentError};
         const qint64 createdMs = message.createdAtMs > 0 ? message.createdAtMs : nowMs;
         const ReplyStats& s = message.stats;
-        sql::Statement q(db, QStringLiteral(
-            "INSERT INTO messages (conversation_id, parent_id, role, content, created_at_ms, prompt_tokens, "
-            "reply_tokens, ttft_ms, tokens_per_s, finish_reason, routing_json) VALUES (?,?,?,?,?,?,?,?,?,?,?)"));
+        sql::Statement q(
+            db,
+            QStringLiteral(
+                "INSERT INTO messages (conversation_id, parent_id, role, content, created_at_ms, prompt_tokens, "
+                "reply_tokens, ttft_ms, tokens_per_s, finish_reason, routing_json) VALUES (?,?,?,?,?,?,?,?,?,?,?)"));
         q.bindAll({message.conversationId, sql::fromOptional(message.parentId), messageRoleName(message.role),
                    message.content, createdMs, sql::fromOptional(s.promptTokens), sql::fromOptional(s.replyTokens),
                    sql::fromOptional(s.ttftMs), sql::fromOptional(s.tokensPerS), sql::nullIfEmpty(s.finishReason),
@@ -226,9 +234,11 @@ QFuture<WriteResult> Store::appendMessage(const Message& message) {
 QFuture<WriteResult> Store::updateMessage(qint64 messageId, const QString& content, const ReplyStats& stats) {
     const qint64 nowMs = QDateTime::currentMSecsSinceEpoch();
     return write(QStringLiteral("updateMessage"), [messageId, content, stats, nowMs](const QSqlDatabase& db) {
-        sql::Statement q(db, QStringLiteral(
-            "UPDATE messages SET content = ?, prompt_tokens = ?, reply_tokens = ?, ttft_ms = ?, tokens_per_s = ?, "
-            "finish_reason = ?, routing_json = ? WHERE id = ?"));
+        sql::Statement q(
+            db,
+            QStringLiteral(
+                "UPDATE messages SET content = ?, prompt_tokens = ?, reply_tokens = ?, ttft_ms = ?, tokens_per_s = ?, "
+                "finish_reason = ?, routing_json = ? WHERE id = ?"));
         q.bindAll({content, sql::fromOptional(stats.promptTokens), sql::fromOptional(stats.replyTokens),
                    sql::fromOptional(stats.ttftMs), sql::fromOptional(stats.tokensPerS),
                    sql::nullIfEmpty(stats.finishReason),
@@ -276,9 +286,11 @@ namespace {
 
 // The leaf to show: the given one, else the conversation's active leaf, else its newest message (0: none).
 QString resolveLeaf(const QSqlDatabase& db, qint64 conversationId, qint64 leafId, qint64* leaf) {
-    sql::Statement q(db, QStringLiteral(
-        "SELECT COALESCE(NULLIF(?, 0), c.active_leaf_id, (SELECT MAX(id) FROM messages WHERE conversation_id = c.id), 0), "
-        "(SELECT conversation_id FROM messages WHERE id = NULLIF(?, 0)) FROM conversations c WHERE c.id = ?"));
+    sql::Statement q(
+        db, QStringLiteral(
+                "SELECT COALESCE(NULLIF(?, 0), c.active_leaf_id, (SELECT MAX(id) FROM messages WHERE conversation_id = "
+                "c.id), 0), "
+                "(SELECT conversation_id FROM messages WHERE id = NULLIF(?, 0)) FROM conversations c WHERE c.id = ?"));
     q.bindAll({leafId, leafId, conversationId});
     if (!q.exec()) return q.error();
     if (!q.next()) return sql::missingRow(db, QStringLiteral("conversation"), conversationId);
@@ -300,10 +312,11 @@ DbResult<QList<Message>> Store::messagesOf(qint64 conversationId, qint64 leafId)
         qint64 leaf = 0;
         const QString leafError = resolveLeaf(db, conversationId, leafId, &leaf);
         if (!leafError.isEmpty() || leaf == 0) return leafError;
-        sql::Statement q(db, QStringLiteral(
-            "WITH RECURSIVE up(id, depth) AS (SELECT ?, 0 UNION ALL SELECT m.parent_id, up.depth + 1 FROM messages m "
-            "JOIN up ON m.id = up.id WHERE m.parent_id IS NOT NULL) "
-            "SELECT %1 FROM messages JOIN up USING (id) ORDER BY up.depth DESC").arg(QLatin1String(kMessageColumns)));
+        sql::Statement q(db, QStringLiteral("WITH RECURSIVE up(id, depth) AS (SELECT ?, 0 UNION ALL SELECT "
+                                            "m.parent_id, up.depth + 1 FROM messages m "
+                                            "JOIN up ON m.id = up.id WHERE m.parent_id IS NOT NULL) "
+                                            "SELECT %1 FROM messages JOIN up USING (id) ORDER BY up.depth DESC")
+                                 .arg(QLatin1String(kMessageColumns)));
         q.bind(leaf);
         if (!q.exec()) return q.error();
         while (q.next()) path.append(messageFromRow(q));
@@ -318,8 +331,9 @@ DbResult<QList<Message>> Store::childrenOf(qint64 conversationId, qint64 parentI
     const QString error = readSnapshot([&](const QSqlDatabase& db) {
         const QString where = parentId == 0 ? QStringLiteral("parent_id IS NULL AND conversation_id = ?")
                                             : QStringLiteral("parent_id = ? AND conversation_id = ?");
-        sql::Statement q(db, QStringLiteral("SELECT %1 FROM messages WHERE %2 ORDER BY id")
-                                 .arg(QLatin1String(kMessageColumns), where));
+        sql::Statement q(
+            db,
+            QStringLiteral("SELECT %1 FROM messages WHERE %2 ORDER BY id").arg(QLatin1String(kMessageColumns), where));
         if (parentId == 0) {
             q.bind(conversationId);
         } else {
@@ -336,11 +350,12 @@ DbResult<QList<Message>> Store::childrenOf(qint64 conversationId, qint64 parentI
 DbResult<qint64> Store::latestLeafUnder(qint64 messageId) const {
     qint64 leaf = 0;
     const QString error = readSnapshot([&](const QSqlDatabase& db) {
-        sql::Statement q(db, QStringLiteral(
-            "WITH RECURSIVE down(id, depth) AS (SELECT id, 0 FROM messages WHERE id = ? UNION ALL "
-            "SELECT (SELECT MAX(c.id) FROM messages c WHERE c.parent_id = down.id), down.depth + 1 FROM down "
-            "WHERE EXISTS (SELECT 1 FROM messages c WHERE c.parent_id = down.id)) "
-            "SELECT id FROM down ORDER BY depth DESC LIMIT 1"));
+        sql::Statement q(
+            db, QStringLiteral(
+                    "WITH RECURSIVE down(id, depth) AS (SELECT id, 0 FROM messages WHERE id = ? UNION ALL "
+                    "SELECT (SELECT MAX(c.id) FROM messages c WHERE c.parent_id = down.id), down.depth + 1 FROM down "
+                    "WHERE EXISTS (SELECT 1 FROM messages c WHERE c.parent_id = down.id)) "
+                    "SELECT id FROM down ORDER BY depth DESC LIMIT 1"));
         q.bind(messageId);
         if (!q.exec()) return q.error();
         if (!q.next()) return sql::missingRow(db, QStringLiteral("message"), messageId);

@@ -94,14 +94,16 @@ MetricsSample sampleFromRow(const sql::Statement& q) {
 
 QFuture<WriteResult> Store::recordRequest(const RequestRecord& request) {
     return write(QStringLiteral("recordRequest"), [request](const QSqlDatabase& db) {
-        sql::Statement q(db, QStringLiteral(
-            "INSERT INTO requests (model_id, message_id, source, started_at_ms, prompt_tokens, reply_tokens, ttft_ms, "
-            "tokens_per_s, total_ms, token_latencies_f32) VALUES (?,?,?,?,?,?,?,?,?,?)"));
-        q.bindAll({sql::fromOptional(request.modelId), sql::fromOptional(request.messageId),
-                   requestSourceName(request.source), request.startedAtMs, request.promptTokens,
-                   request.replyTokens, sql::fromOptional(request.ttftMs), sql::fromOptional(request.tokensPerS),
-                   sql::fromOptional(request.totalMs),
-                   request.tokenLatenciesMs.empty() ? QVariant() : QVariant(latenciesToBlob(request.tokenLatenciesMs))});
+        sql::Statement q(db,
+                         QStringLiteral("INSERT INTO requests (model_id, message_id, source, started_at_ms, "
+                                        "prompt_tokens, reply_tokens, ttft_ms, "
+                                        "tokens_per_s, total_ms, token_latencies_f32) VALUES (?,?,?,?,?,?,?,?,?,?)"));
+        q.bindAll(
+            {sql::fromOptional(request.modelId), sql::fromOptional(request.messageId),
+             requestSourceName(request.source), request.startedAtMs, request.promptTokens, request.replyTokens,
+             sql::fromOptional(request.ttftMs), sql::fromOptional(request.tokensPerS),
+             sql::fromOptional(request.totalMs),
+             request.tokenLatenciesMs.empty() ? QVariant() : QVariant(latenciesToBlob(request.tokenLatenciesMs))});
         if (!q.exec()) return WriteResult{0, q.error()};
         return WriteResult{q.lastInsertId(), QString()};
     });
@@ -160,7 +162,8 @@ DbResult<QList<RequestRecord>> Store::requestsBetween(qint64 t0Ms, qint64 t1Ms) 
     QList<RequestRecord> list;
     const QString error = readSnapshot([&](const QSqlDatabase& db) {
         sql::Statement q(db, QStringLiteral("SELECT %1 FROM requests WHERE started_at_ms >= ? AND started_at_ms < ? "
-                                            "ORDER BY started_at_ms, id").arg(QLatin1String(kRequestColumns)));
+                                            "ORDER BY started_at_ms, id")
+                                 .arg(QLatin1String(kRequestColumns)));
         q.bindAll({t0Ms, t1Ms});
         if (!q.exec()) return q.error();
         while (q.next()) list.append(requestFromRow(q));
@@ -210,17 +213,21 @@ DbResult<QList<MetricsSample>> Store::samplesBetween(qint64 t0Ms, qint64 t1Ms, i
         QString sqlText;
         qint64 bucketMs = 1;
         if (rows <= points) {
-            sqlText = QStringLiteral("SELECT ts_ms, cpu_percent, ram_used_bytes, rss_bytes, gpu_util_percent, "
-                                     "gpu_mem_used_bytes, gpu_power_w, gpu_temp_c FROM samples "
-                                     "WHERE ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms, id");
+            sqlText = QStringLiteral(
+                "SELECT ts_ms, cpu_percent, ram_used_bytes, rss_bytes, gpu_util_percent, "
+                "gpu_mem_used_bytes, gpu_power_w, gpu_temp_c FROM samples "
+                "WHERE ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms, id");
         } else {
             // ceil(range / points) wide buckets: at most `points` of them.
             bucketMs = (t1Ms - t0Ms + points - 1) / points;
-            sqlText = QStringLiteral(
-                "SELECT CAST(AVG(ts_ms) AS INTEGER), AVG(cpu_percent), CAST(AVG(ram_used_bytes) AS INTEGER), "
-                "CAST(AVG(rss_bytes) AS INTEGER), AVG(gpu_util_percent), CAST(AVG(gpu_mem_used_bytes) AS INTEGER), "
-                "AVG(gpu_power_w), AVG(gpu_temp_c) FROM samples WHERE ts_ms >= ? AND ts_ms < ? "
-                "GROUP BY (ts_ms - %1) / %2 ORDER BY 1").arg(t0Ms).arg(bucketMs);
+            sqlText =
+                QStringLiteral(
+                    "SELECT CAST(AVG(ts_ms) AS INTEGER), AVG(cpu_percent), CAST(AVG(ram_used_bytes) AS INTEGER), "
+                    "CAST(AVG(rss_bytes) AS INTEGER), AVG(gpu_util_percent), CAST(AVG(gpu_mem_used_bytes) AS INTEGER), "
+                    "AVG(gpu_power_w), AVG(gpu_temp_c) FROM samples WHERE ts_ms >= ? AND ts_ms < ? "
+                    "GROUP BY (ts_ms - %1) / %2 ORDER BY 1")
+                    .arg(t0Ms)
+                    .arg(bucketMs);
         }
         sql::Statement q(db, sqlText);
         q.bindAll({t0Ms, t1Ms});
@@ -246,9 +253,10 @@ DbResult<qint64> Store::sampleCount() const {
 DbResult<QList<BenchResult>> Store::benchResults(const QString& benchmark, const QString& model, int limit) const {
     QList<BenchResult> list;
     const QString error = readSnapshot([&](const QSqlDatabase& db) {
-        sql::Statement q(db, QStringLiteral(
-            "SELECT id, commit_id, machine, device, model, benchmark, figures_json, created_at_ms FROM bench_results "
-            "WHERE (? = '' OR benchmark = ?) AND (? = '' OR model = ?) ORDER BY created_at_ms DESC, id DESC LIMIT ?"));
+        sql::Statement q(db, QStringLiteral("SELECT id, commit_id, machine, device, model, benchmark, figures_json, "
+                                            "created_at_ms FROM bench_results "
+                                            "WHERE (? = '' OR benchmark = ?) AND (? = '' OR model = ?) ORDER BY "
+                                            "created_at_ms DESC, id DESC LIMIT ?"));
         q.bindAll({benchmark, benchmark, model, model, qMax(0, limit)});
         if (!q.exec()) return q.error();
         while (q.next()) {

@@ -60,7 +60,7 @@ struct ModelRecord {
     qint64 addedAtMs = 0;
     std::optional<qint64> lastLoadedAtMs;
     QString notes;
-    bool isDemo = false;   // a random or built-in demo model, not a user's file
+    bool isDemo = false;                      // a random or built-in demo model, not a user's file
     QString infoJson = QStringLiteral("{}");  // the full `moewb info --json` document
 };
 
@@ -93,7 +93,7 @@ struct ReplyStats {
     std::optional<qint64> replyTokens;
     std::optional<double> ttftMs;
     std::optional<double> tokensPerS;
-    QString finishReason;  // "stop", "length", "cancelled", "error"; empty while streaming
+    QString finishReason;    // "stop", "length", "cancelled", "error"; empty while streaming
     QByteArray routingJson;  // routing summary (per layer x expert counts); empty: none
 };
 

@@ -31,7 +31,9 @@ StoreWriter::StoreWriter(QString path, quint64 storeKey, Options options, QObjec
     m_clock.start();
 }
 
-StoreWriter::~StoreWriter() { stop(); }
+StoreWriter::~StoreWriter() {
+    stop();
+}
 
 QString StoreWriter::startWriter() {
     start();

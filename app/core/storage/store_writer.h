@@ -45,11 +45,11 @@ public:
     // Commits what is queued, closes the connection and ends the thread. Idempotent.
     void stop();
 
-    qint64 committedJobs() const;    // jobs committed so far (successes and rolled-back failures)
+    qint64 committedJobs() const;  // jobs committed so far (successes and rolled-back failures)
     qint64 committedBatches() const;
 
 Q_SIGNALS:
-    void writeFailed(const QString& message);        // one per failed job, from the writer thread
+    void writeFailed(const QString& message);           // one per failed job, from the writer thread
     void batchCommitted(int jobs, qint64 duration_us);  // after each successful COMMIT
 
 protected:
