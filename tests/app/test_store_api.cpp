@@ -48,6 +48,8 @@ private Q_SLOTS:
     void benchResults();
     void failingJobRollsBackAlone();
     void readsFromWorkerThreads();
+    void batchesFillOrTimeOut();
+    void closeCommitsQueuedJobs();
 
 private:
     QTemporaryDir* m_dir = nullptr;
@@ -402,6 +404,59 @@ void TestStoreApi::readsFromWorkerThreads() {
         }));
     }
     for (QFuture<qsizetype>& f : futures) QCOMPARE(f.result(), qsizetype(5000));
+}
+
+void TestStoreApi::batchesFillOrTimeOut() {
+    QTemporaryDir dir;
+    Store store;
+    Store::Options options;
+    options.maxBatchJobs = 16;
+    options.maxDelayMs = 50;
+    QCOMPARE(store.open(dir.filePath(QStringLiteral("batching.sqlite")), options), QString());
+    QSignalSpy batches(&store, &Store::batchCommitted);
+    // A lone job waits for company until its deadline: never committed before ~50 ms.
+    QElapsedTimer timer;
+    timer.start();
+    QVERIFY(waitFor(store.appendSamples({MetricsSample{1, 1.0, {}, {}, {}, {}, {}, {}}})).ok());
+    QVERIFY2(timer.elapsed() >= 45, qPrintable(QString::number(timer.elapsed())));
+    // A flush does not wait for the deadline.
+    timer.restart();
+    QVERIFY(waitFor(store.flush()).ok());
+    QVERIFY2(timer.elapsed() < 45, qPrintable(QString::number(timer.elapsed())));
+    // 64 jobs at once: full batches of at most 16.
+    QFuture<WriteResult> last;
+    for (int i = 0; i < 64; ++i) last = store.appendSamples({MetricsSample{100 + i, 1.0, {}, {}, {}, {}, {}, {}}});
+    QVERIFY(waitFor(last).ok());
+    // batchCommitted is queued to this thread: let the signals arrive, then add the batch sizes up.
+    auto committedJobs = [&batches]() {
+        int jobs = 0;
+        for (const QList<QVariant>& batch : std::as_const(batches)) jobs += batch[0].toInt();
+        return jobs;
+    };
+    QTRY_COMPARE(committedJobs(), 66);  // the lone job, the flush, the 64
+    for (const QList<QVariant>& batch : std::as_const(batches)) QVERIFY(batch[0].toInt() <= 16);
+    QVERIFY(batches.size() >= 2 + 4);
+}
+
+void TestStoreApi::closeCommitsQueuedJobs() {
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("closing.sqlite"));
+    {
+        Store store;
+        Store::Options options;
+        options.maxDelayMs = 10000;  // nothing would commit on its own for 10 s
+        QCOMPARE(store.open(path, options), QString());
+        for (int i = 0; i < 100; ++i) store.appendSamples({MetricsSample{i, 1.0, {}, {}, {}, {}, {}, {}}});
+        QElapsedTimer timer;
+        timer.start();
+        store.close();
+        QVERIFY(timer.elapsed() < 5000);
+        QVERIFY(!waitFor(store.appendSamples({})).ok());  // closed: refused at once, with a message
+        QVERIFY(!store.sampleCount().ok());
+    }
+    Store again;
+    QCOMPARE(again.open(path), QString());
+    QCOMPARE(again.sampleCount().value(), Q_INT64_C(100));
 }
 
 QTEST_GUILESS_MAIN(TestStoreApi)

@@ -3,6 +3,8 @@
 #include "storage/sql_util.h"
 
 #include <QMutexLocker>
+#include <QSqlError>
+#include <QSqlQuery>
 
 namespace moe::app {
 
@@ -149,15 +151,26 @@ void StoreWriter::runBatch(std::deque<Job>& batch) {
         failAll(batch, beginError);
         return;
     }
+    // Prepared once per batch: three statements run around every job.
+    QSqlQuery savepoint(db);
+    QSqlQuery release(db);
+    QSqlQuery rollbackTo(db);
+    savepoint.prepare(QStringLiteral("SAVEPOINT job"));
+    release.prepare(QStringLiteral("RELEASE job"));
+    rollbackTo.prepare(QStringLiteral("ROLLBACK TO job"));
     std::vector<WriteResult> results(batch.size());
     for (size_t i = 0; i < batch.size(); ++i) {
-        QString error = sql::execute(db, QStringLiteral("SAVEPOINT job"));
-        if (error.isEmpty()) {
-            results[i] = batch[i].function(db);
-            if (!results[i].ok()) sql::execute(db, QStringLiteral("ROLLBACK TO job"));
-            error = sql::execute(db, QStringLiteral("RELEASE job"));
+        if (!savepoint.exec()) {
+            results[i] = WriteResult{
+                0, sql::describeError(m_path, QStringLiteral("SAVEPOINT job"), savepoint.lastError().text())};
+            continue;
         }
-        if (!error.isEmpty() && results[i].ok()) results[i] = WriteResult{0, error};
+        results[i] = batch[i].function(db);
+        if (!results[i].ok()) rollbackTo.exec();
+        if (!release.exec() && results[i].ok()) {
+            results[i] =
+                WriteResult{0, sql::describeError(m_path, QStringLiteral("RELEASE job"), release.lastError().text())};
+        }
     }
     const QString commitError = sql::execute(db, QStringLiteral("COMMIT"));
     if (!commitError.isEmpty()) {
