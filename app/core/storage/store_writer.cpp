@@ -141,6 +141,30 @@ void StoreWriter::failAll(std::deque<Job>& jobs, const QString& message) {
     }
 }
 
+// Runs each job inside its own savepoint; a failing job is rolled back alone. Returns an error when the
+// savepoints themselves fail: SQLite then rolled the transaction back itself (disk full, I/O error) and
+// later jobs would run in autocommit mode, so the caller abandons the whole batch.
+QString StoreWriter::runJobs(const QSqlDatabase& db, std::deque<Job>& batch, std::vector<WriteResult>& results) {
+    // Prepared once per batch: three statements run around every job.
+    QSqlQuery savepoint(db);
+    QSqlQuery release(db);
+    QSqlQuery rollbackTo(db);
+    savepoint.prepare(QStringLiteral("SAVEPOINT job"));
+    release.prepare(QStringLiteral("RELEASE job"));
+    rollbackTo.prepare(QStringLiteral("ROLLBACK TO job"));
+    for (size_t i = 0; i < batch.size(); ++i) {
+        if (!savepoint.exec()) {
+            return sql::describeError(m_path, QStringLiteral("SAVEPOINT job"), savepoint.lastError().text());
+        }
+        results[i] = batch[i].function(db);
+        if (!results[i].ok()) rollbackTo.exec();
+        if (!release.exec()) {
+            return sql::describeError(m_path, QStringLiteral("RELEASE job"), release.lastError().text());
+        }
+    }
+    return QString();
+}
+
 void StoreWriter::runBatch(std::deque<Job>& batch) {
     QElapsedTimer timer;
     timer.start();
@@ -151,26 +175,12 @@ void StoreWriter::runBatch(std::deque<Job>& batch) {
         failAll(batch, beginError);
         return;
     }
-    // Prepared once per batch: three statements run around every job.
-    QSqlQuery savepoint(db);
-    QSqlQuery release(db);
-    QSqlQuery rollbackTo(db);
-    savepoint.prepare(QStringLiteral("SAVEPOINT job"));
-    release.prepare(QStringLiteral("RELEASE job"));
-    rollbackTo.prepare(QStringLiteral("ROLLBACK TO job"));
     std::vector<WriteResult> results(batch.size());
-    for (size_t i = 0; i < batch.size(); ++i) {
-        if (!savepoint.exec()) {
-            results[i] = WriteResult{
-                0, sql::describeError(m_path, QStringLiteral("SAVEPOINT job"), savepoint.lastError().text())};
-            continue;
-        }
-        results[i] = batch[i].function(db);
-        if (!results[i].ok()) rollbackTo.exec();
-        if (!release.exec() && results[i].ok()) {
-            results[i] =
-                WriteResult{0, sql::describeError(m_path, QStringLiteral("RELEASE job"), release.lastError().text())};
-        }
+    const QString frameError = runJobs(db, batch, results);
+    if (!frameError.isEmpty()) {
+        sql::execute(db, QStringLiteral("ROLLBACK"));
+        failAll(batch, frameError);
+        return;
     }
     const QString commitError = sql::execute(db, QStringLiteral("COMMIT"));
     if (!commitError.isEmpty()) {

@@ -17,6 +17,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <vector>
 
 namespace moe::app {
 
@@ -67,6 +68,7 @@ private:
     QFuture<WriteResult> push(Job job);
     std::deque<Job> takeBatch();  // blocks; empty when stopping with nothing left
     void runBatch(std::deque<Job>& batch);
+    QString runJobs(const QSqlDatabase& db, std::deque<Job>& batch, std::vector<WriteResult>& results);
     bool openConnection();
     void failAll(std::deque<Job>& jobs, const QString& message);
 
