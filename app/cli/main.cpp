@@ -15,6 +15,11 @@ struct Command {
 constexpr Command k_commands[] = {
     {"info", moe::cli::cmd_info, "describe a model: architecture, parameters, experts, tensors, tokenizer, memory"},
     {"tokenize", moe::cli::cmd_tokenize, "print the token ids (and pieces) of a text with a model's tokenizer"},
+    {"run", moe::cli::cmd_run, "generate text from a prompt (streamed), with timings"},
+    {"chat", moe::cli::cmd_chat, "interactive multi-turn chat in the terminal"},
+    {"logits", moe::cli::cmd_logits, "write the logits of a prompt as raw float32"},
+    {"routing", moe::cli::cmd_routing, "print which experts every token is routed to, and per-layer load statistics"},
+    {"bench", moe::cli::cmd_bench, "prompt and generation speed, GB/s and fraction of memory bandwidth"},
     {"make-fixture", moe::cli::cmd_make_fixture, "write a random-weight model (GGUF or HF folder) for tests and benchmarks"},
 };
 

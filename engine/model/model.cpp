@@ -40,7 +40,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelL
         m->m_moe_slot[il] = static_cast<int32_t>(m->m_moe_layers.size());
         m->m_moe_layers.push_back(static_cast<int32_t>(il));
     }
-    m->m_active_bytes = active_weight_bytes_per_token(m->m_weights, hp);
+    m->m_active = active_weights_per_token(m->m_weights, hp);
     return m;
 }
 

@@ -51,8 +51,8 @@ public:
     int64_t n_vocab() const { return m_weights.output.rows; }
     // Model layer index of each MoE layer, ascending.
     const std::vector<int32_t>& moe_layers() const { return m_moe_layers; }
-    // Bytes of weights one decoded token reads (see active_weight_bytes_per_token).
-    uint64_t active_bytes_per_token() const { return m_active_bytes; }
+    // What one decoded token reads and multiplies (see active_weights_per_token).
+    const ActiveWeights& active_weights() const { return m_active; }
 
     // Runs `tokens` at positions first_pos, first_pos+1, ... (the cache must hold positions < first_pos).
     // logits: [n_out][n_vocab] with n_out = tokens.size() when all_logits, else 1 (the last token).
@@ -72,7 +72,7 @@ private:
     ModelLoadOptions m_options;
     std::vector<int32_t> m_moe_layers;
     std::vector<int32_t> m_moe_slot;
-    uint64_t m_active_bytes = 0;
+    ActiveWeights m_active;
     std::mutex m_mutex;  // one forward at a time (the buffers are shared)
     ForwardBuffers m_buffers;
     std::vector<float> m_batch_logits;

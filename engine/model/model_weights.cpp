@@ -173,7 +173,6 @@ Status bind_moe(Binder& b, const HParams& hp, int64_t il, LayerWeights& l) {
 }
 
 uint64_t matrix_bytes(const MatrixView& m) { return m.empty() ? 0 : m.row_bytes * static_cast<uint64_t>(m.rows); }
-uint64_t swiglu_bytes(const SwigluWeights& w) { return matrix_bytes(w.gate) + matrix_bytes(w.up) + matrix_bytes(w.down); }
 
 }  // namespace
 
@@ -209,21 +208,34 @@ Result<ModelWeights> bind_model_weights(const ModelSource& source, const HParams
     return w;
 }
 
-uint64_t active_weight_bytes_per_token(const ModelWeights& w, const HParams& hp) {
-    uint64_t bytes = w.tok_embd.row_bytes + matrix_bytes(w.output);
+ActiveWeights active_weights_per_token(const ModelWeights& w, const HParams& hp) {
+    ActiveWeights a;
+    const auto add = [&](const MatrixView& m, uint64_t times = 1) {
+        if (m.empty()) return;
+        a.bytes += matrix_bytes(m) * times;
+        a.elements += static_cast<uint64_t>(m.rows) * static_cast<uint64_t>(m.cols) * times;
+    };
+    const auto add_swiglu = [&](const SwigluWeights& s, uint64_t times = 1) {
+        add(s.gate, times);
+        add(s.up, times);
+        add(s.down, times);
+    };
     for (const LayerWeights& l : w.layers) {
-        bytes += matrix_bytes(l.wq) + matrix_bytes(l.wq_a) + matrix_bytes(l.wq_b) + matrix_bytes(l.wkv_a) +
-                 matrix_bytes(l.wo) + matrix_bytes(l.wk) + matrix_bytes(l.wv);
-        for (const MatrixView& m : l.uk) bytes += matrix_bytes(m);
-        for (const MatrixView& m : l.uv) bytes += matrix_bytes(m);
+        for (const MatrixView* m : {&l.wq, &l.wq_a, &l.wq_b, &l.wkv_a, &l.wo, &l.wk, &l.wv}) add(*m);
+        for (const MatrixView& m : l.uk) add(m);
+        for (const MatrixView& m : l.uv) add(m);
         if (l.is_moe) {
-            bytes += matrix_bytes(l.router) + swiglu_bytes(l.shared);
-            if (!l.experts.empty()) bytes += swiglu_bytes(l.experts[0]) * static_cast<uint64_t>(hp.n_expert_used);
+            add(l.router);
+            add_swiglu(l.shared);
+            if (!l.experts.empty()) add_swiglu(l.experts[0], static_cast<uint64_t>(hp.n_expert_used));
         } else {
-            bytes += swiglu_bytes(l.dense);
+            add_swiglu(l.dense);
         }
     }
-    return bytes;
+    add(w.output);
+    a.output_elements = static_cast<uint64_t>(w.output.rows) * static_cast<uint64_t>(w.output.cols);
+    a.bytes += w.tok_embd.row_bytes;
+    return a;
 }
 
 }  // namespace moe

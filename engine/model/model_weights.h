@@ -52,8 +52,13 @@ struct ModelWeights {
 //   "model.gguf: tensor 'blk.3.attn_q.weight': type iq2_xxs cannot be multiplied by this engine".
 Result<ModelWeights> bind_model_weights(const ModelSource& source, const HParams& hp);
 
-// Bytes of the matrices one token reads at decode time: embedding row, attention, dense layers, shared experts,
-// routers, n_expert_used routed experts per MoE layer, and the output head.
-uint64_t active_weight_bytes_per_token(const ModelWeights& w, const HParams& hp);
+// What one token reads at decode time: the embedding row, attention, dense layers, shared experts, routers,
+// n_expert_used routed experts per MoE layer, and the output head.
+struct ActiveWeights {
+    uint64_t bytes = 0;            // weight bytes read per decoded token
+    uint64_t elements = 0;         // matrix elements multiplied per token (embedding row excluded)
+    uint64_t output_elements = 0;  // of which the output head (computed once per prompt, for its last token)
+};
+ActiveWeights active_weights_per_token(const ModelWeights& w, const HParams& hp);
 
 }  // namespace moe

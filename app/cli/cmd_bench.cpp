@@ -1,0 +1,224 @@
+// moewb bench MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--kv f32|f16] [--json] [--db PATH | --no-db]
+// moewb bench --membw [-t THREADS] [--json]
+// Prompt processing and generation speed with the physical figures they are judged by: weight bytes read per
+// generated token, achieved GB/s and its fraction of the measured memory bandwidth; prompt FLOP/s and its
+// fraction of the measured float32 GEMM peak. Results are appended to SQLite (bench_db.h).
+#include "bench_db.h"
+#include "cli_args.h"
+#include "cli_model.h"
+#include "commands.h"
+
+#include "backend/cpu/cpu_matmul.h"
+#include "backend/cpu/thread_pool.h"
+#include "runtime/session.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace moe::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+struct MeanStd {
+    double mean = 0;
+    double std = 0;
+};
+MeanStd mean_std(const std::vector<double>& v) {
+    MeanStd m;
+    if (v.empty()) return m;
+    for (double x : v) m.mean += x;
+    m.mean /= double(v.size());
+    for (double x : v) m.std += (x - m.mean) * (x - m.mean);
+    m.std = v.size() > 1 ? std::sqrt(m.std / double(v.size() - 1)) : 0.0;
+    return m;
+}
+
+// Float32 GEMM peak of this machine with the engine's own kernel: best of 3 products of 1024^3.
+double measure_gemm_gflops(cpu::ThreadPool& pool) {
+    const int64_t n = 1024;
+    std::vector<float> a(n * n), b(n * n), c(n * n);
+    for (int64_t i = 0; i < n * n; ++i) {
+        a[i] = float((i * 7) % 13) * 0.01f;
+        b[i] = float((i * 5) % 11) * 0.01f;
+    }
+    double best = 0;
+    for (int r = 0; r < 3; ++r) {
+        const auto t0 = Clock::now();
+        cpu::sgemm_nt(pool, n, n, n, a.data(), n, b.data(), n, c.data(), n);
+        best = std::max(best, 2.0 * double(n) * n * n / seconds_since(t0) / 1e9);
+    }
+    return best;
+}
+
+void print_usage(FILE* out) {
+    std::fprintf(out,
+                 "usage: moewb bench MODEL [-p 512] [-n 128] [-t THREADS] [-r 3] [--kv f32|f16] [--json]\n"
+                 "                   [--db PATH | --no-db]\n"
+                 "       moewb bench --membw [-t THREADS] [--json]\n"
+                 "  -p N     prompt tokens processed in one pass (0: skip)\n"
+                 "  -n N     tokens generated one at a time after a 1-token prompt (0: skip)\n"
+                 "  -r N     repetitions (mean and standard deviation)\n"
+                 "  --membw  only measure the memory read bandwidth (GB/s) the fractions are taken of\n"
+                 "  --db     SQLite file for the results (default %s)\n",
+                 default_bench_db_path().c_str());
+}
+
+int fail(const Status& s) {
+    std::fprintf(stderr, "moewb bench: %s\n", s.message().c_str());
+    return 1;
+}
+
+// Deterministic "random" prompt ids of the tokenizer's ordinary range.
+std::vector<int32_t> bench_prompt(const Model& model, int64_t n) {
+    std::vector<int32_t> ids;
+    const int32_t bos = model.tokenizer().bos_id();
+    if (bos >= 0) ids.push_back(bos);
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    const uint64_t range = static_cast<uint64_t>(std::max(1, std::min<int32_t>(model.tokenizer().n_vocab(), 32000)));
+    while (static_cast<int64_t>(ids.size()) < n) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        ids.push_back(static_cast<int32_t>(x % range));
+    }
+    return ids;
+}
+
+int32_t argmax(const std::vector<float>& v) {
+    return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+}  // namespace
+
+int cmd_bench(int argc, char** argv) {
+    const Args args(argc, argv, 2, {"--membw", "--json", "--no-db", "--help", "-h"},
+                    merge({"-p", "-n", "-r", "--db"}, k_model_options));
+    const bool help = args.flag("--help") || args.flag("-h");
+    const bool membw_only = args.flag("--membw");
+    if (help || !args.error().empty() || args.positional().size() != (membw_only ? 0u : 1u)) {
+        if (!args.error().empty()) std::fprintf(stderr, "moewb bench: %s\n", args.error().c_str());
+        print_usage(help ? stdout : stderr);
+        return help ? 0 : 2;
+    }
+    auto n_pp = int_option(args, "-p", 512, 0, 1 << 20);
+    auto n_tg = int_option(args, "-n", 128, 0, 1 << 20);
+    auto reps = int_option(args, "-r", 3, 1, 1000);
+    auto threads = args.value("-t") ? int_option(args, "-t", 0, 1, 1024) : int_option(args, "--threads", 0, 1, 1024);
+    auto kv = kv_type(args);
+    for (const Status& s : {n_pp.status(), n_tg.status(), reps.status(), threads.status(), kv.status()})
+        if (!s.ok()) {
+            std::fprintf(stderr, "moewb bench: %s\n", s.message().c_str());
+            return 2;
+        }
+    nlohmann::ordered_json j;
+    j["commit"] = current_commit();
+    j["machine"] = machine_name();
+    cpu::ThreadPool pool(static_cast<int>(*threads));
+    j["threads"] = pool.size();
+    std::fprintf(stderr, "measuring memory bandwidth (%d threads)...\n", pool.size());
+    const double membw = cpu::measure_memory_bandwidth_gbs(pool);
+    j["membw_gb_per_s"] = membw;
+    if (membw_only) {
+        j["device"] = make_cpu_backend(pool.size())->info().name;
+        if (args.flag("--json")) {
+            std::printf("%s\n", j.dump().c_str());
+        } else {
+            std::printf("memory read bandwidth: %.2f GB/s (%d threads)\n", membw, pool.size());
+        }
+        return 0;
+    }
+    const double gemm_peak = measure_gemm_gflops(pool);
+    j["gemm_peak_gflop_per_s"] = gemm_peak;
+
+    auto model = load_model(args, args.positional()[0]);
+    if (!model.ok()) return fail(model.status());
+    Model& m = **model;
+    j["device"] = m.backend().info().name;
+    j["model"] = m.description().name.empty() ? args.positional()[0] : m.description().name;
+    j["model_path"] = args.positional()[0];
+    j["kv"] = kv_type_name(*kv);
+    const ActiveWeights& active = m.active_weights();
+    auto session = Session::create(m, {std::max<int64_t>(*n_pp, 1) + *n_tg + 8, *kv, true});
+    if (!session.ok()) return fail(session.status());
+    Session& s = **session;
+
+    std::vector<double> pp_rates, tg_rates;
+    std::vector<float> logits;
+    const std::vector<int32_t> prompt = bench_prompt(m, *n_pp);
+    // One untimed warm-up pass pages the weights in.
+    {
+        const std::vector<int32_t> warm = bench_prompt(m, std::min<int64_t>(std::max<int64_t>(*n_pp, 1), 16));
+        s.reset();
+        if (Status st = s.sync(warm, logits); !st.ok()) return fail(st);
+    }
+    for (int64_t r = 0; r < *reps; ++r) {
+        if (*n_pp > 0) {
+            s.reset();
+            const auto t0 = Clock::now();
+            if (Status st = s.sync(prompt, logits); !st.ok()) return fail(st);
+            pp_rates.push_back(double(*n_pp) / seconds_since(t0));
+        }
+        if (*n_tg > 0) {
+            s.reset();
+            const std::vector<int32_t> one = bench_prompt(m, 1);
+            if (Status st = s.sync(one, logits); !st.ok()) return fail(st);
+            const auto t0 = Clock::now();
+            for (int64_t i = 0; i < *n_tg; ++i)
+                if (Status st = s.append(argmax(logits), logits); !st.ok()) return fail(st);
+            tg_rates.push_back(double(*n_tg) / seconds_since(t0));
+        }
+    }
+    const MeanStd pp = mean_std(pp_rates);
+    const MeanStd tg = mean_std(tg_rates);
+    // Prompt FLOPs: every matrix for every token except the output head, which runs for the last token only.
+    const double flops_per_prompt =
+        *n_pp > 0 ? 2.0 * (double(active.elements - active.output_elements) * double(*n_pp) + double(active.output_elements))
+                  : 0.0;
+    const double pp_gflops = pp.mean > 0 ? flops_per_prompt * pp.mean / double(*n_pp) / 1e9 : 0.0;
+    const double tg_gbs = tg.mean * double(active.bytes) / 1e9;
+    j["n_prompt"] = *n_pp;
+    j["n_gen"] = *n_tg;
+    j["repetitions"] = *reps;
+    j["pp_tokens_per_s"] = pp.mean;
+    j["pp_tokens_per_s_std"] = pp.std;
+    j["pp_gflop_per_s"] = pp_gflops;
+    j["pp_gemm_peak_fraction"] = gemm_peak > 0 ? pp_gflops / gemm_peak : 0.0;
+    j["tg_tokens_per_s"] = tg.mean;
+    j["tg_tokens_per_s_std"] = tg.std;
+    j["bytes_per_token"] = active.bytes;
+    j["tg_gb_per_s"] = tg_gbs;
+    j["tg_membw_fraction"] = membw > 0 ? tg_gbs / membw : 0.0;
+    if (!args.flag("--no-db")) {
+        const std::string db = args.value("--db").value_or(default_bench_db_path());
+        const Status st = append_bench_record(db, {j["commit"], j["machine"], j["device"], j["model"], "moewb bench", j.dump()});
+        if (!st.ok()) std::fprintf(stderr, "moewb bench: result not stored: %s\n", st.message().c_str());
+        else j["db"] = db;
+    }
+    if (args.flag("--json")) {
+        std::printf("%s\n", j.dump().c_str());
+        return 0;
+    }
+    std::printf("model %s | %s | kv %s\n", j["model"].get<std::string>().c_str(), j["device"].get<std::string>().c_str(),
+                kv_type_name(*kv));
+    std::printf("memory bandwidth %.2f GB/s, f32 GEMM peak %.1f GFLOP/s\n", membw, gemm_peak);
+    if (*n_pp > 0)
+        std::printf("pp%-5lld %8.2f +- %6.2f tokens/s   %7.1f GFLOP/s = %.0f%% of GEMM peak\n", (long long)*n_pp, pp.mean,
+                    pp.std, pp_gflops, 100.0 * j["pp_gemm_peak_fraction"].get<double>());
+    if (*n_tg > 0)
+        std::printf("tg%-5lld %8.2f +- %6.2f tokens/s   %.1f MB/token, %.2f GB/s = %.0f%% of memory bandwidth\n",
+                    (long long)*n_tg, tg.mean, tg.std, double(active.bytes) / 1e6, tg_gbs,
+                    100.0 * j["tg_membw_fraction"].get<double>());
+    return 0;
+}
+
+}  // namespace moe::cli
