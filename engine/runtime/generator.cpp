@@ -58,10 +58,6 @@ Result<GenerateResult> generate(Session& session, std::span<const int32_t> promp
             r.finish = FinishReason::Cancelled;
             break;
         }
-        if (options.max_tokens > 0 && i >= options.max_tokens) {
-            r.finish = FinishReason::Length;
-            break;
-        }
         // Rows past the tokenizer's vocabulary (padding of the embedding) are never sampled.
         const std::span<const float> row(logits.data(), static_cast<size_t>(n_vocab_tok));
         const int32_t id = sampler.sample(row, history);
@@ -92,6 +88,10 @@ Result<GenerateResult> generate(Session& session, std::span<const int32_t> promp
         }
         if (!keep_going) {
             r.finish = FinishReason::Cancelled;
+            break;
+        }
+        if (options.max_tokens > 0 && static_cast<int64_t>(r.tokens.size()) >= options.max_tokens) {
+            r.finish = FinishReason::Length;
             break;
         }
         if (static_cast<int64_t>(session.tokens().size()) >= session.n_ctx()) {
