@@ -9,6 +9,33 @@
 
 namespace moe {
 
+namespace {
+
+// Touches one byte per page of every tensor, in file order, reporting progress every 64 MiB.
+Status prefault_weights(const ModelSource& source, const ModelLoadOptions& options) {
+    uint64_t total = 0;
+    for (const WeightTensor& t : source.tensors()) total += t.n_bytes;
+    uint64_t done = 0;
+    uint64_t next_report = 0;
+    volatile uint8_t sink = 0;
+    for (const WeightTensor& t : source.tensors()) {
+        for (uint64_t off = 0; off < t.n_bytes; off += 4096) {
+            sink = static_cast<uint8_t>(sink + t.data[off]);
+            if (done + off >= next_report) {
+                next_report = done + off + (64ull << 20);
+                if (options.progress && !options.progress(done + off, total))
+                    return Status::error(source.description().path + ": loading cancelled");
+            }
+        }
+        done += t.n_bytes;
+    }
+    if (options.progress && !options.progress(total, total))
+        return Status::error(source.description().path + ": loading cancelled");
+    return {};
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelLoadOptions& options) {
     MOE_ASSIGN_OR_RETURN(ModelSource source, ModelSource::open(path));
     const ModelDescription& desc = source.description();
@@ -32,6 +59,11 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelL
     if (m->m_chat_template.empty()) {
         auto builtin = builtin_chat_template(m->m_source.description().builtin_template);
         if (builtin.ok()) m->m_chat_template = builtin.value();
+    }
+    if (options.prefault) {
+        MOE_RETURN_IF_ERROR(prefault_weights(m->m_source, options));
+    } else if (options.progress && !options.progress(1, 1)) {
+        return Status::error(path + ": loading cancelled");
     }
     m->m_backend = make_cpu_backend(options.n_threads);
     m->m_moe_slot.assign(static_cast<size_t>(hp.n_layer), -1);

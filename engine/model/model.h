@@ -27,6 +27,11 @@ class KvCache;
 struct ModelLoadOptions {
     int n_threads = 0;         // CPU threads; <= 0: one per hardware thread
     int64_t n_ubatch = 512;    // tokens per forward micro-batch (bounds the workspace)
+    // Read every weight page once while loading (so the first reply does not wait on the disk), reporting
+    // progress(done_bytes, total_bytes); returning false cancels the load ("loading cancelled"). Without it
+    // pages are read on first use.
+    bool prefault = false;
+    std::function<bool(uint64_t done_bytes, uint64_t total_bytes)> progress;
 };
 
 // Routing of one MoE layer for one micro-batch: slot = index among the MoE layers; the batch is tokens
