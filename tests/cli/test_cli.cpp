@@ -1,6 +1,7 @@
 // End-to-end tests of the moewb program: `moewb info --json` on every fixture model against the
 // hyper-parameters and parameter counts of shared/fixtures/README.md, vocab-only files, bad input, tokenize.
 #include "check.h"
+#include "cli_run.h"
 #include "hf_model_builder.h"
 
 #include <nlohmann/json.hpp>
@@ -15,31 +16,6 @@
 
 namespace {
 
-struct RunResult {
-    int exit_code = -1;
-    std::string out;
-};
-
-// Runs moewb with `args` (already shell-quoted), capturing stdout; stderr goes to a file we read back.
-RunResult run_moewb(const std::string& args, std::string* err = nullptr) {
-    const std::string err_path = moe_test::temp_dir() + "/stderr.txt";
-    const std::string cmd = std::string("'") + MOE_MOEWB_PATH + "' " + args + " 2>'" + err_path + "'";
-    RunResult r;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (p == nullptr) return r;
-    std::array<char, 4096> buf{};
-    size_t n = 0;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-    const int status = pclose(p);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    if (err != nullptr) {
-        std::ifstream f(err_path);
-        err->assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-    }
-    return r;
-}
-
-std::string quote(const std::string& s) { return "'" + s + "'"; }
 
 nlohmann::json info_json(const std::string& path) {
     std::string err;
