@@ -9,6 +9,7 @@
 #include "runtime/session.h"
 
 #include <cstdio>
+#include <sys/resource.h>
 #include <iostream>
 #include <string>
 
@@ -32,12 +33,20 @@ void print_run_usage(FILE* out) {
                  k_sampling_help);
 }
 
+// Peak resident memory of this process (weights are mapped: pages read count, nothing is copied).
+double peak_rss_mb() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_maxrss) / 1024.0;
+}
+
 void print_stats(const GenerateResult& r) {
     std::fprintf(stderr,
                  "\n[prompt %lld tokens (%lld reused) in %.1f ms, %.1f tokens/s | first token after %.1f ms | "
-                 "%zu tokens, %.2f tokens/s, %.2f ms/token | %s]\n",
+                 "%zu tokens, %.2f tokens/s, %.2f ms/token | %s | peak RSS %.1f MB]\n",
                  (long long)r.prompt_tokens, (long long)r.prompt_tokens_reused, r.prompt_ms, r.prompt_tokens_per_s(),
-                 r.ttft_ms, r.tokens.size(), r.tokens_per_s(), r.ms_per_token(), finish_reason_name(r.finish));
+                 r.ttft_ms, r.tokens.size(), r.tokens_per_s(), r.ms_per_token(), finish_reason_name(r.finish),
+                 peak_rss_mb());
 }
 
 Result<GenerateOptions> generate_options(const Args& args, int64_t default_n) {
