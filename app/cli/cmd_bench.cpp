@@ -152,7 +152,7 @@ int cmd_bench(int argc, char** argv) {
     if (!session.ok()) return fail(session.status());
     Session& s = **session;
 
-    std::vector<double> pp_rates, tg_rates;
+    std::vector<double> pp_rates, tg_rates, tg_rates_untraced;
     std::vector<float> logits;
     const std::vector<int32_t> prompt = bench_prompt(m, *n_pp);
     // One untimed warm-up pass pages the weights in.
@@ -168,18 +168,23 @@ int cmd_bench(int argc, char** argv) {
             if (Status st = s.sync(prompt, logits); !st.ok()) return fail(st);
             pp_rates.push_back(double(*n_pp) / seconds_since(t0));
         }
-        if (*n_tg > 0) {
+        // Generation with the routing trace recorded (as the app does) and, for its cost, without.
+        for (bool traced : {true, false}) {
+            if (*n_tg == 0) break;
+            s.set_record_routing(traced);
             s.reset();
             const std::vector<int32_t> one = bench_prompt(m, 1);
             if (Status st = s.sync(one, logits); !st.ok()) return fail(st);
             const auto t0 = Clock::now();
             for (int64_t i = 0; i < *n_tg; ++i)
                 if (Status st = s.append(argmax(logits), logits); !st.ok()) return fail(st);
-            tg_rates.push_back(double(*n_tg) / seconds_since(t0));
+            (traced ? tg_rates : tg_rates_untraced).push_back(double(*n_tg) / seconds_since(t0));
         }
+        s.set_record_routing(true);
     }
     const MeanStd pp = mean_std(pp_rates);
     const MeanStd tg = mean_std(tg_rates);
+    const MeanStd tg_untraced = mean_std(tg_rates_untraced);
     // Prompt FLOPs: every matrix for every token except the output head, which runs for the last token only.
     const double flops_per_prompt =
         *n_pp > 0 ? 2.0 * (double(active.elements - active.output_elements) * double(*n_pp) + double(active.output_elements))
@@ -195,6 +200,8 @@ int cmd_bench(int argc, char** argv) {
     j["pp_gemm_peak_fraction"] = gemm_peak > 0 ? pp_gflops / gemm_peak : 0.0;
     j["tg_tokens_per_s"] = tg.mean;
     j["tg_tokens_per_s_std"] = tg.std;
+    j["tg_tokens_per_s_untraced"] = tg_untraced.mean;
+    j["routing_trace_overhead_fraction"] = tg.mean > 0 ? tg_untraced.mean / tg.mean - 1.0 : 0.0;
     j["bytes_per_token"] = active.bytes;
     j["tg_gb_per_s"] = tg_gbs;
     j["tg_membw_fraction"] = membw > 0 ? tg_gbs / membw : 0.0;
@@ -218,6 +225,9 @@ int cmd_bench(int argc, char** argv) {
         std::printf("tg%-5lld %8.2f +- %6.2f tokens/s   %.1f MB/token, %.2f GB/s = %.0f%% of memory bandwidth\n",
                     (long long)*n_tg, tg.mean, tg.std, double(active.bytes) / 1e6, tg_gbs,
                     100.0 * j["tg_membw_fraction"].get<double>());
+    if (*n_tg > 0)
+        std::printf("routing trace: %.2f tokens/s without it, cost %+.2f%% of decode time\n", tg_untraced.mean,
+                    100.0 * j["routing_trace_overhead_fraction"].get<double>());
     return 0;
 }
 
