@@ -51,4 +51,10 @@ void sgemm_nn(ThreadPool& pool, int64_t m, int64_t n, int64_t k, const float* a,
 // caches (bytes read / seconds, best of `repetitions`), in GB/s (1e9 bytes).
 double measure_memory_bandwidth_gbs(ThreadPool& pool, uint64_t buffer_bytes = 1ull << 30, int repetitions = 5);
 
+// True when this build has the AVX2/FMA/F16C kernels (MOE_NATIVE on an x86 CPU that has them).
+bool simd_available();
+// Testing hook (process-wide): false makes every function above run its portable scalar kernels even in an
+// AVX2 build, so tests can check both paths. Not meant to be flipped while products run on other threads.
+void set_simd_enabled(bool enabled);
+
 }  // namespace moe::cpu
