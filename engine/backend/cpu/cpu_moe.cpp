@@ -45,9 +45,18 @@ struct ActCache {
 void moe_decode(ThreadPool& pool, std::span<const SwigluWeights> experts, const float* x, int64_t n_embd, int64_t k,
                 const int32_t* ids, const float* weights, float* y) {
     // Selection j: h_j = silu(gate_j x) * up_j x in h[h_off[j] .. + n_ff_j).
-    thread_local std::vector<int64_t> h_off, rows, costs;
-    thread_local std::vector<RowKernel> kg, ku, kd;
-    thread_local std::vector<const uint8_t*> xg, xu;
+    // The caller's reusable plan. (A thread_local named inside the lambdas below would be the worker's own
+    // instance, so the lambdas see it only through these references.)
+    struct Plan {
+        std::vector<int64_t> h_off, rows, costs;
+        std::vector<RowKernel> kg, ku, kd;
+        std::vector<const uint8_t*> xg, xu;
+    };
+    thread_local Plan plan_storage;
+    Plan& plan = plan_storage;
+    std::vector<int64_t>&h_off = plan.h_off, &rows = plan.rows, &costs = plan.costs;
+    std::vector<RowKernel>&kg = plan.kg, &ku = plan.ku, &kd = plan.kd;
+    std::vector<const uint8_t*>&xg = plan.xg, &xu = plan.xu;
     h_off.assign(static_cast<size_t>(k) + 1, 0);
     rows.resize(static_cast<size_t>(k));
     costs.resize(static_cast<size_t>(k));
