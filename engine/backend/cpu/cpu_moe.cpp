@@ -17,7 +17,14 @@ using namespace detail;
 
 namespace {
 
-inline float silu(float v) { return v / (1.0f + std::exp(-v)); }
+// silu(v) = v / (1 + exp(-v)) as ggml computes it. Outside [-88, 88] expf would overflow/underflow, which takes
+// glibc's slow errno path (~1 us a call): there the result is v (1 + exp(-v) == 1 in float, exact) or a value
+// below 1e-36 in magnitude, returned as -0.
+inline float silu(float v) {
+    if (v > 88.0f) return v;
+    if (!(v >= -88.0f)) return v != v ? v : -0.0f;
+    return v / (1.0f + std::exp(-v));
+}
 
 Status check_expert(const SwigluWeights& e, int64_t index, int64_t n_embd) {
     const std::string what = "moe_ffn: expert " + std::to_string(index);
