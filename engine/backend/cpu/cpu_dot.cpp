@@ -238,6 +238,36 @@ float dot_half_avx2(const uint8_t* w, const void* xv, int64_t n) {
     return s;
 }
 
+// Two rows at once (two weight streams in flight, one activation load for both), each row computed with
+// exactly the operations of dot_half_avx2 so results do not depend on how rows are paired.
+template <bool kBf16>
+void dot2_half_avx2(const uint8_t* w0, const uint8_t* w1, const void* xv, int64_t n, float* out) {
+    const float* x = static_cast<const float*>(xv);
+    if (n % 32 != 0) {  // tails: the one-row kernel's exact sequence
+        out[0] = dot_half_avx2<kBf16>(w0, x, n);
+        out[1] = dot_half_avx2<kBf16>(w1, x, n);
+        return;
+    }
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256 xv0 = _mm256_loadu_ps(x + i);
+        a0 = _mm256_fmadd_ps(load8_half<kBf16>(w0 + 2 * i), xv0, a0);
+        b0 = _mm256_fmadd_ps(load8_half<kBf16>(w1 + 2 * i), xv0, b0);
+        xv0 = _mm256_loadu_ps(x + i + 8);
+        a1 = _mm256_fmadd_ps(load8_half<kBf16>(w0 + 2 * i + 16), xv0, a1);
+        b1 = _mm256_fmadd_ps(load8_half<kBf16>(w1 + 2 * i + 16), xv0, b1);
+        xv0 = _mm256_loadu_ps(x + i + 16);
+        a2 = _mm256_fmadd_ps(load8_half<kBf16>(w0 + 2 * i + 32), xv0, a2);
+        b2 = _mm256_fmadd_ps(load8_half<kBf16>(w1 + 2 * i + 32), xv0, b2);
+        xv0 = _mm256_loadu_ps(x + i + 24);
+        a3 = _mm256_fmadd_ps(load8_half<kBf16>(w0 + 2 * i + 48), xv0, a3);
+        b3 = _mm256_fmadd_ps(load8_half<kBf16>(w1 + 2 * i + 48), xv0, b3);
+    }
+    out[0] = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    out[1] = hsum8(_mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3)));
+}
+
 float dot_q8_0_avx2(const uint8_t* w, const void* xv, int64_t n) {
     const auto* x = static_cast<const ActQ8x32*>(xv);
     __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
@@ -256,29 +286,81 @@ float dot_q8_0_avx2(const uint8_t* w, const void* xv, int64_t n) {
     return hsum8(_mm256_add_ps(acc0, acc1));
 }
 
-// Q4_0 (18 B), Q4_1 (20 B), Q5_0 (22 B), Q5_1 (24 B) blocks; the *_1 kinds add m_w * s_x.
+// Two Q8_0 rows at once, each with exactly dot_q8_0_avx2's operations.
+void dot2_q8_0_avx2(const uint8_t* w0, const uint8_t* w1, const void* xv, int64_t n, float* out) {
+    const auto* x = static_cast<const ActQ8x32*>(xv);
+    const int64_t nb = n / 32;
+    if (nb % 2 != 0) {
+        out[0] = dot_q8_0_avx2(w0, xv, n);
+        out[1] = dot_q8_0_avx2(w1, xv, n);
+        return;
+    }
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+    for (int64_t b = 0; b < nb; b += 2, w0 += 68, w1 += 68) {
+        const __m256i x0 = loadu256(x[b].q), x1 = loadu256(x[b + 1].q);
+        const __m256i p0 = mul_sum_i8(loadu256(w0 + 2), x0), p1 = mul_sum_i8(loadu256(w0 + 36), x1);
+        const __m256i q0 = mul_sum_i8(loadu256(w1 + 2), x0), q1 = mul_sum_i8(loadu256(w1 + 36), x1);
+        a0 = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w0) * x[b].d), _mm256_cvtepi32_ps(p0), a0);
+        a1 = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w0 + 34) * x[b + 1].d), _mm256_cvtepi32_ps(p1), a1);
+        b0 = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w1) * x[b].d), _mm256_cvtepi32_ps(q0), b0);
+        b1 = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w1 + 34) * x[b + 1].d), _mm256_cvtepi32_ps(q1), b1);
+    }
+    out[0] = hsum8(_mm256_add_ps(a0, a1));
+    out[1] = hsum8(_mm256_add_ps(b0, b1));
+}
+
+// One Q4_0 (18 B) / Q4_1 (20 B) / Q5_0 (22 B) / Q5_1 (24 B) block times its activation block: 8 int32 sums.
+template <int kQsOff, bool kHasMin, bool kHasQh>
+inline __m256i legacy_block_avx2(const uint8_t* w, const int8_t* xq) {
+    __m256i q = nibbles32(w + kQsOff);
+    const __m256i xv = loadu256(xq);
+    if (kHasQh) {
+        const __m256i bits = bits_to_bytes(load_u32(w + kQsOff - 4));
+        // Q5_1: q | 16*bit (unsigned). Q5_0: q - 16 + 16*bit == q | (0xf0 where the bit is clear) as int8.
+        q = kHasMin ? _mm256_or_si256(q, _mm256_and_si256(bits, _mm256_set1_epi8(0x10)))
+                    : _mm256_or_si256(q, _mm256_andnot_si256(bits, _mm256_set1_epi8(static_cast<char>(0xf0))));
+    } else if (!kHasMin) {
+        q = _mm256_sub_epi8(q, _mm256_set1_epi8(8));
+    }
+    return kHasMin ? mul_sum_u8i8(q, xv) : mul_sum_i8(q, xv);
+}
+
+// The *_1 kinds add m_w * s_x per block. Two blocks per iteration into two accumulators (latency hiding).
 template <int kBytes, int kQsOff, bool kHasMin, bool kHasQh>
 float dot_legacy_avx2(const uint8_t* w, const void* xv, int64_t n) {
     const auto* x = static_cast<const ActQ8x32*>(xv);
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
     float msum = 0.0f;
-    for (int64_t b = 0; b < n / 32; ++b, w += kBytes) {
-        __m256i q = nibbles32(w + kQsOff);
-        const __m256i xq = loadu256(x[b].q);
-        __m256i p;
-        if (kHasQh) {
-            const __m256i bits = bits_to_bytes(load_u32(w + kQsOff - 4));
-            // Q5_1: q | 16*bit (unsigned). Q5_0: q - 16 + 16*bit == q | (0xf0 where the bit is clear) as int8.
-            q = kHasMin ? _mm256_or_si256(q, _mm256_and_si256(bits, _mm256_set1_epi8(0x10)))
-                        : _mm256_or_si256(q, _mm256_andnot_si256(bits, _mm256_set1_epi8(static_cast<char>(0xf0))));
-        } else if (!kHasMin) {
-            q = _mm256_sub_epi8(q, _mm256_set1_epi8(8));
-        }
-        p = kHasMin ? mul_sum_u8i8(q, xq) : mul_sum_i8(q, xq);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w) * x[b].d), _mm256_cvtepi32_ps(p), acc);
+    const int64_t nb = n / 32;
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2, w += 2 * kBytes) {
+        const __m256i p0 = legacy_block_avx2<kQsOff, kHasMin, kHasQh>(w, x[b].q);
+        const __m256i p1 = legacy_block_avx2<kQsOff, kHasMin, kHasQh>(w + kBytes, x[b + 1].q);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w) * x[b].d), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w + kBytes) * x[b + 1].d), _mm256_cvtepi32_ps(p1), acc1);
+        if (kHasMin) msum += load_fp16(w + 2) * x[b].s + load_fp16(w + kBytes + 2) * x[b + 1].s;
+    }
+    for (; b < nb; ++b, w += kBytes) {
+        const __m256i p = legacy_block_avx2<kQsOff, kHasMin, kHasQh>(w, x[b].q);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w) * x[b].d), _mm256_cvtepi32_ps(p), acc0);
         if (kHasMin) msum += load_fp16(w + 2) * x[b].s;
     }
-    return hsum8(acc) + msum;
+    return hsum8(_mm256_add_ps(acc0, acc1)) + msum;
+}
+
+// Q4_K / Q5_K scales and mins (12 bytes, 6 bits each) unpacked with word operations: sc[8], mn[8].
+inline void unpack_k4_scales(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
+    uint32_t a = 0, b = 0, c = 0;
+    std::memcpy(&a, s, 4);
+    std::memcpy(&b, s + 4, 4);
+    std::memcpy(&c, s + 8, 4);
+    const uint32_t sc03 = a & 0x3f3f3f3fu, mn03 = b & 0x3f3f3f3fu;
+    const uint32_t sc47 = (c & 0x0f0f0f0fu) | ((a >> 2) & 0x30303030u);
+    const uint32_t mn47 = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 2) & 0x30303030u);
+    std::memcpy(sc, &sc03, 4);
+    std::memcpy(sc + 4, &sc47, 4);
+    std::memcpy(mn, &mn03, 4);
+    std::memcpy(mn + 4, &mn47, 4);
 }
 
 template <bool kFive>
@@ -291,7 +373,7 @@ float dot_q45_k_avx2(const uint8_t* w, const void* xv, int64_t n) {
     float macc = 0.0f;
     for (int64_t b = 0; b < n / 256; ++b, w += kBytes) {
         uint8_t sc[8], mn[8];
-        for (int j = 0; j < 8; ++j) unpack_scale_min_k4(w + 4, j, &sc[j], &mn[j]);
+        unpack_k4_scales(w + 4, sc, mn);
         const __m256i qh = kFive ? loadu256(w + 16) : _mm256_setzero_si256();
         __m256i isum = _mm256_setzero_si256();
         int msum = 0;
@@ -348,6 +430,23 @@ float dot_q6_k_avx2(const uint8_t* w, const void* xv, int64_t n) {
 #endif
 
 using DotFn = float (*)(const uint8_t*, const void*, int64_t);
+using Dot2Fn = void (*)(const uint8_t*, const uint8_t*, const void*, int64_t, float*);
+
+Dot2Fn native_kernel2(GgmlType type, bool simd) {
+#if MOE_CPU_AVX2
+    if (simd) {
+        switch (type) {
+            case GgmlType::F16: return dot2_half_avx2<false>;
+            case GgmlType::BF16: return dot2_half_avx2<true>;
+            case GgmlType::Q8_0: return dot2_q8_0_avx2;
+            default: return nullptr;
+        }
+    }
+#endif
+    (void)type;
+    (void)simd;
+    return nullptr;
+}
 
 DotFn native_kernel(GgmlType type, bool simd) {
 #if MOE_CPU_AVX2
@@ -408,7 +507,10 @@ bool make_row_kernel(GgmlType type, ActivationMode mode, RowKernel* out) {
     k.wtype = type;
     k.act = act_type_for(type, mode);
     const bool float_like = type == GgmlType::F32 || type == GgmlType::F16 || type == GgmlType::BF16;
-    if (mode == ActivationMode::Native || float_like) k.fn = native_kernel(type, use_simd());
+    if (mode == ActivationMode::Native || float_like) {
+        k.fn = native_kernel(type, use_simd());
+        k.fn2 = native_kernel2(type, use_simd());
+    }
     // Types without a direct kernel (or quantized weights with float activations) dequantize the row first.
     const bool dequantizable = type == GgmlType::F8_E4M3_B128 ||
                                (can_dequantize(type) && type != GgmlType::Q8_K);

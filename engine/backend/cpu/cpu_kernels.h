@@ -69,6 +69,9 @@ struct RowKernel {
     ActType act = ActType::F32;
     // Direct kernel on the stored bytes; nullptr: dequantize the row to float then use the float kernel.
     float (*fn)(const uint8_t* w, const void* x, int64_t cols) = nullptr;
+    // Optional: two rows at once (out[0], out[1]), bit-identical to two fn calls. Two weight streams in flight
+    // per core keep more memory requests outstanding in the decode GEMV.
+    void (*fn2)(const uint8_t* w0, const uint8_t* w1, const void* x, int64_t cols, float* out) = nullptr;
 };
 
 // False when the type has no kernel.

@@ -78,7 +78,15 @@ Status check_product(const char* what, const MatrixView& w, const float* x, int6
 void gemv_rows(const GemvTask& task, int64_t r0, int64_t r1, int64_t n_tokens) {
     float* scratch = task.kernel.fn == nullptr ? scratch_floats(5, task.w.cols + 256) : nullptr;
     if (n_tokens == 1) {
-        for (int64_t r = r0; r < r1; ++r) task.y[r] = row_dot(task.w, task.kernel, r, task.acts, scratch);
+        int64_t r = r0;
+        if (task.kernel.fn2 != nullptr) {
+            const uint64_t rb = task.w.row_bytes;
+            for (; r + 2 <= r1; r += 2) {
+                const uint8_t* w0 = task.w.data + static_cast<uint64_t>(r) * rb;
+                task.kernel.fn2(w0, w0 + rb, task.acts, task.w.cols, task.y + r);
+            }
+        }
+        for (; r < r1; ++r) task.y[r] = row_dot(task.w, task.kernel, r, task.acts, scratch);
         return;
     }
     for (int64_t rt = r0; rt < r1; rt += kRowTile) {
