@@ -33,13 +33,11 @@ struct TypeDesc {
 
 const std::vector<TypeDesc>& all_types() {
     static const std::vector<TypeDesc> t = {
-        {GgmlType::F32, 1, 4, {}},          {GgmlType::F16, 1, 2, {}},
-        {GgmlType::BF16, 1, 2, {}},         {GgmlType::Q8_0, 32, 34, {0}},
-        {GgmlType::Q4_0, 32, 18, {0}},      {GgmlType::Q4_1, 32, 20, {0, 2}},
-        {GgmlType::Q5_0, 32, 22, {0}},      {GgmlType::Q5_1, 32, 24, {0, 2}},
-        {GgmlType::Q2_K, 256, 84, {80, 82}}, {GgmlType::Q3_K, 256, 110, {108}},
-        {GgmlType::Q4_K, 256, 144, {0, 2}}, {GgmlType::Q5_K, 256, 176, {0, 2}},
-        {GgmlType::Q6_K, 256, 210, {208}},  {GgmlType::F8_E4M3_B128, 1, 1, {}},
+        {GgmlType::F32, 1, 4, {}},         {GgmlType::F16, 1, 2, {}},          {GgmlType::BF16, 1, 2, {}},
+        {GgmlType::Q8_0, 32, 34, {0}},     {GgmlType::Q4_0, 32, 18, {0}},      {GgmlType::Q4_1, 32, 20, {0, 2}},
+        {GgmlType::Q5_0, 32, 22, {0}},     {GgmlType::Q5_1, 32, 24, {0, 2}},   {GgmlType::Q2_K, 256, 84, {80, 82}},
+        {GgmlType::Q3_K, 256, 110, {108}}, {GgmlType::Q4_K, 256, 144, {0, 2}}, {GgmlType::Q5_K, 256, 176, {0, 2}},
+        {GgmlType::Q6_K, 256, 210, {208}}, {GgmlType::F8_E4M3_B128, 1, 1, {}},
     };
     return t;
 }
@@ -114,15 +112,17 @@ struct RefAct {
     std::vector<double> s;       // Q8_1: per block s
 };
 
-int nearest_even(float v) { return static_cast<int>(std::nearbyint(v)); }
+int nearest_even(float v) {
+    return static_cast<int>(std::nearbyint(v));
+}
 
 RefAct ref_activation(GgmlType wt, ActivationMode mode, const float* x, int64_t n) {
     RefAct a;
     a.v.resize(static_cast<size_t>(n));
     const bool q8_0 = wt == GgmlType::Q8_0 || wt == GgmlType::Q4_0 || wt == GgmlType::Q5_0;
     const bool q8_1 = wt == GgmlType::Q4_1 || wt == GgmlType::Q5_1;
-    const bool q8_k = wt == GgmlType::Q2_K || wt == GgmlType::Q3_K || wt == GgmlType::Q4_K ||
-                      wt == GgmlType::Q5_K || wt == GgmlType::Q6_K;
+    const bool q8_k = wt == GgmlType::Q2_K || wt == GgmlType::Q3_K || wt == GgmlType::Q4_K || wt == GgmlType::Q5_K ||
+                      wt == GgmlType::Q6_K;
     if (mode == ActivationMode::Float || wt == GgmlType::F32 || wt == GgmlType::F8_E4M3_B128) {
         for (int64_t i = 0; i < n; ++i) a.v[i] = x[i];
     } else if (wt == GgmlType::F16) {
@@ -210,10 +210,9 @@ std::vector<int64_t> cols_for(const TypeDesc& t) {
     return {1, 3, 33, 300};
 }
 
-
 // Runs matmul for one configuration on both pools; checks against the reference and 1 vs 2 threads.
-void check_matmul_case(ThreadPool& p1, ThreadPool& p2, const Weights& w, const std::vector<float>& x,
-                       int64_t x_stride, int64_t n_tokens, ActivationMode mode, const std::string& label) {
+void check_matmul_case(ThreadPool& p1, ThreadPool& p2, const Weights& w, const std::vector<float>& x, int64_t x_stride,
+                       int64_t n_tokens, ActivationMode mode, const std::string& label) {
     const int64_t y_stride = w.view.rows + 3;
     std::vector<double> ref, mag;
     ref_matmul(w.view, x.data(), x_stride, n_tokens, mode, ref, mag);
@@ -241,7 +240,9 @@ struct SimdGuard {
     ~SimdGuard() { set_simd_enabled(true); }
 };
 
-std::vector<bool> simd_modes() { return simd_available() ? std::vector<bool>{true, false} : std::vector<bool>{false}; }
+std::vector<bool> simd_modes() {
+    return simd_available() ? std::vector<bool>{true, false} : std::vector<bool>{false};
+}
 
 }  // namespace
 
@@ -265,8 +266,8 @@ MOE_TEST(matmul_every_type_matches_reference) {
                     std::vector<float> x = random_x(n_tokens * x_stride, rng);
                     if (cols >= 64 && n_tokens > 1) std::fill(x.begin() + x_stride, x.begin() + x_stride + 32, 0.0f);
                     const std::string label = std::string(ggml_type_name(t.type)) + (simd ? " simd" : " scalar") +
-                                              (mode == ActivationMode::Native ? " native" : " float") + " rows=" +
-                                              std::to_string(rows) + " cols=" + std::to_string(cols) +
+                                              (mode == ActivationMode::Native ? " native" : " float") +
+                                              " rows=" + std::to_string(rows) + " cols=" + std::to_string(cols) +
                                               " tokens=" + std::to_string(n_tokens);
                     check_matmul_case(p1, p2, w, x, x_stride, n_tokens, mode, label);
                 }
@@ -415,9 +416,8 @@ MOE_TEST(matmul_transposed_matches_reference) {
 namespace {
 
 // The naive MoE: per token and selection, three single-token matmuls and the weighted sum.
-void naive_moe(ThreadPool& pool, const std::vector<SwigluWeights>& ex, const float* x, int64_t n_tokens,
-               int64_t n_embd, int64_t k, const int32_t* ids, const float* wts, std::vector<double>& y,
-               std::vector<double>& mag) {
+void naive_moe(ThreadPool& pool, const std::vector<SwigluWeights>& ex, const float* x, int64_t n_tokens, int64_t n_embd,
+               int64_t k, const int32_t* ids, const float* wts, std::vector<double>& y, std::vector<double>& mag) {
     for (int64_t t = 0; t < n_tokens; ++t)
         for (int64_t j = 0; j < k; ++j) {
             const SwigluWeights& e = ex[ids[t * k + j]];
@@ -478,7 +478,8 @@ MOE_TEST(moe_ffn_matches_naive_loop) {
         store.push_back(std::move(u));
         store.push_back(std::move(d));
     }
-    for (int64_t e = 0; e < n_experts; ++e) ex.push_back({store[3 * e].view, store[3 * e + 1].view, store[3 * e + 2].view});
+    for (int64_t e = 0; e < n_experts; ++e)
+        ex.push_back({store[3 * e].view, store[3 * e + 1].view, store[3 * e + 2].view});
     for (bool simd : simd_modes()) {
         SimdGuard guard(simd);
         for (int64_t k = 1; k <= 6; ++k)
@@ -511,8 +512,8 @@ MOE_TEST(moe_ffn_matches_naive_loop) {
                     if (!(std::fabs(y1[i] - ref[i]) <= tol * mag[i]) && bad++ < 3)
                         moe_test::report_failure(__FILE__, __LINE__,
                                                  "moe k=" + std::to_string(k) + " tokens=" + std::to_string(n_tokens) +
-                                                     " i=" + std::to_string(i) + ": " + std::to_string(y1[i]) +
-                                                     " vs " + std::to_string(ref[i]));
+                                                     " i=" + std::to_string(i) + ": " + std::to_string(y1[i]) + " vs " +
+                                                     std::to_string(ref[i]));
             }
     }
 }
@@ -555,8 +556,8 @@ MOE_TEST(sgemm_matches_naive) {
                                 mag += std::fabs(a[i * lda + p] * bv);
                             }
                             const double want = alpha * acc + (beta == 0.0f ? 0.0 : beta * c0[i * ldc + j]);
-                            const double tol =
-                                kRelTol * (std::fabs(alpha) * mag + (beta == 0.0f ? 0.0 : std::fabs(beta * c0[i * ldc + j])));
+                            const double tol = kRelTol * (std::fabs(alpha) * mag +
+                                                          (beta == 0.0f ? 0.0 : std::fabs(beta * c0[i * ldc + j])));
                             CHECK_NEAR(c1[i * ldc + j], want, tol);
                         }
                     CHECK_EQ(c1[s.n], c0[s.n]);  // the padding column is untouched

@@ -18,8 +18,10 @@ MOE_TEST(run_calls_every_thread_once_per_run) {
         std::atomic<int> bad{0};
         for (int r = 0; r < 4000; ++r) {
             pool.run([&](int ith, int nth) {
-                if (nth != n || ith < 0 || ith >= n) bad.fetch_add(1);
-                else calls[static_cast<size_t>(ith)].fetch_add(1);
+                if (nth != n || ith < 0 || ith >= n)
+                    bad.fetch_add(1);
+                else
+                    calls[static_cast<size_t>(ith)].fetch_add(1);
             });
             // Every thread's call has returned when run() returns.
             if (r % 997 == 0)

@@ -23,18 +23,26 @@ namespace {
 std::atomic<bool> g_simd_enabled{true};
 }
 
-void set_simd_enabled(bool enabled) { g_simd_enabled.store(enabled, std::memory_order_relaxed); }
-bool simd_available() { return MOE_CPU_AVX2 != 0; }
+void set_simd_enabled(bool enabled) {
+    g_simd_enabled.store(enabled, std::memory_order_relaxed);
+}
+bool simd_available() {
+    return MOE_CPU_AVX2 != 0;
+}
 
 }  // namespace moe::cpu
 
 namespace moe::cpu::detail {
 
-bool use_simd() { return MOE_CPU_AVX2 && g_simd_enabled.load(std::memory_order_relaxed); }
+bool use_simd() {
+    return MOE_CPU_AVX2 && g_simd_enabled.load(std::memory_order_relaxed);
+}
 
 namespace {
 
-inline float round_fp16(float v) { return fp16_to_fp32(fp32_to_fp16(v)); }
+inline float round_fp16(float v) {
+    return fp16_to_fp32(fp32_to_fp16(v));
+}
 
 // nearbyint (round half to even in the default rounding mode) to int; NaN (from inf or NaN activations) gives
 // -128 like the AVX2 conversion after saturation, instead of undefined behaviour.
@@ -232,28 +240,38 @@ bool act_is_float(ActType t) {
 ActType act_type_for(GgmlType type, ActivationMode mode) {
     if (mode == ActivationMode::Float) return ActType::F32;
     switch (type) {
-        case GgmlType::F16: return ActType::F16Round;
-        case GgmlType::BF16: return ActType::BF16Round;
+        case GgmlType::F16:
+            return ActType::F16Round;
+        case GgmlType::BF16:
+            return ActType::BF16Round;
         case GgmlType::Q8_0:
         case GgmlType::Q4_0:
-        case GgmlType::Q5_0: return ActType::Q8_0;
+        case GgmlType::Q5_0:
+            return ActType::Q8_0;
         case GgmlType::Q4_1:
-        case GgmlType::Q5_1: return ActType::Q8_1;
+        case GgmlType::Q5_1:
+            return ActType::Q8_1;
         case GgmlType::Q4_K:
         case GgmlType::Q5_K:
-        case GgmlType::Q6_K: return ActType::Q8_K;
+        case GgmlType::Q6_K:
+            return ActType::Q8_K;
         case GgmlType::Q2_K:
-        case GgmlType::Q3_K: return ActType::Q8_KFloat;
-        default: return ActType::F32;
+        case GgmlType::Q3_K:
+            return ActType::Q8_KFloat;
+        default:
+            return ActType::F32;
     }
 }
 
 int64_t act_row_bytes(ActType t, int64_t cols) {
     switch (t) {
         case ActType::Q8_0:
-        case ActType::Q8_1: return cols / 32 * static_cast<int64_t>(sizeof(ActQ8x32));
-        case ActType::Q8_K: return cols / 256 * static_cast<int64_t>(sizeof(ActQ8x256));
-        default: return cols * static_cast<int64_t>(sizeof(float));
+        case ActType::Q8_1:
+            return cols / 32 * static_cast<int64_t>(sizeof(ActQ8x32));
+        case ActType::Q8_K:
+            return cols / 256 * static_cast<int64_t>(sizeof(ActQ8x256));
+        default:
+            return cols * static_cast<int64_t>(sizeof(float));
     }
 }
 
@@ -261,7 +279,9 @@ void prepare_act(ActType t, const float* x, int64_t cols, void* dst) {
     const bool simd = use_simd();
     (void)simd;
     switch (t) {
-        case ActType::F32: std::memcpy(dst, x, static_cast<size_t>(cols) * sizeof(float)); return;
+        case ActType::F32:
+            std::memcpy(dst, x, static_cast<size_t>(cols) * sizeof(float));
+            return;
         case ActType::F16Round:
 #if MOE_CPU_AVX2
             if (simd) return round_f16_avx2(x, cols, static_cast<float*>(dst));

@@ -163,7 +163,9 @@ inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-inline __m256i loadu256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+inline __m256i loadu256(const void* p) {
+    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
 
 // Signed int8 x signed int8 -> 8 int32 (sums of 4 products): |w| as unsigned times x with w's sign.
 inline __m256i mul_sum_i8(__m256i w, __m256i x) {
@@ -184,8 +186,8 @@ inline __m256i nibbles32(const uint8_t* p) {
 
 // Bit i of the 32-bit word -> byte i = 0xff when set.
 inline __m256i bits_to_bytes(uint32_t bits) {
-    const __m256i shuf = _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202,
-                                            0x0303030303030303);
+    const __m256i shuf =
+        _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303);
     __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), shuf);
     v = _mm256_or_si256(v, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
     return _mm256_cmpeq_epi8(v, _mm256_set1_epi64x(-1));
@@ -385,8 +387,8 @@ float dot_q45_k_avx2(const uint8_t* w, const void* xv, int64_t n) {
                 lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4));
                 hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4));
             }
-            const __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, loadu256(x[b].q + 64 * c)),
-                                                  _mm256_set1_epi16(sc[2 * c]));
+            const __m256i plo =
+                _mm256_madd_epi16(_mm256_maddubs_epi16(lo, loadu256(x[b].q + 64 * c)), _mm256_set1_epi16(sc[2 * c]));
             const __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, loadu256(x[b].q + 64 * c + 32)),
                                                   _mm256_set1_epi16(sc[2 * c + 1]));
             isum = _mm256_add_epi32(isum, _mm256_add_epi32(plo, phi));
@@ -436,10 +438,14 @@ Dot2Fn native_kernel2(GgmlType type, bool simd) {
 #if MOE_CPU_AVX2
     if (simd) {
         switch (type) {
-            case GgmlType::F16: return dot2_half_avx2<false>;
-            case GgmlType::BF16: return dot2_half_avx2<true>;
-            case GgmlType::Q8_0: return dot2_q8_0_avx2;
-            default: return nullptr;
+            case GgmlType::F16:
+                return dot2_half_avx2<false>;
+            case GgmlType::BF16:
+                return dot2_half_avx2<true>;
+            case GgmlType::Q8_0:
+                return dot2_q8_0_avx2;
+            default:
+                return nullptr;
         }
     }
 #endif
@@ -452,35 +458,59 @@ DotFn native_kernel(GgmlType type, bool simd) {
 #if MOE_CPU_AVX2
     if (simd) {
         switch (type) {
-            case GgmlType::F32: return dot_f32w_avx2;
-            case GgmlType::F16: return dot_half_avx2<false>;
-            case GgmlType::BF16: return dot_half_avx2<true>;
-            case GgmlType::Q8_0: return dot_q8_0_avx2;
-            case GgmlType::Q4_0: return dot_legacy_avx2<18, 2, false, false>;
-            case GgmlType::Q4_1: return dot_legacy_avx2<20, 4, true, false>;
-            case GgmlType::Q5_0: return dot_legacy_avx2<22, 6, false, true>;
-            case GgmlType::Q5_1: return dot_legacy_avx2<24, 8, true, true>;
-            case GgmlType::Q4_K: return dot_q45_k_avx2<false>;
-            case GgmlType::Q5_K: return dot_q45_k_avx2<true>;
-            case GgmlType::Q6_K: return dot_q6_k_avx2;
-            default: return nullptr;
+            case GgmlType::F32:
+                return dot_f32w_avx2;
+            case GgmlType::F16:
+                return dot_half_avx2<false>;
+            case GgmlType::BF16:
+                return dot_half_avx2<true>;
+            case GgmlType::Q8_0:
+                return dot_q8_0_avx2;
+            case GgmlType::Q4_0:
+                return dot_legacy_avx2<18, 2, false, false>;
+            case GgmlType::Q4_1:
+                return dot_legacy_avx2<20, 4, true, false>;
+            case GgmlType::Q5_0:
+                return dot_legacy_avx2<22, 6, false, true>;
+            case GgmlType::Q5_1:
+                return dot_legacy_avx2<24, 8, true, true>;
+            case GgmlType::Q4_K:
+                return dot_q45_k_avx2<false>;
+            case GgmlType::Q5_K:
+                return dot_q45_k_avx2<true>;
+            case GgmlType::Q6_K:
+                return dot_q6_k_avx2;
+            default:
+                return nullptr;
         }
     }
 #endif
     (void)simd;
     switch (type) {
-        case GgmlType::F32: return dot_f32w_scalar;
-        case GgmlType::F16: return dot_f16_scalar;
-        case GgmlType::BF16: return dot_bf16_scalar;
-        case GgmlType::Q8_0: return dot_q8_0_scalar;
-        case GgmlType::Q4_0: return dot_legacy_scalar<18, 2, false, false, 8>;
-        case GgmlType::Q4_1: return dot_legacy_scalar<20, 4, true, false, 0>;
-        case GgmlType::Q5_0: return dot_legacy_scalar<22, 6, false, true, 16>;
-        case GgmlType::Q5_1: return dot_legacy_scalar<24, 8, true, true, 0>;
-        case GgmlType::Q4_K: return dot_q45_k_scalar<false>;
-        case GgmlType::Q5_K: return dot_q45_k_scalar<true>;
-        case GgmlType::Q6_K: return dot_q6_k_scalar;
-        default: return nullptr;
+        case GgmlType::F32:
+            return dot_f32w_scalar;
+        case GgmlType::F16:
+            return dot_f16_scalar;
+        case GgmlType::BF16:
+            return dot_bf16_scalar;
+        case GgmlType::Q8_0:
+            return dot_q8_0_scalar;
+        case GgmlType::Q4_0:
+            return dot_legacy_scalar<18, 2, false, false, 8>;
+        case GgmlType::Q4_1:
+            return dot_legacy_scalar<20, 4, true, false, 0>;
+        case GgmlType::Q5_0:
+            return dot_legacy_scalar<22, 6, false, true, 16>;
+        case GgmlType::Q5_1:
+            return dot_legacy_scalar<24, 8, true, true, 0>;
+        case GgmlType::Q4_K:
+            return dot_q45_k_scalar<false>;
+        case GgmlType::Q5_K:
+            return dot_q45_k_scalar<true>;
+        case GgmlType::Q6_K:
+            return dot_q6_k_scalar;
+        default:
+            return nullptr;
     }
 }
 
@@ -512,8 +542,7 @@ bool make_row_kernel(GgmlType type, ActivationMode mode, RowKernel* out) {
         k.fn2 = native_kernel2(type, use_simd());
     }
     // Types without a direct kernel (or quantized weights with float activations) dequantize the row first.
-    const bool dequantizable = type == GgmlType::F8_E4M3_B128 ||
-                               (can_dequantize(type) && type != GgmlType::Q8_K);
+    const bool dequantizable = type == GgmlType::F8_E4M3_B128 || (can_dequantize(type) && type != GgmlType::Q8_K);
     if (k.fn == nullptr && !dequantizable) return false;
     *out = k;
     return true;

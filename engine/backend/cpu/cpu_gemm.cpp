@@ -51,8 +51,7 @@ void kernel_scalar(int64_t kc, const float* a, const float* b, float* c, int64_t
 }
 
 #if MOE_CPU_AVX2
-void kernel_avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t mr, int64_t nr,
-                 Store st) {
+void kernel_avx2(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t mr, int64_t nr, Store st) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (int64_t p = 0; p < kc; ++p, a += MR, b += NR) {
@@ -166,8 +165,8 @@ void gemm_block(int64_t m, int64_t k, const float* pa, int64_t n_slivers, const 
                     for (int64_t ir = 0; ir < mc; ir += MR) {
                         const int64_t row = ic + ir;
                         const float* as = pa + a_offset(n_slivers, k, pc, row / MR);
-                        kernel(kc, as, bs, c + row * ldc + jc + jr, ldc, std::min(MR, m - row),
-                               std::min(NR, nc - jr), st);
+                        kernel(kc, as, bs, c + row * ldc + jc + jr, ldc, std::min(MR, m - row), std::min(NR, nc - jr),
+                               st);
                     }
                 }
             }
@@ -258,8 +257,8 @@ void WeightPackerT::pack(int64_t n0, int64_t nc, int64_t k0, int64_t kc, float* 
     }
 }
 
-void gemm(ThreadPool& pool, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const BPacker& b,
-          float* c, int64_t ldc, float alpha, float beta) {
+void gemm(ThreadPool& pool, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const BPacker& b, float* c,
+          int64_t ldc, float alpha, float beta) {
     if (m <= 0 || n <= 0) return;
     if (k <= 0) {
         for (int64_t i = 0; i < m; ++i)

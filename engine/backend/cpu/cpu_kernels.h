@@ -98,8 +98,8 @@ public:
 
 // A: [m][lda >= k] float32 row-major; C: [m][ldc >= n]. Threads split n (or m when n is small); every element
 // is computed by the same sequence of operations whatever the thread count.
-void gemm(ThreadPool& pool, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const BPacker& b,
-          float* c, int64_t ldc, float alpha, float beta);
+void gemm(ThreadPool& pool, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const BPacker& b, float* c,
+          int64_t ldc, float alpha, float beta);
 
 // B = weight matrix in its stored type, C = A W^T (matmul's GEMM path): B(k, n) = dequant(W)[n][k].
 class WeightPacker final : public BPacker {

@@ -29,8 +29,8 @@ namespace detail {
 namespace {
 
 std::string shape_of(const MatrixView& w) {
-    return std::string(ggml_type_name(w.type)) + " [" + std::to_string(w.rows) + " rows x " +
-           std::to_string(w.cols) + " cols]";
+    return std::string(ggml_type_name(w.type)) + " [" + std::to_string(w.rows) + " rows x " + std::to_string(w.cols) +
+           " cols]";
 }
 
 // Rows of a tile: the weight rows reused across the tokens of one tile stay in L1/L2.
@@ -138,8 +138,8 @@ void prepare_acts(ThreadPool& pool, ActType t, const float* x, int64_t x_stride,
         pool.parallel_for(n_tokens, 1, body);
 }
 
-void matmul_gemm(ThreadPool& pool, const MatrixView& w, ActType act, const float* x, int64_t x_stride,
-                 int64_t n_tokens, float* y, int64_t y_stride) {
+void matmul_gemm(ThreadPool& pool, const MatrixView& w, ActType act, const float* x, int64_t x_stride, int64_t n_tokens,
+                 float* y, int64_t y_stride) {
     const float* xr = x;
     int64_t ldx = x_stride;
     if (act != ActType::F32) {
@@ -194,8 +194,7 @@ Status matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t n
     for (size_t i = 0; i < jobs.size(); ++i) {
         const std::string what = jobs.size() == 1 ? "matmul" : "matmul_batch: job " + std::to_string(i);
         const MatmulJob& j = jobs[i];
-        if (Status s = check_product(what.c_str(), j.w, j.x, j.x_stride, n_tokens, j.y, j.y_stride); !s.ok())
-            return s;
+        if (Status s = check_product(what.c_str(), j.w, j.x, j.x_stride, n_tokens, j.y, j.y_stride); !s.ok()) return s;
     }
     run_batch(pool, jobs, n_tokens);
     return Status();
@@ -286,7 +285,8 @@ Status matmul_transposed(ThreadPool& pool, const MatrixView& w, const float* x, 
                 if (simd) {
                     const __m256 av = _mm256_set1_ps(a);
                     for (; c + 8 <= nc; c += 8)
-                        _mm256_storeu_ps(yt + c, _mm256_fmadd_ps(av, _mm256_loadu_ps(seg + c), _mm256_loadu_ps(yt + c)));
+                        _mm256_storeu_ps(yt + c,
+                                         _mm256_fmadd_ps(av, _mm256_loadu_ps(seg + c), _mm256_loadu_ps(yt + c)));
                 }
 #endif
                 (void)simd;
@@ -301,7 +301,7 @@ double measure_memory_bandwidth_gbs(ThreadPool& pool, uint64_t buffer_bytes, int
     const uint64_t n_lines = std::max<uint64_t>(buffer_bytes / 256, 1);  // 256-byte units (8 ymm loads)
     const uint64_t bytes = n_lines * 256;
     std::unique_ptr<uint8_t, decltype(&std::free)> buf(static_cast<uint8_t*>(std::aligned_alloc(64, bytes)),
-                                                      &std::free);
+                                                       &std::free);
     if (!buf) return 0.0;
     uint8_t* base = buf.get();
     // Touch every page from the thread that will read it (first-touch placement, no page faults while timing).

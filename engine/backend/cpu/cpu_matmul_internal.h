@@ -51,8 +51,8 @@ void prepare_acts(ThreadPool& pool, ActType t, const float* x, int64_t x_stride,
                   uint8_t* dst, int64_t dst_stride);
 
 // y = W x for float-ready activations through the packed GEMM (n_tokens >= kGemmMinTokens).
-void matmul_gemm(ThreadPool& pool, const MatrixView& w, ActType act, const float* x, int64_t x_stride,
-                 int64_t n_tokens, float* y, int64_t y_stride);
+void matmul_gemm(ThreadPool& pool, const MatrixView& w, ActType act, const float* x, int64_t x_stride, int64_t n_tokens,
+                 float* y, int64_t y_stride);
 
 // Scratch slots: 0-2 gemm (B panel, packer rows, packed A), 3 matmul activations, 4 GEMM float activations,
 // 5 dequantized weight row, 6-12 moe_ffn. A scratch byte buffer, 64-byte aligned:

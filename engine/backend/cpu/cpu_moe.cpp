@@ -41,96 +41,107 @@ Status check_expert(const SwigluWeights& e, int64_t index, int64_t n_embd) {
     return Status();
 }
 
-// Activation rows for one type, prepared once per call and shared by all selections that need it.
-// (At most one row per ActType value: 7.)
-struct ActCache {
-    ActType type[7];
-    const uint8_t* rows[7];
-    int n = 0;
-};
-
-void moe_decode(ThreadPool& pool, std::span<const SwigluWeights> experts, const float* x, int64_t n_embd, int64_t k,
-                const int32_t* ids, const float* weights, float* y) {
-    // Selection j: h_j = silu(gate_j x) * up_j x in h[h_off[j] .. + n_ff_j).
-    // The caller's reusable plan. (A thread_local named inside the lambdas below would be the worker's own
-    // instance, so the lambdas see it only through these references.)
-    struct Plan {
-        std::vector<int64_t> h_off, rows, costs;
-        std::vector<RowKernel> kg, ku, kd;
-        std::vector<const uint8_t*> xg, xu;
-    };
-    thread_local Plan plan_storage;
-    Plan& plan = plan_storage;
-    std::vector<int64_t>&h_off = plan.h_off, &rows = plan.rows, &costs = plan.costs;
-    std::vector<RowKernel>&kg = plan.kg, &ku = plan.ku, &kd = plan.kd;
-    std::vector<const uint8_t*>&xg = plan.xg, &xu = plan.xu;
-    h_off.assign(static_cast<size_t>(k) + 1, 0);
-    rows.resize(static_cast<size_t>(k));
-    costs.resize(static_cast<size_t>(k));
-    kg.resize(static_cast<size_t>(k));
-    ku.resize(static_cast<size_t>(k));
-    kd.resize(static_cast<size_t>(k));
-    xg.resize(static_cast<size_t>(k));
-    xu.resize(static_cast<size_t>(k));
-    ActCache cache;
-    uint8_t* act_buf = scratch_bytes(10, 7 * (act_row_bytes(ActType::F32, n_embd) + 64));
-    const auto act_for = [&](ActType t) -> const uint8_t* {
-        for (int i = 0; i < cache.n; ++i)
-            if (cache.type[i] == t) return cache.rows[i];
-        uint8_t* dst = act_buf + cache.n * (act_row_bytes(ActType::F32, n_embd) + 64);
-        prepare_act(t, x, n_embd, dst);
-        cache.type[cache.n] = t;
-        cache.rows[cache.n++] = dst;
-        return dst;
-    };
-    for (int64_t j = 0; j < k; ++j) {
-        const SwigluWeights& e = experts[static_cast<size_t>(ids[j])];
-        make_row_kernel(e.gate.type, ActivationMode::Native, &kg[j]);
-        make_row_kernel(e.up.type, ActivationMode::Native, &ku[j]);
-        make_row_kernel(e.down.type, ActivationMode::Native, &kd[j]);
-        xg[j] = act_for(kg[j].act);
-        xu[j] = act_for(ku[j].act);
-        h_off[j + 1] = h_off[j] + e.gate.rows;
-        rows[j] = e.gate.rows;
-        costs[j] = static_cast<int64_t>(e.gate.row_bytes + e.up.row_bytes);
-    }
-    float* h = scratch_floats(11, h_off[k]);
-    pool.run([&](int ith, int nth) {
-        thread_local std::vector<std::pair<int64_t, int64_t>> ranges;
-        split_costs(rows.data(), costs.data(), static_cast<size_t>(k), ith, nth, ranges);
-        float* scratch = scratch_floats(5, n_embd + 256);
-        for (int64_t j = 0; j < k; ++j) {
-            const SwigluWeights& e = experts[static_cast<size_t>(ids[j])];
-            for (int64_t r = ranges[j].first; r < ranges[j].second; ++r) {
-                const float g = row_dot(e.gate, kg[j], r, xg[j], scratch);
-                const float u = row_dot(e.up, ku[j], r, xu[j], scratch);
-                h[h_off[j] + r] = silu(g) * u;
-            }
+// One decode step's plan (n_tokens = 1). Selection j: h_j = silu(gate_j x) * up_j x, stored at
+// h[h_off[j] .. h_off[j] + n_ff_j); then y += sum_j weights[j] * down_j h_j. Reused across calls (per calling
+// thread) so a decode step allocates nothing.
+class DecodePlan {
+public:
+    void build(std::span<const SwigluWeights> experts, const float* x, int64_t n_embd, int64_t k, const int32_t* ids) {
+        m_n_embd = n_embd;
+        const auto n = static_cast<size_t>(k);
+        m_ex.resize(n);
+        m_h_off.assign(n + 1, 0);
+        m_rows.resize(n);
+        m_costs.resize(n);
+        m_kg.resize(n);
+        m_ku.resize(n);
+        m_kd.resize(n);
+        m_xg.resize(n);
+        m_xu.resize(n);
+        m_n_acts = 0;
+        // At most one prepared x per activation type (7 kinds), each <= n_embd floats.
+        m_act_stride = (act_row_bytes(ActType::F32, n_embd) + 63) / 64 * 64;
+        m_act_buf = scratch_bytes(10, 7 * m_act_stride);
+        for (size_t j = 0; j < n; ++j) {
+            m_ex[j] = &experts[static_cast<size_t>(ids[j])];
+            make_row_kernel(m_ex[j]->gate.type, ActivationMode::Native, &m_kg[j]);
+            make_row_kernel(m_ex[j]->up.type, ActivationMode::Native, &m_ku[j]);
+            make_row_kernel(m_ex[j]->down.type, ActivationMode::Native, &m_kd[j]);
+            m_xg[j] = act_for(m_kg[j].act, x);
+            m_xu[j] = act_for(m_ku[j].act, x);
+            m_rows[j] = m_ex[j]->gate.rows;
+            m_h_off[j + 1] = m_h_off[j] + m_rows[j];
+            m_costs[j] = static_cast<int64_t>(m_ex[j]->gate.row_bytes + m_ex[j]->up.row_bytes);
         }
-    });
-    pool.run([&](int ith, int nth) {
-        // Every thread prepares all h_j for the down products (a few thousand values: cheaper than a barrier).
+        m_h = scratch_floats(11, m_h_off[n]);
+    }
+
+    // Region 1: the gate and up rows of every selection, split by weight bytes.
+    void gate_up(int ith, int nth) const {
+        thread_local std::vector<std::pair<int64_t, int64_t>> ranges;
+        split_costs(m_rows.data(), m_costs.data(), m_rows.size(), ith, nth, ranges);
+        float* scratch = scratch_floats(5, m_n_embd + 256);
+        for (size_t j = 0; j < m_rows.size(); ++j)
+            for (int64_t r = ranges[j].first; r < ranges[j].second; ++r) {
+                const float g = row_dot(m_ex[j]->gate, m_kg[j], r, m_xg[j], scratch);
+                const float u = row_dot(m_ex[j]->up, m_ku[j], r, m_xu[j], scratch);
+                m_h[m_h_off[j] + r] = silu(g) * u;
+            }
+    }
+
+    // Region 2: output rows split evenly; every thread first prepares all h_j for the down products (a few
+    // thousand values: cheaper than a barrier). Per output row the selections are added in order j.
+    void down(int ith, int nth, const float* weights, float* y) const {
         thread_local std::vector<int64_t> hact_off;
-        hact_off.assign(static_cast<size_t>(k) + 1, 0);
-        for (int64_t j = 0; j < k; ++j)
-            hact_off[j + 1] = hact_off[j] + (act_row_bytes(kd[j].act, rows[j]) + 63) / 64 * 64;
-        uint8_t* hact = scratch_bytes(12, hact_off[k]);
-        for (int64_t j = 0; j < k; ++j) prepare_act(kd[j].act, h + h_off[j], rows[j], hact + hact_off[j]);
-        const int64_t r0 = n_embd * ith / nth, r1 = n_embd * (ith + 1) / nth;
-        float* scratch = scratch_floats(5, h_off[k] + 256);
+        const size_t n = m_rows.size();
+        hact_off.assign(n + 1, 0);
+        for (size_t j = 0; j < n; ++j)
+            hact_off[j + 1] = hact_off[j] + (act_row_bytes(m_kd[j].act, m_rows[j]) + 63) / 64 * 64;
+        uint8_t* hact = scratch_bytes(12, hact_off[n]);
+        for (size_t j = 0; j < n; ++j) prepare_act(m_kd[j].act, m_h + m_h_off[j], m_rows[j], hact + hact_off[j]);
+        const int64_t r0 = m_n_embd * ith / nth, r1 = m_n_embd * (ith + 1) / nth;
+        float* scratch = scratch_floats(5, m_h_off[n] + 256);
         constexpr int64_t kTile = 32;
         float acc[kTile];
         for (int64_t rt = r0; rt < r1; rt += kTile) {
             const int64_t re = std::min(r1, rt + kTile);
             for (int64_t r = rt; r < re; ++r) acc[r - rt] = y[r];
-            for (int64_t j = 0; j < k; ++j) {
-                const MatrixView& down = experts[static_cast<size_t>(ids[j])].down;
+            for (size_t j = 0; j < n; ++j)
                 for (int64_t r = rt; r < re; ++r)
-                    acc[r - rt] += weights[j] * row_dot(down, kd[j], r, hact + hact_off[j], scratch);
-            }
+                    acc[r - rt] += weights[j] * row_dot(m_ex[j]->down, m_kd[j], r, hact + hact_off[j], scratch);
             for (int64_t r = rt; r < re; ++r) y[r] = acc[r - rt];
         }
-    });
+    }
+
+private:
+    const uint8_t* act_for(ActType t, const float* x) {
+        for (int i = 0; i < m_n_acts; ++i)
+            if (m_act_types[i] == t) return m_act_buf + i * m_act_stride;
+        uint8_t* dst = m_act_buf + m_n_acts * m_act_stride;
+        prepare_act(t, x, m_n_embd, dst);
+        m_act_types[m_n_acts++] = t;
+        return dst;
+    }
+
+    int64_t m_n_embd = 0;
+    std::vector<const SwigluWeights*> m_ex;
+    std::vector<int64_t> m_h_off, m_rows, m_costs;
+    std::vector<RowKernel> m_kg, m_ku, m_kd;
+    std::vector<const uint8_t*> m_xg, m_xu;
+    ActType m_act_types[7] = {};
+    int m_n_acts = 0;
+    int64_t m_act_stride = 0;
+    uint8_t* m_act_buf = nullptr;
+    float* m_h = nullptr;
+};
+
+void moe_decode(ThreadPool& pool, std::span<const SwigluWeights> experts, const float* x, int64_t n_embd, int64_t k,
+                const int32_t* ids, const float* weights, float* y) {
+    thread_local DecodePlan plan_storage;
+    DecodePlan& plan = plan_storage;  // a thread_local named in the lambdas would be each worker's own instance
+    plan.build(experts, x, n_embd, k, ids);
+    pool.run([&](int ith, int nth) { plan.gate_up(ith, nth); });
+    pool.run([&](int ith, int nth) { plan.down(ith, nth, weights, y); });
 }
 
 void moe_grouped(ThreadPool& pool, std::span<const SwigluWeights> experts, const float* x, int64_t n_tokens,
