@@ -96,105 +96,103 @@ double best_time(F&& fn, double budget_s) {
     return best;
 }
 
+void bench_gemv(ThreadPool& pool, double bw) {
+    std::printf("GEMV (1 token), weight bytes / time:\n");
+    std::printf("  %-6s %22s %22s\n", "type", "4096 x 4096", "102400 x 512 (lm_head)");
+    const GgmlType types[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q8_0,
+                              GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+    for (GgmlType type : types) {
+        std::printf("  %-6s", ggml_type_name(type));
+        const int64_t shapes[2][2] = {{4096, 4096}, {102400, 512}};  // rows, cols
+        for (const auto& sh : shapes) {
+            // Enough copies that they do not fit in the caches (L3 32 MiB here): each call streams from memory.
+            const uint64_t bytes = *ggml_bytes(type, static_cast<uint64_t>(sh[1])) * static_cast<uint64_t>(sh[0]);
+            const int n_copies = static_cast<int>(std::max<uint64_t>(2, (256ull << 20) / bytes + 1));
+            std::vector<Matrix> copies;
+            for (int c = 0; c < n_copies; ++c) copies.push_back(make_matrix(type, sh[0], sh[1], 7 + c));
+            std::vector<float> x(static_cast<size_t>(sh[1])), y(static_cast<size_t>(sh[0]));
+            std::mt19937 rng(1);
+            for (auto& v : x) v = std::normal_distribution<float>()(rng);
+            int next = 0;
+            const double t = best_time(
+                [&] {
+                    (void)matmul(pool, copies[next].view, x.data(), sh[1], 1, y.data(), sh[0]);
+                    next = (next + 1) % n_copies;
+                },
+                0.6);
+            const double gbs = static_cast<double>(bytes) / t / 1e9;
+            std::printf("   %7.2f GB/s (%5.1f%%)", gbs, 100.0 * gbs / bw);
+        }
+        std::printf("\n");
+    }
+}
+
+void bench_gemm(ThreadPool& pool) {
+    std::printf("\nGEMM, 512 tokens x (2048 x 512) weights:\n");
+    for (GgmlType type : {GgmlType::F32, GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_K}) {
+        const int64_t rows = 2048, cols = 512, n_tokens = 512;
+        Matrix m = make_matrix(type, rows, cols, 3);
+        std::vector<float> x(static_cast<size_t>(n_tokens * cols)), y(static_cast<size_t>(n_tokens * rows));
+        std::mt19937 rng(2);
+        for (auto& v : x) v = std::normal_distribution<float>()(rng);
+        const double t = best_time([&] { (void)matmul(pool, m.view, x.data(), cols, n_tokens, y.data(), rows); }, 1.0);
+        std::printf("  %-6s %7.1f GFLOP/s (%.2f ms)\n", ggml_type_name(type), 2.0 * rows * cols * n_tokens / t / 1e9,
+                    t * 1e3);
+    }
+    const int64_t n = 512;
+    std::vector<float> a(n * n, 0.5f), b(2048 * n, 0.25f), c(n * 2048);
+    const double t = best_time([&] { sgemm_nt(pool, n, 2048, n, a.data(), n, b.data(), n, c.data(), 2048); }, 1.0);
+    std::printf("  sgemm_nt 512x2048x512 %7.1f GFLOP/s\n", 2.0 * n * 2048 * n / t / 1e9);
+}
+
+// One MoE layer's experts in decode: a fresh random selection of 8 of 64 experts per call (as successive
+// layers and tokens pick different experts), so the weights mostly come from memory.
+void bench_moe(ThreadPool& pool) {
+    std::printf("\nmoe_ffn decode: 8 of 64 experts, 512 -> 256 -> 512:\n");
+    for (auto types : {std::vector<GgmlType>{GgmlType::Q4_K, GgmlType::Q4_K, GgmlType::Q6_K},
+                       std::vector<GgmlType>{GgmlType::Q8_0, GgmlType::Q8_0, GgmlType::Q8_0},
+                       std::vector<GgmlType>{GgmlType::F16, GgmlType::F16, GgmlType::F16}}) {
+        const int64_t n_embd = 512, n_ff = 256, n_exp = 64, k = 8;
+        std::vector<Matrix> store;
+        std::vector<SwigluWeights> ex;
+        for (int64_t e = 0; e < n_exp; ++e) {
+            store.push_back(make_matrix(types[0], n_ff, n_embd, 10 + 3 * e));
+            store.push_back(make_matrix(types[1], n_ff, n_embd, 11 + 3 * e));
+            store.push_back(make_matrix(types[2], n_embd, n_ff, 12 + 3 * e));
+        }
+        for (int64_t e = 0; e < n_exp; ++e)
+            ex.push_back({store[3 * e].view, store[3 * e + 1].view, store[3 * e + 2].view});
+        const uint64_t expert_bytes = store[0].data.size() + store[1].data.size() + store[2].data.size();
+        std::vector<float> x(n_embd, 0.1f), y(n_embd, 0.0f), w(k, 0.125f);
+        std::vector<int32_t> ids(k);
+        std::mt19937 rng(5);
+        std::vector<double> times;
+        for (int r = 0; r < 3000; ++r) {
+            for (int64_t j = 0; j < k; ++j) ids[j] = static_cast<int32_t>(rng() % n_exp);
+            const double t0 = now_s();
+            (void)moe_ffn(pool, ex, x.data(), 1, n_embd, k, ids.data(), w.data(), y.data());
+            times.push_back(now_s() - t0);
+        }
+        std::sort(times.begin(), times.end());
+        const double median = times[times.size() / 2], best = times.front();
+        std::printf("  %s/%s/%s: median %6.1f us, best %6.1f us per call (%.2f GB/s of expert weights at the median)\n",
+                    ggml_type_name(types[0]), ggml_type_name(types[1]), ggml_type_name(types[2]), median * 1e6,
+                    best * 1e6, static_cast<double>(expert_bytes * k) / median / 1e9);
+    }
+}
+
 }  // namespace
 
 // Usage: bench_matmul [n_threads (2)] [section: all | gemv | gemm | moe]
 int main(int argc, char** argv) {
     const int n_threads = argc > 1 ? std::atoi(argv[1]) : 2;
     const std::string section = argc > 2 ? argv[2] : "all";
-    const auto want = [&](const char* s) { return section == "all" || section == s; };
     ThreadPool pool(n_threads);
     std::printf("threads: %d, AVX2 kernels: %s\n", pool.size(), simd_available() ? "yes" : "no");
     const double bw = measure_memory_bandwidth_gbs(pool, 1ull << 30, 5);
     std::printf("memory read bandwidth: %.2f GB/s\n\n", bw);
-
-    if (want("gemv")) {
-        std::printf("GEMV (1 token), weight bytes / time:\n");
-        std::printf("  %-6s %22s %22s\n", "type", "4096 x 4096", "102400 x 512 (lm_head)");
-        const GgmlType gemv_types[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q8_0,
-                                       GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
-        for (GgmlType type : gemv_types) {
-            std::printf("  %-6s", ggml_type_name(type));
-            const int64_t shapes[2][2] = {{4096, 4096}, {102400, 512}};  // rows, cols
-            for (const auto& sh : shapes) {
-                // Enough copies that they do not fit in the caches (L3 32 MiB here): each call streams from memory.
-                const uint64_t bytes = *ggml_bytes(type, static_cast<uint64_t>(sh[1])) * static_cast<uint64_t>(sh[0]);
-                const int n_copies = static_cast<int>(std::max<uint64_t>(2, (256ull << 20) / bytes + 1));
-                std::vector<Matrix> copies;
-                for (int c = 0; c < n_copies; ++c) copies.push_back(make_matrix(type, sh[0], sh[1], 7 + c));
-                std::vector<float> x(static_cast<size_t>(sh[1])), y(static_cast<size_t>(sh[0]));
-                std::mt19937 rng(1);
-                for (auto& v : x) v = std::normal_distribution<float>()(rng);
-                int next = 0;
-                const double t = best_time(
-                    [&] {
-                        (void)matmul(pool, copies[next].view, x.data(), sh[1], 1, y.data(), sh[0]);
-                        next = (next + 1) % n_copies;
-                    },
-                    0.6);
-                const double gbs = static_cast<double>(bytes) / t / 1e9;
-                std::printf("   %7.2f GB/s (%5.1f%%)", gbs, 100.0 * gbs / bw);
-            }
-            std::printf("\n");
-        }
-    }
-    if (want("gemm")) {
-        std::printf("\nGEMM, 512 tokens x (2048 x 512) weights:\n");
-        for (GgmlType type : {GgmlType::F32, GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_K}) {
-            const int64_t rows = 2048, cols = 512, n_tokens = 512;
-            Matrix m = make_matrix(type, rows, cols, 3);
-            std::vector<float> x(static_cast<size_t>(n_tokens * cols)), y(static_cast<size_t>(n_tokens * rows));
-            std::mt19937 rng(2);
-            for (auto& v : x) v = std::normal_distribution<float>()(rng);
-            const double t =
-                best_time([&] { (void)matmul(pool, m.view, x.data(), cols, n_tokens, y.data(), rows); }, 1.0);
-            std::printf("  %-6s %7.1f GFLOP/s (%.2f ms)\n", ggml_type_name(type),
-                        2.0 * rows * cols * n_tokens / t / 1e9, t * 1e3);
-        }
-        {
-            const int64_t n = 512;
-            std::vector<float> a(n * n, 0.5f), b(2048 * n, 0.25f), c(n * 2048);
-            const double t =
-                best_time([&] { sgemm_nt(pool, n, 2048, n, a.data(), n, b.data(), n, c.data(), 2048); }, 1.0);
-            std::printf("  sgemm_nt 512x2048x512 %7.1f GFLOP/s\n", 2.0 * n * 2048 * n / t / 1e9);
-        }
-    }
-    if (want("moe")) {
-        std::printf("\nmoe_ffn decode: 8 of 64 experts, 512 -> 256 -> 512 (weights streamed from memory):\n");
-        for (auto types : {std::vector<GgmlType>{GgmlType::Q4_K, GgmlType::Q4_K, GgmlType::Q6_K},
-                           std::vector<GgmlType>{GgmlType::Q8_0, GgmlType::Q8_0, GgmlType::Q8_0},
-                           std::vector<GgmlType>{GgmlType::F16, GgmlType::F16, GgmlType::F16}}) {
-            const int64_t n_embd = 512, n_ff = 256, n_exp = 64, k = 8;
-            std::vector<Matrix> store;
-            std::vector<SwigluWeights> ex;
-            uint64_t bytes_per_expert = 0;
-            for (int64_t e = 0; e < n_exp; ++e) {
-                store.push_back(make_matrix(types[0], n_ff, n_embd, 10 + 3 * e));
-                store.push_back(make_matrix(types[1], n_ff, n_embd, 11 + 3 * e));
-                store.push_back(make_matrix(types[2], n_embd, n_ff, 12 + 3 * e));
-            }
-            for (int64_t e = 0; e < n_exp; ++e) {
-                ex.push_back({store[3 * e].view, store[3 * e + 1].view, store[3 * e + 2].view});
-                bytes_per_expert =
-                    store[3 * e].data.size() + store[3 * e + 1].data.size() + store[3 * e + 2].data.size();
-            }
-            std::vector<float> x(n_embd, 0.1f), y(n_embd, 0.0f), w(k, 0.125f);
-            std::vector<int32_t> ids(k);
-            std::mt19937 rng(5);
-            // A fresh random selection per call, as successive layers/tokens pick different experts.
-            double total = 0.0;
-            const int reps = 2000;
-            for (int r = 0; r < reps; ++r) {
-                for (int64_t j = 0; j < k; ++j) ids[j] = static_cast<int32_t>(rng() % n_exp);
-                const double t0 = now_s();
-                (void)moe_ffn(pool, ex, x.data(), 1, n_embd, k, ids.data(), w.data(), y.data());
-                total += now_s() - t0;
-            }
-            const double t = total / reps;
-            std::printf("  %s/%s/%s: %6.1f us per call (%.2f GB/s of expert weights)\n", ggml_type_name(types[0]),
-                        ggml_type_name(types[1]), ggml_type_name(types[2]), t * 1e6,
-                        static_cast<double>(bytes_per_expert * k) / t / 1e9);
-        }
-    }
+    if (section == "all" || section == "gemv") bench_gemv(pool, bw);
+    if (section == "all" || section == "gemm") bench_gemm(pool);
+    if (section == "all" || section == "moe") bench_moe(pool);
     return 0;
 }
