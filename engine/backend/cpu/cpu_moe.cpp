@@ -164,15 +164,29 @@ void moe_grouped(ThreadPool& pool, std::span<const SwigluWeights> experts, const
         gu[0] = MatmulJob{ex.gate, xe, n_embd, g, n_ff, ActivationMode::Native};
         gu[1] = MatmulJob{ex.up, xe, n_embd, u, n_ff, ActivationMode::Native};
         run_batch(pool, std::span<const MatmulJob>(gu, 2), cnt);
-        for (int64_t i = 0; i < cnt * n_ff; ++i) g[i] = silu(g[i]) * u[i];
+        // Element-wise work in parallel when large (a prompt: cnt * n_ff in the millions).
+        const auto swiglu = [&](int64_t i0, int64_t i1) {
+            for (int64_t i = i0; i < i1; ++i) g[i] = silu(g[i]) * u[i];
+        };
+        if (cnt * n_ff < (1 << 13))
+            swiglu(0, cnt * n_ff);
+        else
+            pool.parallel_for(cnt * n_ff, 1024, swiglu);
         const MatmulJob dj{ex.down, g, n_ff, d, n_embd, ActivationMode::Native};
         run_batch(pool, std::span<const MatmulJob>(&dj, 1), cnt);
-        for (int64_t i = 0; i < cnt; ++i) {
-            float* yt = y + (sel[i] / k) * n_embd;
-            const float w = weights[sel[i]];
-            const float* di = d + i * n_embd;
-            for (int64_t c = 0; c < n_embd; ++c) yt[c] += w * di[c];
-        }
+        // Scatter by column ranges: each y element still receives its selections in order.
+        const auto scatter = [&](int64_t c0, int64_t c1) {
+            for (int64_t i = 0; i < cnt; ++i) {
+                float* yt = y + (sel[i] / k) * n_embd;
+                const float w = weights[sel[i]];
+                const float* di = d + i * n_embd;
+                for (int64_t c = c0; c < c1; ++c) yt[c] += w * di[c];
+            }
+        };
+        if (cnt * n_embd < (1 << 13))
+            scatter(0, n_embd);
+        else
+            pool.parallel_for(n_embd, 16, scatter);
     }
 }
 
