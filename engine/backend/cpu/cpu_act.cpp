@@ -69,6 +69,7 @@ void quant_q8x32_scalar(const float* x, int64_t n_blocks, ActQ8x32* y) {
         }
         y[b].d = round_fp16(d);
         y[b].s = round_fp16(d * static_cast<float>(sum));
+        y[b].dsum = y[b].d * static_cast<float>(sum);
     }
 }
 
@@ -152,6 +153,7 @@ void quant_q8x32_avx2(const float* x, int64_t n_blocks, ActQ8x32* y) {
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].q), pack_i32_to_i8(q[0], q[1], q[2], q[3]));
         y[b].d = round_fp16(d);
         y[b].s = round_fp16(d * static_cast<float>(sum));
+        y[b].dsum = y[b].d * static_cast<float>(sum);
     }
 }
 

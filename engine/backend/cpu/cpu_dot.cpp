@@ -311,43 +311,46 @@ void dot2_q8_0_avx2(const uint8_t* w0, const uint8_t* w1, const void* xv, int64_
     out[1] = hsum8(_mm256_add_ps(b0, b1));
 }
 
-// One Q4_0 (18 B) / Q4_1 (20 B) / Q5_0 (22 B) / Q5_1 (24 B) block times its activation block: 8 int32 sums.
-template <int kQsOff, bool kHasMin, bool kHasQh>
+// One Q4_0 (18 B) / Q4_1 (20 B) / Q5_0 (22 B) / Q5_1 (24 B) block's unsigned quants (4 or 5 bits) times its
+// activation block: 8 int32 sums of q * x.
+template <int kQsOff, bool kHasQh>
 inline __m256i legacy_block_avx2(const uint8_t* w, const int8_t* xq) {
     __m256i q = nibbles32(w + kQsOff);
-    const __m256i xv = loadu256(xq);
-    if (kHasQh) {
-        const __m256i bits = bits_to_bytes(load_u32(w + kQsOff - 4));
-        // Q5_1: q | 16*bit (unsigned). Q5_0: q - 16 + 16*bit == q | (0xf0 where the bit is clear) as int8.
-        q = kHasMin ? _mm256_or_si256(q, _mm256_and_si256(bits, _mm256_set1_epi8(0x10)))
-                    : _mm256_or_si256(q, _mm256_andnot_si256(bits, _mm256_set1_epi8(static_cast<char>(0xf0))));
-    } else if (!kHasMin) {
-        q = _mm256_sub_epi8(q, _mm256_set1_epi8(8));
-    }
-    return kHasMin ? mul_sum_u8i8(q, xv) : mul_sum_i8(q, xv);
+    if (kHasQh)
+        q = _mm256_or_si256(q, _mm256_and_si256(bits_to_bytes(load_u32(w + kQsOff - 4)), _mm256_set1_epi8(0x10)));
+    return mul_sum_u8i8(q, loadu256(xq));
 }
 
-// The *_1 kinds add m_w * s_x per block. Two blocks per iteration into two accumulators (latency hiding).
+// Weight = d * (q - bias) (Q4_0: 8, Q5_0: 16) or d * q + m (*_1): the bias costs bias d_w (d_x sum(q_x)) per
+// block, the min m_w * s_x (scalar sums kept apart from the vector ones, two chains for latency). Two blocks per
+// iteration into two accumulators (latency hiding).
 template <int kBytes, int kQsOff, bool kHasMin, bool kHasQh>
 float dot_legacy_avx2(const uint8_t* w, const void* xv, int64_t n) {
     const auto* x = static_cast<const ActQ8x32*>(xv);
+    constexpr float kBias = kHasMin ? 0.0f : (kHasQh ? 16.0f : 8.0f);
     __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
-    float msum = 0.0f;
+    float extra0 = 0.0f, extra1 = 0.0f;
+    const auto block_extra = [&](const uint8_t* wb, const ActQ8x32& xb, float dw) {
+        return kHasMin ? load_fp16(wb + 2) * xb.s : (-kBias * dw) * xb.dsum;
+    };
     const int64_t nb = n / 32;
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2, w += 2 * kBytes) {
-        const __m256i p0 = legacy_block_avx2<kQsOff, kHasMin, kHasQh>(w, x[b].q);
-        const __m256i p1 = legacy_block_avx2<kQsOff, kHasMin, kHasQh>(w + kBytes, x[b + 1].q);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w) * x[b].d), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w + kBytes) * x[b + 1].d), _mm256_cvtepi32_ps(p1), acc1);
-        if (kHasMin) msum += load_fp16(w + 2) * x[b].s + load_fp16(w + kBytes + 2) * x[b + 1].s;
+        const __m256i p0 = legacy_block_avx2<kQsOff, kHasQh>(w, x[b].q);
+        const __m256i p1 = legacy_block_avx2<kQsOff, kHasQh>(w + kBytes, x[b + 1].q);
+        const float dw0 = load_fp16(w), dw1 = load_fp16(w + kBytes);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(dw0 * x[b].d), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(dw1 * x[b + 1].d), _mm256_cvtepi32_ps(p1), acc1);
+        extra0 += block_extra(w, x[b], dw0);
+        extra1 += block_extra(w + kBytes, x[b + 1], dw1);
     }
     for (; b < nb; ++b, w += kBytes) {
-        const __m256i p = legacy_block_avx2<kQsOff, kHasMin, kHasQh>(w, x[b].q);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w) * x[b].d), _mm256_cvtepi32_ps(p), acc0);
-        if (kHasMin) msum += load_fp16(w + 2) * x[b].s;
+        const __m256i p = legacy_block_avx2<kQsOff, kHasQh>(w, x[b].q);
+        const float dw = load_fp16(w);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(dw * x[b].d), _mm256_cvtepi32_ps(p), acc0);
+        extra0 += block_extra(w, x[b], dw);
     }
-    return hsum8(_mm256_add_ps(acc0, acc1)) + msum;
+    return hsum8(_mm256_add_ps(acc0, acc1)) + (extra0 + extra1);
 }
 
 // Q4_K / Q5_K scales and mins (12 bytes, 6 bits each) unpacked with word operations: sc[8], mn[8].

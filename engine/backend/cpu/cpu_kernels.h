@@ -42,6 +42,8 @@ enum class ActType {
 struct ActQ8x32 {
     float d;
     float s;
+    float dsum;  // d * sum(q) (exact in float): Q4_0/Q5_0 kernels multiply unsigned quants, then subtract bias * d_w *
+                 // dsum
     int8_t q[32];
 };
 
