@@ -191,10 +191,12 @@ Status matmul(ThreadPool& pool, const MatrixView& w, const float* x, int64_t x_s
 }
 
 Status matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t n_tokens) {
+    const char* what = jobs.size() == 1 ? "matmul" : "matmul_batch";
     for (size_t i = 0; i < jobs.size(); ++i) {
-        const std::string what = jobs.size() == 1 ? "matmul" : "matmul_batch: job " + std::to_string(i);
         const MatmulJob& j = jobs[i];
-        if (Status s = check_product(what.c_str(), j.w, j.x, j.x_stride, n_tokens, j.y, j.y_stride); !s.ok()) return s;
+        // (The job index is only formatted on failure: decode calls this thousands of times per token.)
+        if (Status s = check_product(what, j.w, j.x, j.x_stride, n_tokens, j.y, j.y_stride); !s.ok())
+            return jobs.size() == 1 ? s : s.with_context("job " + std::to_string(i));
     }
     run_batch(pool, jobs, n_tokens);
     return Status();
@@ -204,8 +206,14 @@ namespace detail {
 
 void run_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t n_tokens) {
     if (n_tokens == 0 || jobs.empty()) return;
-    std::vector<GemvTask> tasks;
-    std::vector<const MatmulJob*> task_jobs;
+    // Reused per calling thread (no allocation per decode product); the region's lambda sees the caller's
+    // vectors through these references, not the workers' own thread_local instances.
+    thread_local std::vector<GemvTask> tasks_storage;
+    thread_local std::vector<const MatmulJob*> task_jobs_storage;
+    std::vector<GemvTask>& tasks = tasks_storage;
+    std::vector<const MatmulJob*>& task_jobs = task_jobs_storage;
+    tasks.clear();
+    task_jobs.clear();
     for (const MatmulJob& j : jobs) {
         RowKernel k;
         make_row_kernel(j.w.type, j.mode, &k);

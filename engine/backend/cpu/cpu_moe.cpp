@@ -26,14 +26,15 @@ inline float silu(float v) {
     return v / (1.0f + std::exp(-v));
 }
 
+// (Strings are only built on failure: decode checks the selected experts thousands of times per token.)
 Status check_expert(const SwigluWeights& e, int64_t index, int64_t n_embd) {
-    const std::string what = "moe_ffn: expert " + std::to_string(index);
-    if (Status s = check_weights((what + " gate").c_str(), e.gate); !s.ok()) return s;
-    if (Status s = check_weights((what + " up").c_str(), e.up); !s.ok()) return s;
-    if (Status s = check_weights((what + " down").c_str(), e.down); !s.ok()) return s;
+    const auto what = [&] { return "moe_ffn: expert " + std::to_string(index); };
+    if (Status s = check_weights("gate", e.gate); !s.ok()) return s.with_context(what());
+    if (Status s = check_weights("up", e.up); !s.ok()) return s.with_context(what());
+    if (Status s = check_weights("down", e.down); !s.ok()) return s.with_context(what());
     if (e.gate.cols != n_embd || e.up.cols != n_embd || e.down.rows != n_embd || e.up.rows != e.gate.rows ||
         e.down.cols != e.gate.rows)
-        return Status::error(what + ": shapes gate [" + std::to_string(e.gate.rows) + " x " +
+        return Status::error(what() + ": shapes gate [" + std::to_string(e.gate.rows) + " x " +
                              std::to_string(e.gate.cols) + "], up [" + std::to_string(e.up.rows) + " x " +
                              std::to_string(e.up.cols) + "], down [" + std::to_string(e.down.rows) + " x " +
                              std::to_string(e.down.cols) + "] do not form an FFN " + std::to_string(n_embd) +
@@ -200,7 +201,8 @@ Status moe_ffn(ThreadPool& pool, std::span<const SwigluWeights> experts, const f
     if (n_tokens == 0 || k == 0) return Status();
     if (x == nullptr || y == nullptr || ids == nullptr || weights == nullptr)
         return Status::error("moe_ffn: null x, y, ids or weights");
-    std::vector<char> used(experts.size(), 0);
+    thread_local std::vector<char> used;
+    used.assign(experts.size(), 0);
     for (int64_t i = 0; i < n_tokens * k; ++i) {
         if (ids[i] < 0 || static_cast<size_t>(ids[i]) >= experts.size())
             return Status::error("moe_ffn: token " + std::to_string(i / k) + " selection " + std::to_string(i % k) +
