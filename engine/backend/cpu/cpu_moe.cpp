@@ -92,7 +92,14 @@ public:
 
     // Region 2: output rows split evenly; every thread first prepares all h_j for the down products (a few
     // thousand values: cheaper than a barrier). Per output row the selections are added in order j.
-    void down(int ith, int nth, const float* weights, float* y) const {
+    void set_output(const float* weights, float* y) {
+        m_weights = weights;
+        m_y = y;
+    }
+
+    void down(int ith, int nth) const {
+        const float* weights = m_weights;
+        float* y = m_y;
         thread_local std::vector<int64_t> hact_off;
         const size_t n = m_rows.size();
         hact_off.assign(n + 1, 0);
@@ -134,6 +141,8 @@ private:
     int64_t m_act_stride = 0;
     uint8_t* m_act_buf = nullptr;
     float* m_h = nullptr;
+    const float* m_weights = nullptr;  // [k] selection weights
+    float* m_y = nullptr;              // [n_embd] accumulated output
 };
 
 void moe_decode(ThreadPool& pool, std::span<const SwigluWeights> experts, const float* x, int64_t n_embd, int64_t k,
@@ -142,7 +151,9 @@ void moe_decode(ThreadPool& pool, std::span<const SwigluWeights> experts, const 
     DecodePlan& plan = plan_storage;  // a thread_local named in the lambdas would be each worker's own instance
     plan.build(experts, x, n_embd, k, ids);
     pool.run([&](int ith, int nth) { plan.gate_up(ith, nth); });
-    pool.run([&](int ith, int nth) { plan.down(ith, nth, weights, y); });
+    plan.set_output(weights, y);
+    // (Lambdas capturing one reference fit std::function's inline storage: no allocation per region.)
+    pool.run([&](int ith, int nth) { plan.down(ith, nth); });
 }
 
 void moe_grouped(ThreadPool& pool, std::span<const SwigluWeights> experts, const float* x, int64_t n_tokens,
