@@ -557,6 +557,18 @@ void dequant_row_segment(const MatrixView& w, int64_t r, int64_t c0, int64_t n, 
         // Scale row (scale_row0 + r) / 128; scales are unaligned float32.
         const uint8_t* srow = w.block_scales + static_cast<uint64_t>((w.scale_row0 + r) / 128) *
                                                    static_cast<uint64_t>(w.scale_cols) * sizeof(float);
+        if (c0 % 128 == 0) {
+            // Block-aligned (whole rows, GEMM panels): the vectorised row decoder, 64 scale blocks at a time.
+            float scales[64];
+            for (int64_t c = c0; c < c0 + n; c += 64 * 128) {
+                const int64_t len = std::min<int64_t>(64 * 128, c0 + n - c);
+                const int64_t n_scales = (len + 127) / 128;
+                std::memcpy(scales, srow + static_cast<uint64_t>(c / 128) * sizeof(float),
+                            static_cast<size_t>(n_scales) * sizeof(float));
+                dequantize_fp8_row(row + c, scales, len, dst + (c - c0));
+            }
+            return;
+        }
         const float* lut = fp8_lut();
         for (int64_t c = c0; c < c0 + n;) {
             float s = 0.0f;

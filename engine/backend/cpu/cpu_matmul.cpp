@@ -276,7 +276,7 @@ Status matmul_transposed(ThreadPool& pool, const MatrixView& w, const float* x, 
     }
     // Few tokens: threads own column ranges (whole blocks); each streams all rows once, y += x[t][r] * W[r].
     const auto info = ggml_type_info(static_cast<uint32_t>(w.type));
-    const int64_t block = w.type == GgmlType::F8_E4M3_B128 || !info ? 1 : info->block_elems;
+    const int64_t block = w.type == GgmlType::F8_E4M3_B128 ? 128 : (!info ? 1 : info->block_elems);
     const int64_t unit = std::max<int64_t>(block, 64);
     const bool simd = use_simd();
     pool.parallel_for((w.cols + unit - 1) / unit, 1, [&](int64_t u0, int64_t u1) {
