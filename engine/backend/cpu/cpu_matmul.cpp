@@ -1,104 +1,352 @@
-// TEMPORARY scalar implementation (replaced by the `kernels` branch): correct, slow.
+// matmul / matmul_batch / matmul_transposed and the memory-bandwidth probe. Decode-sized products (few tokens)
+// run one dot product per (row, token) on the stored weights, rows split across threads by weight bytes;
+// larger batches go through the packed float GEMM (cpu_gemm.cpp).
 #include "backend/cpu/cpu_matmul.h"
 
+#include "backend/cpu/cpu_matmul_internal.h"
 #include "backend/cpu/thread_pool.h"
-#include "core/half.h"
 #include "formats/quants.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
-#include <vector>
+#include <memory>
+#include <string>
+
+#if MOE_CPU_AVX2
+#include <immintrin.h>
+#endif
 
 namespace moe::cpu {
 
-bool matmul_supports(GgmlType type) { return can_dequantize(type) || type == GgmlType::F8_E4M3_B128; }
+using namespace detail;
 
-static void dequant_row(const MatrixView& w, int64_t r, float* out) {
+namespace detail {
+
+namespace {
+
+std::string shape_of(const MatrixView& w) {
+    return std::string(ggml_type_name(w.type)) + " [" + std::to_string(w.rows) + " rows x " + std::to_string(w.cols) +
+           " cols]";
+}
+
+// Rows of a tile: the weight rows reused across the tokens of one tile stay in L1/L2.
+constexpr int64_t kRowTile = 16;
+
+}  // namespace
+
+Status check_weights(const char* what, const MatrixView& w) {
+    RowKernel k;
+    if (!make_row_kernel(w.type, ActivationMode::Native, &k))
+        return Status::error(std::string(what) + ": weights of type " + ggml_type_name(w.type) +
+                             " are not supported (supported: f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, "
+                             "q3_K, q4_K, q5_K, q6_K, f8_e4m3_b128)");
+    if (w.data == nullptr || w.rows < 0 || w.cols <= 0)
+        return Status::error(std::string(what) + ": empty or invalid weight matrix " + shape_of(w));
     if (w.type == GgmlType::F8_E4M3_B128) {
-        std::vector<float> scales(static_cast<size_t>(w.scale_cols));
-        std::memcpy(scales.data(), w.block_scales + static_cast<uint64_t>((w.scale_row0 + r) / 128) * w.scale_cols * 4,
-                    scales.size() * 4);
-        dequantize_fp8_row(w.data + r * w.row_bytes, scales.data(), w.cols, out);
+        if (w.block_scales == nullptr || w.scale_cols < (w.cols + 127) / 128 || w.scale_row0 < 0 ||
+            w.row_bytes < static_cast<uint64_t>(w.cols))
+            return Status::error(std::string(what) + ": " + shape_of(w) +
+                                 " needs block_scales with scale_cols >= ceil(cols/128) and row_bytes >= cols");
+        return Status();
+    }
+    const auto bytes = ggml_bytes(w.type, static_cast<uint64_t>(w.cols));
+    if (!bytes)
+        return Status::error(std::string(what) + ": " + shape_of(w) + ": cols is not a multiple of the " +
+                             ggml_type_name(w.type) + " block size");
+    if (w.row_bytes < *bytes)
+        return Status::error(std::string(what) + ": " + shape_of(w) + ": row_bytes " + std::to_string(w.row_bytes) +
+                             " < " + std::to_string(*bytes) + " bytes a row needs");
+    return Status();
+}
+
+Status check_product(const char* what, const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens,
+                     const float* y, int64_t y_stride) {
+    if (Status s = check_weights(what, w); !s.ok()) return s;
+    if (n_tokens < 0) return Status::error(std::string(what) + ": negative n_tokens " + std::to_string(n_tokens));
+    if (n_tokens == 0) return Status();
+    if (x == nullptr || y == nullptr) return Status::error(std::string(what) + ": null activation or output");
+    if (x_stride < w.cols || y_stride < w.rows)
+        return Status::error(std::string(what) + ": " + shape_of(w) + ": x_stride " + std::to_string(x_stride) +
+                             " must be >= cols and y_stride " + std::to_string(y_stride) + " >= rows");
+    return Status();
+}
+
+void gemv_rows(const GemvTask& task, int64_t r0, int64_t r1, int64_t n_tokens) {
+    float* scratch = task.kernel.fn == nullptr ? scratch_floats(5, task.w.cols + 256) : nullptr;
+    if (n_tokens == 1) {
+        int64_t r = r0;
+        if (task.kernel.fn2 != nullptr) {
+            const uint64_t rb = task.w.row_bytes;
+            for (; r + 2 <= r1; r += 2) {
+                const uint8_t* w0 = task.w.data + static_cast<uint64_t>(r) * rb;
+                task.kernel.fn2(w0, w0 + rb, task.acts, task.w.cols, task.y + r);
+            }
+        }
+        for (; r < r1; ++r) task.y[r] = row_dot(task.w, task.kernel, r, task.acts, scratch);
         return;
     }
-    (void)dequantize_row(w.type, w.data + r * w.row_bytes, out, w.cols);
+    for (int64_t rt = r0; rt < r1; rt += kRowTile) {
+        const int64_t re = std::min(r1, rt + kRowTile);
+        for (int64_t t = 0; t < n_tokens; ++t) {
+            const uint8_t* act = task.acts + t * task.act_bytes;
+            float* y = task.y + t * task.y_stride;
+            for (int64_t r = rt; r < re; ++r) y[r] = row_dot(task.w, task.kernel, r, act, scratch);
+        }
+    }
+}
+
+void split_costs(const int64_t* rows, const int64_t* row_cost, size_t n, int ith, int nth,
+                 std::vector<std::pair<int64_t, int64_t>>& out) {
+    out.resize(n);
+    int64_t total = 0;
+    for (size_t i = 0; i < n; ++i) total += rows[i] * std::max<int64_t>(1, row_cost[i]);
+    const int64_t lo = total * ith / nth, hi = total * (ith + 1) / nth;
+    int64_t start = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const int64_t rc = std::max<int64_t>(1, row_cost[i]);
+        // Row r belongs to the thread whose cost range holds start + r * rc: a partition of the rows.
+        const auto first_row = [&](int64_t c) { return std::clamp<int64_t>((c - start + rc - 1) / rc, 0, rows[i]); };
+        out[i] = {first_row(lo), first_row(hi)};
+        start += rows[i] * rc;
+    }
+}
+
+void split_rows(const GemvTask* tasks, size_t n_tasks, int ith, int nth,
+                std::vector<std::pair<int64_t, int64_t>>& out) {
+    thread_local std::vector<int64_t> rows, costs;
+    rows.resize(n_tasks);
+    costs.resize(n_tasks);
+    for (size_t i = 0; i < n_tasks; ++i) {
+        rows[i] = tasks[i].w.rows;
+        costs[i] = static_cast<int64_t>(tasks[i].w.row_bytes);
+    }
+    split_costs(rows.data(), costs.data(), n_tasks, ith, nth, out);
+}
+
+void prepare_acts(ThreadPool& pool, ActType t, const float* x, int64_t x_stride, int64_t n_tokens, int64_t cols,
+                  uint8_t* dst, int64_t bytes) {
+    const auto body = [&](int64_t t0, int64_t t1) {
+        for (int64_t i = t0; i < t1; ++i) prepare_act(t, x + i * x_stride, cols, dst + i * bytes);
+    };
+    if (n_tokens * cols < (1 << 16))
+        body(0, n_tokens);
+    else
+        pool.parallel_for(n_tokens, 1, body);
+}
+
+void matmul_gemm(ThreadPool& pool, const MatrixView& w, ActType act, const float* x, int64_t x_stride, int64_t n_tokens,
+                 float* y, int64_t y_stride) {
+    const float* xr = x;
+    int64_t ldx = x_stride;
+    if (act != ActType::F32) {
+        // dequant(quantize(x)) (or the fp16/bf16-rounded x) as float32 rows.
+        float* buf = scratch_floats(4, n_tokens * w.cols);
+        const int64_t bytes = act_row_bytes(act, w.cols);
+        pool.parallel_for(n_tokens, 1, [&](int64_t t0, int64_t t1) {
+            if (act_is_float(act)) {
+                for (int64_t t = t0; t < t1; ++t) prepare_act(act, x + t * x_stride, w.cols, buf + t * w.cols);
+                return;
+            }
+            uint8_t* tmp = scratch_bytes(3, bytes);
+            for (int64_t t = t0; t < t1; ++t) {
+                prepare_act(act, x + t * x_stride, w.cols, tmp);
+                act_to_float(act, tmp, w.cols, buf + t * w.cols);
+            }
+        });
+        xr = buf;
+        ldx = w.cols;
+    }
+    gemm(pool, n_tokens, w.rows, w.cols, xr, ldx, WeightPacker(w), y, y_stride, 1.0f, 0.0f);
+}
+
+}  // namespace detail
+
+namespace {
+
+bool use_gemm(const RowKernel& k, int64_t n_tokens) {
+    return n_tokens >= kGemmMinTokens && k.act != ActType::Q8_1;
+}
+
+}  // namespace
+
+bool matmul_supports(GgmlType type) {
+    RowKernel k;
+    return make_row_kernel(type, ActivationMode::Native, &k);
 }
 
 Status matmul(ThreadPool& pool, const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
-              int64_t y_stride, ActivationMode) {
-    if (!matmul_supports(w.type)) return Status::error("matmul: unsupported type");
-    pool.parallel_for(w.rows, 16, [&](int64_t r0, int64_t r1) {
-        std::vector<float> row(static_cast<size_t>(w.cols));
-        for (int64_t r = r0; r < r1; ++r) {
-            dequant_row(w, r, row.data());
-            for (int64_t t = 0; t < n_tokens; ++t) {
-                const float* xt = x + t * x_stride;
-                double s = 0;
-                for (int64_t c = 0; c < w.cols; ++c) s += double(row[c]) * xt[c];
-                y[t * y_stride + r] = float(s);
-            }
-        }
-    });
-    return {};
+              int64_t y_stride, ActivationMode mode) {
+    MatmulJob job;
+    job.w = w;
+    job.x = x;
+    job.x_stride = x_stride;
+    job.y = y;
+    job.y_stride = y_stride;
+    job.mode = mode;
+    return matmul_batch(pool, std::span<const MatmulJob>(&job, 1), n_tokens);
 }
 
 Status matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t n_tokens) {
-    for (const MatmulJob& j : jobs) MOE_RETURN_IF_ERROR(matmul(pool, j.w, j.x, j.x_stride, n_tokens, j.y, j.y_stride, j.mode));
-    return {};
-}
-
-Status matmul_transposed(ThreadPool&, const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
-                         int64_t y_stride) {
-    std::vector<float> row(static_cast<size_t>(w.cols));
-    for (int64_t t = 0; t < n_tokens; ++t)
-        for (int64_t c = 0; c < w.cols; ++c) y[t * y_stride + c] = 0;
-    for (int64_t r = 0; r < w.rows; ++r) {
-        dequant_row(w, r, row.data());
-        for (int64_t t = 0; t < n_tokens; ++t)
-            for (int64_t c = 0; c < w.cols; ++c) y[t * y_stride + c] += row[c] * x[t * x_stride + r];
+    const char* what = jobs.size() == 1 ? "matmul" : "matmul_batch";
+    for (size_t i = 0; i < jobs.size(); ++i) {
+        const MatmulJob& j = jobs[i];
+        // (The job index is only formatted on failure: decode calls this thousands of times per token.)
+        if (Status s = check_product(what, j.w, j.x, j.x_stride, n_tokens, j.y, j.y_stride); !s.ok())
+            return jobs.size() == 1 ? s : s.with_context("job " + std::to_string(i));
     }
-    return {};
+    run_batch(pool, jobs, n_tokens);
+    return Status();
 }
 
-Status moe_ffn(ThreadPool& pool, std::span<const SwigluWeights> experts, const float* x, int64_t n_tokens,
-               int64_t n_embd, int64_t k, const int32_t* ids, const float* weights, float* y) {
-    for (int64_t t = 0; t < n_tokens; ++t) {
-        for (int64_t j = 0; j < k; ++j) {
-            const SwigluWeights& e = experts[static_cast<size_t>(ids[t * k + j])];
-            const int64_t ff = e.gate.rows;
-            std::vector<float> g(ff), u(ff), d(n_embd);
-            MOE_RETURN_IF_ERROR(matmul(pool, e.gate, x + t * n_embd, n_embd, 1, g.data(), ff));
-            MOE_RETURN_IF_ERROR(matmul(pool, e.up, x + t * n_embd, n_embd, 1, u.data(), ff));
-            for (int64_t i = 0; i < ff; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
-            MOE_RETURN_IF_ERROR(matmul(pool, e.down, g.data(), ff, 1, d.data(), n_embd));
-            const float wj = weights[t * k + j];
-            for (int64_t i = 0; i < n_embd; ++i) y[t * n_embd + i] += wj * d[i];
+namespace detail {
+
+void run_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t n_tokens) {
+    if (n_tokens == 0 || jobs.empty()) return;
+    // Reused per calling thread (no allocation per decode product); the region's lambda sees the caller's
+    // vectors through these references, not the workers' own thread_local instances.
+    thread_local std::vector<GemvTask> tasks_storage;
+    thread_local std::vector<const MatmulJob*> task_jobs_storage;
+    std::vector<GemvTask>& tasks = tasks_storage;
+    std::vector<const MatmulJob*>& task_jobs = task_jobs_storage;
+    tasks.clear();
+    task_jobs.clear();
+    for (const MatmulJob& j : jobs) {
+        RowKernel k;
+        make_row_kernel(j.w.type, j.mode, &k);
+        if (use_gemm(k, n_tokens)) {
+            matmul_gemm(pool, j.w, k.act, j.x, j.x_stride, n_tokens, j.y, j.y_stride);
+            continue;
         }
+        GemvTask t;
+        t.w = j.w;
+        t.kernel = k;
+        t.act_bytes = (act_row_bytes(k.act, j.w.cols) + 63) / 64 * 64;
+        t.y = j.y;
+        t.y_stride = j.y_stride;
+        tasks.push_back(t);
+        task_jobs.push_back(&j);
     }
-    return {};
-}
-
-void sgemm_nt(ThreadPool&, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
-              float* c, int64_t ldc, float alpha, float beta) {
-    for (int64_t i = 0; i < m; ++i)
-        for (int64_t j = 0; j < n; ++j) {
-            float s = 0;
-            for (int64_t p = 0; p < k; ++p) s += a[i * lda + p] * b[j * ldb + p];
-            c[i * ldc + j] = alpha * s + (beta == 0 ? 0 : beta * c[i * ldc + j]);
+    if (tasks.empty()) return;
+    int64_t act_total = 0;
+    for (const GemvTask& t : tasks) act_total += t.act_bytes * n_tokens;
+    uint8_t* acts = scratch_bytes(3, act_total);
+    // Activations are prepared once per distinct (x, stride, width, activation type): q and kv_a share theirs.
+    for (size_t i = 0; i < tasks.size(); ++i) {
+        const MatmulJob& j = *task_jobs[i];
+        for (size_t p = 0; p < i && tasks[i].acts == nullptr; ++p) {
+            const MatmulJob& q = *task_jobs[p];
+            if (q.x == j.x && q.x_stride == j.x_stride && q.w.cols == j.w.cols &&
+                tasks[p].kernel.act == tasks[i].kernel.act)
+                tasks[i].acts = tasks[p].acts;
         }
+        if (tasks[i].acts != nullptr) continue;
+        prepare_acts(pool, tasks[i].kernel.act, j.x, j.x_stride, n_tokens, j.w.cols, acts, tasks[i].act_bytes);
+        tasks[i].acts = acts;
+        acts += tasks[i].act_bytes * n_tokens;
+    }
+    pool.run([&](int ith, int nth) {
+        thread_local std::vector<std::pair<int64_t, int64_t>> ranges;
+        split_rows(tasks.data(), tasks.size(), ith, nth, ranges);
+        for (size_t i = 0; i < tasks.size(); ++i)
+            if (ranges[i].first < ranges[i].second) gemv_rows(tasks[i], ranges[i].first, ranges[i].second, n_tokens);
+    });
 }
 
-void sgemm_nn(ThreadPool&, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
-              float* c, int64_t ldc, float alpha, float beta) {
-    for (int64_t i = 0; i < m; ++i)
-        for (int64_t j = 0; j < n; ++j) {
-            float s = 0;
-            for (int64_t p = 0; p < k; ++p) s += a[i * lda + p] * b[p * ldb + j];
-            c[i * ldc + j] = alpha * s + (beta == 0 ? 0 : beta * c[i * ldc + j]);
+}  // namespace detail
+
+Status matmul_transposed(ThreadPool& pool, const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens,
+                         float* y, int64_t y_stride) {
+    if (Status s = check_weights("matmul_transposed", w); !s.ok()) return s;
+    if (n_tokens < 0) return Status::error("matmul_transposed: negative n_tokens");
+    if (n_tokens == 0 || w.rows == 0) {
+        for (int64_t t = 0; t < n_tokens; ++t) std::fill(y + t * y_stride, y + t * y_stride + w.cols, 0.0f);
+        return Status();
+    }
+    if (x == nullptr || y == nullptr || x_stride < w.rows || y_stride < w.cols)
+        return Status::error("matmul_transposed: " + std::string(ggml_type_name(w.type)) + " [" +
+                             std::to_string(w.rows) + " x " + std::to_string(w.cols) +
+                             "]: needs x_stride >= rows, y_stride >= cols and non-null x, y");
+    if (n_tokens >= kGemmMinTokens) {
+        gemm(pool, n_tokens, w.cols, w.rows, x, x_stride, WeightPackerT(w), y, y_stride, 1.0f, 0.0f);
+        return Status();
+    }
+    // Few tokens: threads own column ranges (whole blocks); each streams all rows once, y += x[t][r] * W[r].
+    const auto info = ggml_type_info(static_cast<uint32_t>(w.type));
+    const int64_t block = w.type == GgmlType::F8_E4M3_B128 ? 128 : (!info ? 1 : info->block_elems);
+    const int64_t unit = std::max<int64_t>(block, 64);
+    const bool simd = use_simd();
+    pool.parallel_for((w.cols + unit - 1) / unit, 1, [&](int64_t u0, int64_t u1) {
+        const int64_t c0 = u0 * unit, c1 = std::min(w.cols, u1 * unit), nc = c1 - c0;
+        float* seg = scratch_floats(5, nc);
+        for (int64_t t = 0; t < n_tokens; ++t) std::fill(y + t * y_stride + c0, y + t * y_stride + c1, 0.0f);
+        for (int64_t r = 0; r < w.rows; ++r) {
+            dequant_row_segment(w, r, c0, nc, seg);
+            for (int64_t t = 0; t < n_tokens; ++t) {
+                const float a = x[t * x_stride + r];
+                float* yt = y + t * y_stride + c0;
+                int64_t c = 0;
+#if MOE_CPU_AVX2
+                if (simd) {
+                    const __m256 av = _mm256_set1_ps(a);
+                    for (; c + 8 <= nc; c += 8)
+                        _mm256_storeu_ps(yt + c,
+                                         _mm256_fmadd_ps(av, _mm256_loadu_ps(seg + c), _mm256_loadu_ps(yt + c)));
+                }
+#endif
+                (void)simd;
+                for (; c < nc; ++c) yt[c] = std::fma(a, seg[c], yt[c]);
+            }
         }
+    });
+    return Status();
 }
 
-double measure_memory_bandwidth_gbs(ThreadPool&, uint64_t, int) { return 0; }
+double measure_memory_bandwidth_gbs(ThreadPool& pool, uint64_t buffer_bytes, int repetitions) {
+    const uint64_t n_lines = std::max<uint64_t>(buffer_bytes / 256, 1);  // 256-byte units (8 ymm loads)
+    const uint64_t bytes = n_lines * 256;
+    std::unique_ptr<uint8_t, decltype(&std::free)> buf(static_cast<uint8_t*>(std::aligned_alloc(64, bytes)),
+                                                       &std::free);
+    if (!buf) return 0.0;
+    uint8_t* base = buf.get();
+    // Touch every page from the thread that will read it (first-touch placement, no page faults while timing).
+    pool.parallel_for(static_cast<int64_t>(n_lines), 1, [&](int64_t l0, int64_t l1) {
+        std::memset(base + l0 * 256, 1, static_cast<size_t>(l1 - l0) * 256);
+    });
+    std::atomic<uint64_t> sink{0};
+    double best = 0.0;
+    for (int rep = 0; rep < std::max(1, repetitions); ++rep) {
+        const auto t0 = std::chrono::steady_clock::now();
+        pool.parallel_for(static_cast<int64_t>(n_lines), 1, [&](int64_t l0, int64_t l1) {
+            uint64_t acc = 0;
+#if MOE_CPU_AVX2
+            __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+            for (int64_t l = l0; l < l1; ++l) {
+                const __m256i* p = reinterpret_cast<const __m256i*>(base + l * 256);
+                a0 = _mm256_xor_si256(a0, _mm256_load_si256(p));
+                a1 = _mm256_xor_si256(a1, _mm256_load_si256(p + 1));
+                a2 = _mm256_xor_si256(a2, _mm256_load_si256(p + 2));
+                a3 = _mm256_xor_si256(a3, _mm256_load_si256(p + 3));
+                a0 = _mm256_xor_si256(a0, _mm256_load_si256(p + 4));
+                a1 = _mm256_xor_si256(a1, _mm256_load_si256(p + 5));
+                a2 = _mm256_xor_si256(a2, _mm256_load_si256(p + 6));
+                a3 = _mm256_xor_si256(a3, _mm256_load_si256(p + 7));
+            }
+            const __m256i a = _mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3));
+            acc = static_cast<uint64_t>(_mm256_extract_epi64(a, 0) ^ _mm256_extract_epi64(a, 3));
+#else
+            const uint64_t* p = reinterpret_cast<const uint64_t*>(base + l0 * 256);
+            for (int64_t i = 0; i < (l1 - l0) * 32; ++i) acc ^= p[i];
+#endif
+            sink.fetch_xor(acc, std::memory_order_relaxed);
+        });
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (s > 0.0) best = std::max(best, static_cast<double>(bytes) / s / 1e9);
+    }
+    return sink.load() == 0x5a5a5a5a5a5a5a5aull ? best + 0.0 : best;
+}
 
 }  // namespace moe::cpu

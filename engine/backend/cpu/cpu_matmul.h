@@ -14,13 +14,19 @@ namespace moe::cpu {
 
 class ThreadPool;
 
-// True when matmul() handles weights of `type`.
+// True when matmul() handles weights of `type`: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K,
+// Q5_K, Q6_K, F8_E4M3_B128. (Q2_K/Q3_K and FP8 dequantize each row and take a float dot product; the others have
+// direct integer / fp16 kernels.)
 bool matmul_supports(GgmlType type);
 
 // y[t][r] = sum_c W[r][c] * x[t][c] for t < n_tokens, r < w.rows.
 //   x: [n_tokens][x_stride >= w.cols] float32, y: [n_tokens][y_stride >= w.rows] float32 (overwritten).
-// `mode` says how x is rounded first (see ActivationMode). Errors: unsupported type, cols not a multiple of the
-// type's block size.
+// `mode` says how x is rounded first (see ActivationMode). Native matches llama.cpp's CPU backend: the result
+// is dequant(W) . dequant(quantize(x)) up to float rounding, except that Q4_1/Q5_1 rows add min * s per block
+// with s = fp16(d * sum(q)) as llama.cpp's Q8_1 dot does. Few tokens (< 24): one dot product per (row, token)
+// on the stored weights; more: a packed float GEMM (weights converted once per panel). Results do not depend
+// on the pool's thread count. Errors: unsupported type, cols not a multiple of the type's block size,
+// row_bytes too small, strides narrower than the matrix.
 Status matmul(ThreadPool& pool, const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
               int64_t y_stride, ActivationMode mode = ActivationMode::Native);
 
@@ -50,5 +56,11 @@ void sgemm_nn(ThreadPool& pool, int64_t m, int64_t n, int64_t k, const float* a,
 // Read bandwidth of main memory with every pool thread streaming its own part of a buffer much larger than the
 // caches (bytes read / seconds, best of `repetitions`), in GB/s (1e9 bytes).
 double measure_memory_bandwidth_gbs(ThreadPool& pool, uint64_t buffer_bytes = 1ull << 30, int repetitions = 5);
+
+// True when this build has the AVX2/FMA/F16C kernels (MOE_NATIVE on an x86 CPU that has them).
+bool simd_available();
+// Testing hook (process-wide): false makes every function above run its portable scalar kernels even in an
+// AVX2 build, so tests can check both paths. Not meant to be flipped while products run on other threads.
+void set_simd_enabled(bool enabled);
 
 }  // namespace moe::cpu

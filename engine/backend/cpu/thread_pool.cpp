@@ -8,6 +8,8 @@ namespace moe::cpu {
 namespace {
 // Spin iterations before a worker sleeps: about 50-100 us, longer than the gap between two ops of one token.
 constexpr int kSpinIterations = 20000;
+// Spin iterations of the calling thread waiting for the workers before it starts yielding its core.
+constexpr int kWaitSpins = 4000;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -45,8 +47,12 @@ void ThreadPool::worker_main(int ith) {
             gen = m_generation.load(std::memory_order_acquire);
         }
         if (gen == seen) {
+            // seq_cst on m_sleeping and m_generation here and in run(): either run() sees this worker counted
+            // as sleeping (and notifies under the lock) or this worker's predicate sees the new generation.
             std::unique_lock<std::mutex> lock(m_mutex);
-            m_wake.wait(lock, [&] { return m_generation.load(std::memory_order_acquire) != seen; });
+            m_sleeping.fetch_add(1);
+            m_wake.wait(lock, [&] { return m_generation.load() != seen; });
+            m_sleeping.fetch_sub(1);
             gen = m_generation.load(std::memory_order_acquire);
         }
         seen = gen;
@@ -63,14 +69,21 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
     }
     m_job = &fn;
     m_pending.store(m_n_threads - 1, std::memory_order_release);
-    {
-        // The lock orders the generation bump against a worker that is about to sleep.
+    m_generation.fetch_add(1);
+    if (m_sleeping.load() > 0) {
+        // The lock orders the notification against a worker between its predicate check and its wait.
         std::lock_guard<std::mutex> lock(m_mutex);
-        m_generation.fetch_add(1, std::memory_order_acq_rel);
+        m_wake.notify_all();
     }
-    m_wake.notify_all();
     fn(0, m_n_threads);
-    while (m_pending.load(std::memory_order_acquire) != 0) cpu_relax();
+    // Spin while the workers finish (regions last microseconds); yield after a while so that a worker that
+    // was descheduled (a machine busier than its cores) can run on this core.
+    for (int spin = 0; m_pending.load(std::memory_order_acquire) != 0; ++spin) {
+        if (spin < kWaitSpins)
+            cpu_relax();
+        else
+            std::this_thread::yield();
+    }
     m_job = nullptr;
 }
 

@@ -42,6 +42,7 @@ private:
     std::atomic<uint64_t> m_generation{0};
     std::atomic<int> m_pending{0};
     std::atomic<bool> m_stop{false};
+    std::atomic<int> m_sleeping{0};  // workers blocked on m_wake: run() locks and notifies only when > 0
     std::mutex m_mutex;
     std::condition_variable m_wake;
 };

@@ -1,0 +1,592 @@
+// Row dot kernels: one weight row (stored type) times one prepared activation row. Quantized kernels sum the
+// integer products of a block exactly and scale them once (d_w * d_x), like llama.cpp's vec_dot functions;
+// the result equals dequant(W) . dequant(xq) up to float rounding.
+#include "backend/cpu/cpu_kernels.h"
+
+#include "core/half.h"
+#include "formats/quants.h"
+#include "formats/quants_internal.h"
+
+#include <algorithm>
+#include <cstring>
+
+#if MOE_CPU_AVX2
+#include <immintrin.h>
+#endif
+
+namespace moe::cpu::detail {
+
+using quants_detail::load_fp16;
+using quants_detail::unpack_scale_min_k4;
+
+namespace {
+
+inline uint32_t load_u32(const uint8_t* p) {
+    uint32_t v = 0;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// ---------------- scalar kernels ----------------
+
+float dot_f32_scalar(const float* a, const float* b, int64_t n) {
+    float s[8] = {};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; ++j) s[j] += a[i + j] * b[i + j];
+    for (; i < n; ++i) s[0] += a[i] * b[i];
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+float dot_f16_scalar(const uint8_t* w, const void* xv, int64_t n) {
+    const float* x = static_cast<const float*>(xv);
+    double s = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        uint16_t h = 0;
+        std::memcpy(&h, w + 2 * i, 2);
+        s += static_cast<double>(fp16_to_fp32(h) * x[i]);
+    }
+    return static_cast<float>(s);
+}
+
+float dot_bf16_scalar(const uint8_t* w, const void* xv, int64_t n) {
+    const float* x = static_cast<const float*>(xv);
+    double s = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        uint16_t h = 0;
+        std::memcpy(&h, w + 2 * i, 2);
+        s += static_cast<double>(bf16_to_fp32(h) * x[i]);
+    }
+    return static_cast<float>(s);
+}
+
+float dot_f32w_scalar(const uint8_t* w, const void* xv, int64_t n) {
+    float tmp[256];
+    float s = 0.0f;
+    const float* x = static_cast<const float*>(xv);
+    for (int64_t i = 0; i < n; i += 256) {
+        const int64_t m = n - i < 256 ? n - i : 256;
+        std::memcpy(tmp, w + 4 * i, static_cast<size_t>(m) * 4);
+        s += dot_f32_scalar(tmp, x + i, m);
+    }
+    return s;
+}
+
+// Legacy 32-element formats: q[32] holds the integer weights of one block (signed, or unsigned for *_1).
+template <int kBytes, int kQsOff, bool kHasMin, bool kHasQh, int kBias>
+float dot_legacy_scalar(const uint8_t* w, const void* xv, int64_t n) {
+    const auto* x = static_cast<const ActQ8x32*>(xv);
+    float sum = 0.0f;
+    for (int64_t b = 0; b < n / 32; ++b, w += kBytes) {
+        const uint8_t* qs = w + kQsOff;
+        const uint32_t qh = kHasQh ? load_u32(w + kQsOff - 4) : 0u;
+        int isum = 0;
+        for (int j = 0; j < 16; ++j) {
+            const int lo = (qs[j] & 0xf) | static_cast<int>(((qh >> j) & 1u) << 4);
+            const int hi = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
+            isum += (lo - kBias) * x[b].q[j] + (hi - kBias) * x[b].q[j + 16];
+        }
+        sum += load_fp16(w) * x[b].d * static_cast<float>(isum);
+        if (kHasMin) sum += load_fp16(w + 2) * x[b].s;
+    }
+    return sum;
+}
+
+float dot_q8_0_scalar(const uint8_t* w, const void* xv, int64_t n) {
+    const auto* x = static_cast<const ActQ8x32*>(xv);
+    float sum = 0.0f;
+    for (int64_t b = 0; b < n / 32; ++b, w += 34) {
+        const auto* q = reinterpret_cast<const int8_t*>(w + 2);
+        int isum = 0;
+        for (int j = 0; j < 32; ++j) isum += q[j] * x[b].q[j];
+        sum += load_fp16(w) * x[b].d * static_cast<float>(isum);
+    }
+    return sum;
+}
+
+// Q4_K / Q5_K: sub-block j (32 elements) has scale sc[j] and min m[j]: x = d*sc*q - dmin*m.
+template <bool kFive>
+float dot_q45_k_scalar(const uint8_t* w, const void* xv, int64_t n) {
+    const auto* x = static_cast<const ActQ8x256*>(xv);
+    constexpr int kBytes = kFive ? 176 : 144;
+    constexpr int kQsOff = kFive ? 48 : 16;
+    float sum = 0.0f;
+    for (int64_t b = 0; b < n / 256; ++b, w += kBytes) {
+        const uint8_t* qs = w + kQsOff;
+        const uint8_t* qh = w + 16;
+        int isum = 0, msum = 0;
+        for (int j = 0; j < 8; ++j) {
+            uint8_t sc = 0, m = 0;
+            unpack_scale_min_k4(w + 4, j, &sc, &m);
+            const int c = j / 2, shift = 4 * (j % 2);
+            int s = 0;
+            for (int l = 0; l < 32; ++l) {
+                int q = (qs[32 * c + l] >> shift) & 0xf;
+                if (kFive) q |= ((qh[l] >> j) & 1) << 4;
+                s += q * x[b].q[32 * j + l];
+            }
+            isum += sc * s;
+            msum += m * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+        }
+        sum += load_fp16(w) * x[b].d * static_cast<float>(isum) - load_fp16(w + 2) * x[b].d * static_cast<float>(msum);
+    }
+    return sum;
+}
+
+// Q6_K: element e of half h: group g = e/32, l = e%32 uses nibble g/2 of ql[64h + 32(g%2) + l] and bits 2g of
+// qh[32h + l]; scale index 8h + e/16; x = d*sc*(q-32).
+float dot_q6_k_scalar(const uint8_t* w, const void* xv, int64_t n) {
+    const auto* x = static_cast<const ActQ8x256*>(xv);
+    float sum = 0.0f;
+    for (int64_t b = 0; b < n / 256; ++b, w += 210) {
+        const auto* sc = reinterpret_cast<const int8_t*>(w + 192);
+        int isum = 0;
+        for (int h = 0; h < 2; ++h)
+            for (int e = 0; e < 128; ++e) {
+                const int g = e / 32, l = e % 32;
+                const int lo = (w[64 * h + 32 * (g % 2) + l] >> (4 * (g / 2))) & 0xf;
+                const int hi = (w[128 + 32 * h + l] >> (2 * g)) & 3;
+                isum += sc[8 * h + e / 16] * ((lo | (hi << 4)) - 32) * x[b].q[128 * h + e];
+            }
+        sum += load_fp16(w + 208) * x[b].d * static_cast<float>(isum);
+    }
+    return sum;
+}
+
+#if MOE_CPU_AVX2
+// ---------------- AVX2 kernels ----------------
+
+inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+inline __m256i loadu256(const void* p) {
+    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+
+// Signed int8 x signed int8 -> 8 int32 (sums of 4 products): |w| as unsigned times x with w's sign.
+inline __m256i mul_sum_i8(__m256i w, __m256i x) {
+    const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+inline __m256i mul_sum_u8i8(__m256i u, __m256i x) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1));
+}
+
+// 16 bytes of nibbles -> 32 bytes: low nibbles first (elements 0..15), then high (16..31).
+inline __m256i nibbles32(const uint8_t* p) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i m = _mm_set1_epi8(0x0f);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
+}
+
+// Bit i of the 32-bit word -> byte i = 0xff when set.
+inline __m256i bits_to_bytes(uint32_t bits) {
+    const __m256i shuf =
+        _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), shuf);
+    v = _mm256_or_si256(v, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+    return _mm256_cmpeq_epi8(v, _mm256_set1_epi64x(-1));
+}
+
+float dot_f32_avx2(const float* a, const float* b, int64_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float s = hsum8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+
+float dot_f32w_avx2(const uint8_t* w, const void* x, int64_t n) {
+    return dot_f32_avx2(reinterpret_cast<const float*>(w), static_cast<const float*>(x), n);
+}
+
+template <bool kBf16>
+inline __m256 load8_half(const uint8_t* p) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    if (kBf16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    return _mm256_cvtph_ps(h);
+}
+
+template <bool kBf16>
+float dot_half_avx2(const uint8_t* w, const void* xv, int64_t n) {
+    const float* x = static_cast<const float*>(xv);
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(load8_half<kBf16>(w + 2 * i), _mm256_loadu_ps(x + i), s0);
+        s1 = _mm256_fmadd_ps(load8_half<kBf16>(w + 2 * i + 16), _mm256_loadu_ps(x + i + 8), s1);
+        s2 = _mm256_fmadd_ps(load8_half<kBf16>(w + 2 * i + 32), _mm256_loadu_ps(x + i + 16), s2);
+        s3 = _mm256_fmadd_ps(load8_half<kBf16>(w + 2 * i + 48), _mm256_loadu_ps(x + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(load8_half<kBf16>(w + 2 * i), _mm256_loadu_ps(x + i), s0);
+    float s = hsum8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; ++i) {
+        uint16_t h = 0;
+        std::memcpy(&h, w + 2 * i, 2);
+        s += (kBf16 ? bf16_to_fp32(h) : fp16_to_fp32(h)) * x[i];
+    }
+    return s;
+}
+
+// Two rows at once (two weight streams in flight, one activation load for both), each row computed with
+// exactly the operations of dot_half_avx2 so results do not depend on how rows are paired.
+template <bool kBf16>
+void dot2_half_avx2(const uint8_t* w0, const uint8_t* w1, const void* xv, int64_t n, float* out) {
+    const float* x = static_cast<const float*>(xv);
+    if (n % 32 != 0) {  // tails: the one-row kernel's exact sequence
+        out[0] = dot_half_avx2<kBf16>(w0, x, n);
+        out[1] = dot_half_avx2<kBf16>(w1, x, n);
+        return;
+    }
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256 xv0 = _mm256_loadu_ps(x + i);
+        a0 = _mm256_fmadd_ps(load8_half<kBf16>(w0 + 2 * i), xv0, a0);
+        b0 = _mm256_fmadd_ps(load8_half<kBf16>(w1 + 2 * i), xv0, b0);
+        xv0 = _mm256_loadu_ps(x + i + 8);
+        a1 = _mm256_fmadd_ps(load8_half<kBf16>(w0 + 2 * i + 16), xv0, a1);
+        b1 = _mm256_fmadd_ps(load8_half<kBf16>(w1 + 2 * i + 16), xv0, b1);
+        xv0 = _mm256_loadu_ps(x + i + 16);
+        a2 = _mm256_fmadd_ps(load8_half<kBf16>(w0 + 2 * i + 32), xv0, a2);
+        b2 = _mm256_fmadd_ps(load8_half<kBf16>(w1 + 2 * i + 32), xv0, b2);
+        xv0 = _mm256_loadu_ps(x + i + 24);
+        a3 = _mm256_fmadd_ps(load8_half<kBf16>(w0 + 2 * i + 48), xv0, a3);
+        b3 = _mm256_fmadd_ps(load8_half<kBf16>(w1 + 2 * i + 48), xv0, b3);
+    }
+    out[0] = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    out[1] = hsum8(_mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3)));
+}
+
+float dot_q8_0_avx2(const uint8_t* w, const void* xv, int64_t n) {
+    const auto* x = static_cast<const ActQ8x32*>(xv);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+    const int64_t nb = n / 32;
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2, w += 68) {
+        const __m256i p0 = mul_sum_i8(loadu256(w + 2), loadu256(x[b].q));
+        const __m256i p1 = mul_sum_i8(loadu256(w + 36), loadu256(x[b + 1].q));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w) * x[b].d), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w + 34) * x[b + 1].d), _mm256_cvtepi32_ps(p1), acc1);
+    }
+    for (; b < nb; ++b, w += 34) {
+        const __m256i p = mul_sum_i8(loadu256(w + 2), loadu256(x[b].q));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w) * x[b].d), _mm256_cvtepi32_ps(p), acc0);
+    }
+    return hsum8(_mm256_add_ps(acc0, acc1));
+}
+
+// Two Q8_0 rows at once, each with exactly dot_q8_0_avx2's operations.
+void dot2_q8_0_avx2(const uint8_t* w0, const uint8_t* w1, const void* xv, int64_t n, float* out) {
+    const auto* x = static_cast<const ActQ8x32*>(xv);
+    const int64_t nb = n / 32;
+    if (nb % 2 != 0) {
+        out[0] = dot_q8_0_avx2(w0, xv, n);
+        out[1] = dot_q8_0_avx2(w1, xv, n);
+        return;
+    }
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+    for (int64_t b = 0; b < nb; b += 2, w0 += 68, w1 += 68) {
+        const __m256i x0 = loadu256(x[b].q), x1 = loadu256(x[b + 1].q);
+        const __m256i p0 = mul_sum_i8(loadu256(w0 + 2), x0), p1 = mul_sum_i8(loadu256(w0 + 36), x1);
+        const __m256i q0 = mul_sum_i8(loadu256(w1 + 2), x0), q1 = mul_sum_i8(loadu256(w1 + 36), x1);
+        a0 = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w0) * x[b].d), _mm256_cvtepi32_ps(p0), a0);
+        a1 = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w0 + 34) * x[b + 1].d), _mm256_cvtepi32_ps(p1), a1);
+        b0 = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w1) * x[b].d), _mm256_cvtepi32_ps(q0), b0);
+        b1 = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w1 + 34) * x[b + 1].d), _mm256_cvtepi32_ps(q1), b1);
+    }
+    out[0] = hsum8(_mm256_add_ps(a0, a1));
+    out[1] = hsum8(_mm256_add_ps(b0, b1));
+}
+
+// One Q4_0 (18 B) / Q4_1 (20 B) / Q5_0 (22 B) / Q5_1 (24 B) block's unsigned quants (4 or 5 bits) times its
+// activation block: 8 int32 sums of q * x.
+template <int kQsOff, bool kHasQh>
+inline __m256i legacy_block_avx2(const uint8_t* w, const int8_t* xq) {
+    __m256i q = nibbles32(w + kQsOff);
+    if (kHasQh)
+        q = _mm256_or_si256(q, _mm256_and_si256(bits_to_bytes(load_u32(w + kQsOff - 4)), _mm256_set1_epi8(0x10)));
+    return mul_sum_u8i8(q, loadu256(xq));
+}
+
+// Weight = d * (q - bias) (Q4_0: 8, Q5_0: 16) or d * q + m (*_1): the bias costs bias d_w (d_x sum(q_x)) per
+// block, the min m_w * s_x (scalar sums kept apart from the vector ones, two chains for latency). Two blocks per
+// iteration into two accumulators (latency hiding).
+template <int kBytes, int kQsOff, bool kHasMin, bool kHasQh>
+float dot_legacy_avx2(const uint8_t* w, const void* xv, int64_t n) {
+    const auto* x = static_cast<const ActQ8x32*>(xv);
+    constexpr float kBias = kHasMin ? 0.0f : (kHasQh ? 16.0f : 8.0f);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+    float extra0 = 0.0f, extra1 = 0.0f;
+    const auto block_extra = [&](const uint8_t* wb, const ActQ8x32& xb, float dw) {
+        return kHasMin ? load_fp16(wb + 2) * xb.s : (-kBias * dw) * xb.dsum;
+    };
+    const int64_t nb = n / 32;
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2, w += 2 * kBytes) {
+        const __m256i p0 = legacy_block_avx2<kQsOff, kHasQh>(w, x[b].q);
+        const __m256i p1 = legacy_block_avx2<kQsOff, kHasQh>(w + kBytes, x[b + 1].q);
+        const float dw0 = load_fp16(w), dw1 = load_fp16(w + kBytes);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(dw0 * x[b].d), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(dw1 * x[b + 1].d), _mm256_cvtepi32_ps(p1), acc1);
+        extra0 += block_extra(w, x[b], dw0);
+        extra1 += block_extra(w + kBytes, x[b + 1], dw1);
+    }
+    for (; b < nb; ++b, w += kBytes) {
+        const __m256i p = legacy_block_avx2<kQsOff, kHasQh>(w, x[b].q);
+        const float dw = load_fp16(w);
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(dw * x[b].d), _mm256_cvtepi32_ps(p), acc0);
+        extra0 += block_extra(w, x[b], dw);
+    }
+    return hsum8(_mm256_add_ps(acc0, acc1)) + (extra0 + extra1);
+}
+
+// Q4_K / Q5_K scales and mins (12 bytes, 6 bits each) unpacked with word operations: sc[8], mn[8].
+inline void unpack_k4_scales(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
+    uint32_t a = 0, b = 0, c = 0;
+    std::memcpy(&a, s, 4);
+    std::memcpy(&b, s + 4, 4);
+    std::memcpy(&c, s + 8, 4);
+    const uint32_t sc03 = a & 0x3f3f3f3fu, mn03 = b & 0x3f3f3f3fu;
+    const uint32_t sc47 = (c & 0x0f0f0f0fu) | ((a >> 2) & 0x30303030u);
+    const uint32_t mn47 = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 2) & 0x30303030u);
+    std::memcpy(sc, &sc03, 4);
+    std::memcpy(sc + 4, &sc47, 4);
+    std::memcpy(mn, &mn03, 4);
+    std::memcpy(mn + 4, &mn47, 4);
+}
+
+template <bool kFive>
+float dot_q45_k_avx2(const uint8_t* w, const void* xv, int64_t n) {
+    const auto* x = static_cast<const ActQ8x256*>(xv);
+    constexpr int kBytes = kFive ? 176 : 144;
+    constexpr int kQsOff = kFive ? 48 : 16;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    float macc = 0.0f;
+    for (int64_t b = 0; b < n / 256; ++b, w += kBytes) {
+        uint8_t sc[8], mn[8];
+        unpack_k4_scales(w + 4, sc, mn);
+        const __m256i qh = kFive ? loadu256(w + 16) : _mm256_setzero_si256();
+        __m256i isum = _mm256_setzero_si256();
+        int msum = 0;
+        for (int c = 0; c < 4; ++c) {
+            const __m256i q = loadu256(w + kQsOff + 32 * c);
+            __m256i lo = _mm256_and_si256(q, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            if (kFive) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4));
+            }
+            const __m256i plo =
+                _mm256_madd_epi16(_mm256_maddubs_epi16(lo, loadu256(x[b].q + 64 * c)), _mm256_set1_epi16(sc[2 * c]));
+            const __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, loadu256(x[b].q + 64 * c + 32)),
+                                                  _mm256_set1_epi16(sc[2 * c + 1]));
+            isum = _mm256_add_epi32(isum, _mm256_add_epi32(plo, phi));
+        }
+        for (int j = 0; j < 8; ++j) msum += mn[j] * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w) * x[b].d), _mm256_cvtepi32_ps(isum), acc);
+        macc += load_fp16(w + 2) * x[b].d * static_cast<float>(msum);
+    }
+    return hsum8(acc) - macc;
+}
+
+float dot_q6_k_avx2(const uint8_t* w, const void* xv, int64_t n) {
+    const auto* x = static_cast<const ActQ8x256*>(xv);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    float bias_acc = 0.0f;
+    for (int64_t b = 0; b < n / 256; ++b, w += 210) {
+        const auto* sc = reinterpret_cast<const int8_t*>(w + 192);
+        __m256i isum = _mm256_setzero_si256();
+        for (int h = 0; h < 2; ++h) {
+            const __m256i qh = loadu256(w + 128 + 32 * h);
+            for (int g = 0; g < 4; ++g) {
+                __m256i lo = loadu256(w + 64 * h + 32 * (g % 2));
+                if (g >= 2) lo = _mm256_srli_epi16(lo, 4);
+                lo = _mm256_and_si256(lo, m4);
+                const __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * g), m2), 4);
+                const __m256i p16 = _mm256_maddubs_epi16(_mm256_or_si256(lo, hi), loadu256(x[b].q + 128 * h + 32 * g));
+                const int s = 8 * h + 2 * g;
+                const __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sc[s + 1]), _mm_set1_epi16(sc[s]));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p16, scv));
+            }
+        }
+        int bias = 0;  // the -32 offset: 32 * sum_s sc[s] * bsum[s]
+        for (int s = 0; s < 16; ++s) bias += sc[s] * x[b].bsums[s];
+        const float dd = load_fp16(w + 208) * x[b].d;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(isum), acc);
+        bias_acc += dd * static_cast<float>(32 * bias);
+    }
+    return hsum8(acc) - bias_acc;
+}
+#endif
+
+using DotFn = float (*)(const uint8_t*, const void*, int64_t);
+using Dot2Fn = void (*)(const uint8_t*, const uint8_t*, const void*, int64_t, float*);
+
+Dot2Fn native_kernel2(GgmlType type, bool simd) {
+#if MOE_CPU_AVX2
+    if (simd) {
+        switch (type) {
+            case GgmlType::F16:
+                return dot2_half_avx2<false>;
+            case GgmlType::BF16:
+                return dot2_half_avx2<true>;
+            case GgmlType::Q8_0:
+                return dot2_q8_0_avx2;
+            default:
+                return nullptr;
+        }
+    }
+#endif
+    (void)type;
+    (void)simd;
+    return nullptr;
+}
+
+DotFn native_kernel(GgmlType type, bool simd) {
+#if MOE_CPU_AVX2
+    if (simd) {
+        switch (type) {
+            case GgmlType::F32:
+                return dot_f32w_avx2;
+            case GgmlType::F16:
+                return dot_half_avx2<false>;
+            case GgmlType::BF16:
+                return dot_half_avx2<true>;
+            case GgmlType::Q8_0:
+                return dot_q8_0_avx2;
+            case GgmlType::Q4_0:
+                return dot_legacy_avx2<18, 2, false, false>;
+            case GgmlType::Q4_1:
+                return dot_legacy_avx2<20, 4, true, false>;
+            case GgmlType::Q5_0:
+                return dot_legacy_avx2<22, 6, false, true>;
+            case GgmlType::Q5_1:
+                return dot_legacy_avx2<24, 8, true, true>;
+            case GgmlType::Q4_K:
+                return dot_q45_k_avx2<false>;
+            case GgmlType::Q5_K:
+                return dot_q45_k_avx2<true>;
+            case GgmlType::Q6_K:
+                return dot_q6_k_avx2;
+            default:
+                return nullptr;
+        }
+    }
+#endif
+    (void)simd;
+    switch (type) {
+        case GgmlType::F32:
+            return dot_f32w_scalar;
+        case GgmlType::F16:
+            return dot_f16_scalar;
+        case GgmlType::BF16:
+            return dot_bf16_scalar;
+        case GgmlType::Q8_0:
+            return dot_q8_0_scalar;
+        case GgmlType::Q4_0:
+            return dot_legacy_scalar<18, 2, false, false, 8>;
+        case GgmlType::Q4_1:
+            return dot_legacy_scalar<20, 4, true, false, 0>;
+        case GgmlType::Q5_0:
+            return dot_legacy_scalar<22, 6, false, true, 16>;
+        case GgmlType::Q5_1:
+            return dot_legacy_scalar<24, 8, true, true, 0>;
+        case GgmlType::Q4_K:
+            return dot_q45_k_scalar<false>;
+        case GgmlType::Q5_K:
+            return dot_q45_k_scalar<true>;
+        case GgmlType::Q6_K:
+            return dot_q6_k_scalar;
+        default:
+            return nullptr;
+    }
+}
+
+const float* fp8_lut() {
+    static const auto* table = [] {
+        auto* t = new float[256];
+        for (int i = 0; i < 256; ++i) t[i] = fp8_e4m3_to_fp32(static_cast<uint8_t>(i));
+        return t;
+    }();
+    return table;
+}
+
+}  // namespace
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+#if MOE_CPU_AVX2
+    if (use_simd()) return dot_f32_avx2(a, b, n);
+#endif
+    return dot_f32_scalar(a, b, n);
+}
+
+bool make_row_kernel(GgmlType type, ActivationMode mode, RowKernel* out) {
+    RowKernel k;
+    k.wtype = type;
+    k.act = act_type_for(type, mode);
+    const bool float_like = type == GgmlType::F32 || type == GgmlType::F16 || type == GgmlType::BF16;
+    if (mode == ActivationMode::Native || float_like) {
+        k.fn = native_kernel(type, use_simd());
+        k.fn2 = native_kernel2(type, use_simd());
+    }
+    // Types without a direct kernel (or quantized weights with float activations) dequantize the row first.
+    const bool dequantizable = type == GgmlType::F8_E4M3_B128 || (can_dequantize(type) && type != GgmlType::Q8_K);
+    if (k.fn == nullptr && !dequantizable) return false;
+    *out = k;
+    return true;
+}
+
+void dequant_row_segment(const MatrixView& w, int64_t r, int64_t c0, int64_t n, float* dst) {
+    const uint8_t* row = w.data + static_cast<uint64_t>(r) * w.row_bytes;
+    if (w.type == GgmlType::F8_E4M3_B128) {
+        // Scale row (scale_row0 + r) / 128; scales are unaligned float32.
+        const uint8_t* srow = w.block_scales + static_cast<uint64_t>((w.scale_row0 + r) / 128) *
+                                                   static_cast<uint64_t>(w.scale_cols) * sizeof(float);
+        if (c0 % 128 == 0) {
+            // Block-aligned (whole rows, GEMM panels): the vectorised row decoder, 64 scale blocks at a time.
+            float scales[64];
+            for (int64_t c = c0; c < c0 + n; c += 64 * 128) {
+                const int64_t len = std::min<int64_t>(64 * 128, c0 + n - c);
+                const int64_t n_scales = (len + 127) / 128;
+                std::memcpy(scales, srow + static_cast<uint64_t>(c / 128) * sizeof(float),
+                            static_cast<size_t>(n_scales) * sizeof(float));
+                dequantize_fp8_row(row + c, scales, len, dst + (c - c0));
+            }
+            return;
+        }
+        const float* lut = fp8_lut();
+        for (int64_t c = c0; c < c0 + n;) {
+            float s = 0.0f;
+            std::memcpy(&s, srow + static_cast<uint64_t>(c / 128) * sizeof(float), sizeof s);
+            const int64_t end = std::min<int64_t>(c0 + n, (c / 128 + 1) * 128);
+            for (; c < end; ++c) dst[c - c0] = lut[row[c]] * s;
+        }
+        return;
+    }
+    const auto info = ggml_type_info(static_cast<uint32_t>(w.type));
+    const uint64_t off = static_cast<uint64_t>(c0 / info->block_elems) * info->block_bytes;
+    (void)dequantize_row(w.type, row + off, dst, n);
+}
+
+float row_dot(const MatrixView& w, const RowKernel& k, int64_t r, const void* x, float* scratch) {
+    if (k.fn != nullptr) return k.fn(w.data + static_cast<uint64_t>(r) * w.row_bytes, x, w.cols);
+    dequant_row_segment(w, r, 0, w.cols, scratch);
+    return dot_f32(scratch, static_cast<const float*>(x), w.cols);
+}
+
+}  // namespace moe::cpu::detail

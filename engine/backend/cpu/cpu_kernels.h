@@ -1,0 +1,129 @@
+// Internal to the CPU backend (not a public header): activation formats, per-row dot kernels and the packed
+// float GEMM that cpu_matmul.cpp and cpu_moe.cpp build on.
+//
+// A product W x in ActivationMode::Native first converts x to the weight's dot type (shared fixtures section
+// 4): that "prepared activation" is what the row kernels read. Every kernel exists as portable scalar code and,
+// when the build targets AVX2 + FMA + F16C, as an AVX2 version; use_simd() picks one (tests flip it).
+#pragma once
+
+#include "backend/matrix_view.h"
+
+#include <cstdint>
+#include <vector>
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#define MOE_CPU_AVX2 1
+#else
+#define MOE_CPU_AVX2 0
+#endif
+
+namespace moe::cpu {
+class ThreadPool;
+}
+
+namespace moe::cpu::detail {
+
+// True when the AVX2 kernels are compiled in and not disabled by set_simd_enabled(false).
+bool use_simd();
+
+// What a prepared activation row holds.
+enum class ActType {
+    F32,        // [cols] float32, x unchanged
+    F16Round,   // [cols] float32, each x rounded to fp16 (F16 weights)
+    BF16Round,  // [cols] float32, each x rounded to bf16 (BF16 weights)
+    Q8_0,       // [cols/32] ActQ8x32 (Q8_0/Q4_0/Q5_0 weights)
+    Q8_1,       // [cols/32] ActQ8x32 with s (Q4_1/Q5_1 weights)
+    Q8_K,       // [cols/256] ActQ8x256 (Q4_K/Q5_K/Q6_K weights)
+    Q8_KFloat,  // [cols] float32 = dequantized Q8_K (Q2_K/Q3_K weights: dequantize-and-dot kernel)
+};
+
+// One Q8_0 / Q8_1 block of the activation. d is the fp16-rounded scale (as llama.cpp stores it), held as a
+// float; s (Q8_1 only) = fp16(d_unrounded * sum(q)), the term Q4_1/Q5_1 multiply their min by.
+struct ActQ8x32 {
+    float d;
+    float s;
+    float dsum;  // d * sum(q) (exact in float): Q4_0/Q5_0 kernels multiply unsigned quants, then subtract bias * d_w *
+                 // dsum
+    int8_t q[32];
+};
+
+// One Q8_K block: float32 d = 1/iscale, 256 quants, and the sums of each 16 quants (for the K-quant mins).
+struct ActQ8x256 {
+    float d;
+    int16_t bsums[16];
+    int8_t q[256];
+};
+
+// The float float-type weights are rounded to / dequantized to; everything float-like uses the float kernels.
+bool act_is_float(ActType t);
+ActType act_type_for(GgmlType type, ActivationMode mode);
+// Bytes of one prepared row of `cols` elements (cols a multiple of the type's block).
+int64_t act_row_bytes(ActType t, int64_t cols);
+// Converts x[0..cols) to the activation format; dst holds act_row_bytes(t, cols) bytes.
+void prepare_act(ActType t, const float* x, int64_t cols, void* dst);
+// The float values a prepared row stands for (dequant(quantize(x))): dst[0..cols). For Q8_1 this is d*q (the
+// s term is not representable per element; the GEMM path is not used for Q4_1/Q5_1).
+void act_to_float(ActType t, const void* act, int64_t cols, float* dst);
+
+// A row kernel: the dot product of weight row r with a prepared activation row.
+struct RowKernel {
+    GgmlType wtype = GgmlType::F32;
+    ActType act = ActType::F32;
+    // Direct kernel on the stored bytes; nullptr: dequantize the row to float then use the float kernel.
+    float (*fn)(const uint8_t* w, const void* x, int64_t cols) = nullptr;
+    // Optional: two rows at once (out[0], out[1]), bit-identical to two fn calls. Two weight streams in flight
+    // per core keep more memory requests outstanding in the decode GEMV.
+    void (*fn2)(const uint8_t* w0, const uint8_t* w1, const void* x, int64_t cols, float* out) = nullptr;
+};
+
+// False when the type has no kernel.
+bool make_row_kernel(GgmlType type, ActivationMode mode, RowKernel* out);
+// scratch: >= w.cols + 256 floats (used by the dequantizing kernels only).
+float row_dot(const MatrixView& w, const RowKernel& k, int64_t r, const void* x, float* scratch);
+// Dequantizes row r, columns [c0, c0 + n) of w (c0 and n multiples of the type's block) to dst.
+void dequant_row_segment(const MatrixView& w, int64_t r, int64_t c0, int64_t n, float* dst);
+// Float dot product of two float rows (the kernel for F32 weights and dequantized rows).
+float dot_f32(const float* a, const float* b, int64_t n);
+
+// ---- packed float GEMM: C[m][n] = alpha * sum_k A[m][k] B(k, n) + beta * C[m][n] ----
+constexpr int64_t kGemmMR = 6;    // rows of A per micro tile
+constexpr int64_t kGemmNR = 16;   // columns of B per micro tile
+constexpr int64_t kGemmKC = 256;  // k per packed panel (a multiple of every block size)
+constexpr int64_t kGemmNC = 256;  // columns of B per packed panel (a multiple of 256: see pack_nn_stored)
+
+// Packs B columns [n0, n0 + nc) over k [k0, k0 + kc) into ceil(nc/NR) slivers, each [kc][NR] (zero padded).
+class BPacker {
+public:
+    virtual ~BPacker() = default;
+    virtual void pack(int64_t n0, int64_t nc, int64_t k0, int64_t kc, float* dst) const = 0;
+};
+
+// A: [m][lda >= k] float32 row-major; C: [m][ldc >= n]. Threads split n (or m when n is small); every element
+// is computed by the same sequence of operations whatever the thread count.
+void gemm(ThreadPool& pool, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const BPacker& b, float* c,
+          int64_t ldc, float alpha, float beta);
+
+// B = weight matrix in its stored type, C = A W^T (matmul's GEMM path): B(k, n) = dequant(W)[n][k].
+class WeightPacker final : public BPacker {
+public:
+    explicit WeightPacker(const MatrixView& w) : m_w(w) {}
+    void pack(int64_t n0, int64_t nc, int64_t k0, int64_t kc, float* dst) const override;
+
+private:
+    MatrixView m_w;
+};
+
+// B = weight matrix in its stored type, transposed product: B(k, n) = dequant(W)[k][n] (k = W's rows).
+class WeightPackerT final : public BPacker {
+public:
+    explicit WeightPackerT(const MatrixView& w) : m_w(w) {}
+    void pack(int64_t n0, int64_t nc, int64_t k0, int64_t kc, float* dst) const override;
+
+private:
+    MatrixView m_w;
+};
+
+// Reusable per-thread scratch memory (grows, never shrinks), 64-byte aligned.
+float* scratch_floats(int slot, int64_t n);
+
+}  // namespace moe::cpu::detail

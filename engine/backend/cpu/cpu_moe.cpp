@@ -1,0 +1,234 @@
+// The mixture-of-experts SwiGLU FFN. Decode (one token) runs in exactly two parallel regions: gate+up of all k
+// selected experts (with silu(g)*u) in the first, all the down products in the second, so the few-microsecond
+// cost of a region is paid twice per layer, not 3k times. Several tokens are grouped per expert (gathered
+// rows) and run as batched products, then scattered back weighted.
+#include "backend/cpu/cpu_matmul.h"
+
+#include "backend/cpu/cpu_matmul_internal.h"
+#include "backend/cpu/thread_pool.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+namespace moe::cpu {
+
+using namespace detail;
+
+namespace {
+
+// silu(v) = v / (1 + exp(-v)) as ggml computes it. Outside [-88, 88] expf would overflow/underflow, which takes
+// glibc's slow errno path (~1 us a call): there the result is v (1 + exp(-v) == 1 in float, exact) or a value
+// below 1e-36 in magnitude, returned as -0.
+inline float silu(float v) {
+    if (v > 88.0f) return v;
+    if (!(v >= -88.0f)) return v != v ? v : -0.0f;
+    return v / (1.0f + std::exp(-v));
+}
+
+// (Strings are only built on failure: decode checks the selected experts thousands of times per token.)
+Status check_expert(const SwigluWeights& e, int64_t index, int64_t n_embd) {
+    const auto what = [&] { return "moe_ffn: expert " + std::to_string(index); };
+    if (Status s = check_weights("gate", e.gate); !s.ok()) return s.with_context(what());
+    if (Status s = check_weights("up", e.up); !s.ok()) return s.with_context(what());
+    if (Status s = check_weights("down", e.down); !s.ok()) return s.with_context(what());
+    if (e.gate.cols != n_embd || e.up.cols != n_embd || e.down.rows != n_embd || e.up.rows != e.gate.rows ||
+        e.down.cols != e.gate.rows)
+        return Status::error(what() + ": shapes gate [" + std::to_string(e.gate.rows) + " x " +
+                             std::to_string(e.gate.cols) + "], up [" + std::to_string(e.up.rows) + " x " +
+                             std::to_string(e.up.cols) + "], down [" + std::to_string(e.down.rows) + " x " +
+                             std::to_string(e.down.cols) + "] do not form an FFN " + std::to_string(n_embd) +
+                             " -> n_ff -> " + std::to_string(n_embd));
+    return Status();
+}
+
+// One decode step's plan (n_tokens = 1). Selection j: h_j = silu(gate_j x) * up_j x, stored at
+// h[h_off[j] .. h_off[j] + n_ff_j); then y += sum_j weights[j] * down_j h_j. Reused across calls (per calling
+// thread) so a decode step allocates nothing.
+class DecodePlan {
+public:
+    void build(std::span<const SwigluWeights> experts, const float* x, int64_t n_embd, int64_t k, const int32_t* ids) {
+        m_n_embd = n_embd;
+        const auto n = static_cast<size_t>(k);
+        m_ex.resize(n);
+        m_h_off.assign(n + 1, 0);
+        m_rows.resize(n);
+        m_costs.resize(n);
+        m_kg.resize(n);
+        m_ku.resize(n);
+        m_kd.resize(n);
+        m_xg.resize(n);
+        m_xu.resize(n);
+        m_n_acts = 0;
+        // At most one prepared x per activation type (7 kinds), each <= n_embd floats.
+        m_act_stride = (act_row_bytes(ActType::F32, n_embd) + 63) / 64 * 64;
+        m_act_buf = scratch_bytes(10, 7 * m_act_stride);
+        for (size_t j = 0; j < n; ++j) {
+            m_ex[j] = &experts[static_cast<size_t>(ids[j])];
+            make_row_kernel(m_ex[j]->gate.type, ActivationMode::Native, &m_kg[j]);
+            make_row_kernel(m_ex[j]->up.type, ActivationMode::Native, &m_ku[j]);
+            make_row_kernel(m_ex[j]->down.type, ActivationMode::Native, &m_kd[j]);
+            m_xg[j] = act_for(m_kg[j].act, x);
+            m_xu[j] = act_for(m_ku[j].act, x);
+            m_rows[j] = m_ex[j]->gate.rows;
+            m_h_off[j + 1] = m_h_off[j] + m_rows[j];
+            m_costs[j] = static_cast<int64_t>(m_ex[j]->gate.row_bytes + m_ex[j]->up.row_bytes);
+        }
+        m_h = scratch_floats(11, m_h_off[n]);
+    }
+
+    // Region 1: the gate and up rows of every selection, split by weight bytes.
+    void gate_up(int ith, int nth) const {
+        thread_local std::vector<std::pair<int64_t, int64_t>> ranges;
+        split_costs(m_rows.data(), m_costs.data(), m_rows.size(), ith, nth, ranges);
+        float* scratch = scratch_floats(5, m_n_embd + 256);
+        for (size_t j = 0; j < m_rows.size(); ++j)
+            for (int64_t r = ranges[j].first; r < ranges[j].second; ++r) {
+                const float g = row_dot(m_ex[j]->gate, m_kg[j], r, m_xg[j], scratch);
+                const float u = row_dot(m_ex[j]->up, m_ku[j], r, m_xu[j], scratch);
+                m_h[m_h_off[j] + r] = silu(g) * u;
+            }
+    }
+
+    // Region 2: output rows split evenly; every thread first prepares all h_j for the down products (a few
+    // thousand values: cheaper than a barrier). Per output row the selections are added in order j.
+    void set_output(const float* weights, float* y) {
+        m_weights = weights;
+        m_y = y;
+    }
+
+    void down(int ith, int nth) const {
+        const float* weights = m_weights;
+        float* y = m_y;
+        thread_local std::vector<int64_t> hact_off;
+        const size_t n = m_rows.size();
+        hact_off.assign(n + 1, 0);
+        for (size_t j = 0; j < n; ++j)
+            hact_off[j + 1] = hact_off[j] + (act_row_bytes(m_kd[j].act, m_rows[j]) + 63) / 64 * 64;
+        uint8_t* hact = scratch_bytes(12, hact_off[n]);
+        for (size_t j = 0; j < n; ++j) prepare_act(m_kd[j].act, m_h + m_h_off[j], m_rows[j], hact + hact_off[j]);
+        const int64_t r0 = m_n_embd * ith / nth, r1 = m_n_embd * (ith + 1) / nth;
+        float* scratch = scratch_floats(5, m_h_off[n] + 256);
+        constexpr int64_t kTile = 32;
+        float acc[kTile];
+        for (int64_t rt = r0; rt < r1; rt += kTile) {
+            const int64_t re = std::min(r1, rt + kTile);
+            for (int64_t r = rt; r < re; ++r) acc[r - rt] = y[r];
+            for (size_t j = 0; j < n; ++j)
+                for (int64_t r = rt; r < re; ++r)
+                    acc[r - rt] += weights[j] * row_dot(m_ex[j]->down, m_kd[j], r, hact + hact_off[j], scratch);
+            for (int64_t r = rt; r < re; ++r) y[r] = acc[r - rt];
+        }
+    }
+
+private:
+    const uint8_t* act_for(ActType t, const float* x) {
+        for (int i = 0; i < m_n_acts; ++i)
+            if (m_act_types[i] == t) return m_act_buf + i * m_act_stride;
+        uint8_t* dst = m_act_buf + m_n_acts * m_act_stride;
+        prepare_act(t, x, m_n_embd, dst);
+        m_act_types[m_n_acts++] = t;
+        return dst;
+    }
+
+    int64_t m_n_embd = 0;
+    std::vector<const SwigluWeights*> m_ex;
+    std::vector<int64_t> m_h_off, m_rows, m_costs;
+    std::vector<RowKernel> m_kg, m_ku, m_kd;
+    std::vector<const uint8_t*> m_xg, m_xu;
+    ActType m_act_types[7] = {};
+    int m_n_acts = 0;
+    int64_t m_act_stride = 0;
+    uint8_t* m_act_buf = nullptr;
+    float* m_h = nullptr;
+    const float* m_weights = nullptr;  // [k] selection weights
+    float* m_y = nullptr;              // [n_embd] accumulated output
+};
+
+void moe_decode(ThreadPool& pool, std::span<const SwigluWeights> experts, const float* x, int64_t n_embd, int64_t k,
+                const int32_t* ids, const float* weights, float* y) {
+    thread_local DecodePlan plan_storage;
+    DecodePlan& plan = plan_storage;  // a thread_local named in the lambdas would be each worker's own instance
+    plan.build(experts, x, n_embd, k, ids);
+    pool.run([&](int ith, int nth) { plan.gate_up(ith, nth); });
+    plan.set_output(weights, y);
+    // (Lambdas capturing one reference fit std::function's inline storage: no allocation per region.)
+    pool.run([&](int ith, int nth) { plan.down(ith, nth); });
+}
+
+void moe_grouped(ThreadPool& pool, std::span<const SwigluWeights> experts, const float* x, int64_t n_tokens,
+                 int64_t n_embd, int64_t k, const int32_t* ids, const float* weights, float* y) {
+    // Selections (t, j) grouped by expert, in token order within each expert.
+    std::vector<std::vector<int64_t>> by_expert(experts.size());
+    for (int64_t i = 0; i < n_tokens * k; ++i) by_expert[static_cast<size_t>(ids[i])].push_back(i);
+    for (size_t e = 0; e < experts.size(); ++e) {
+        const std::vector<int64_t>& sel = by_expert[e];
+        if (sel.empty()) continue;
+        const SwigluWeights& ex = experts[e];
+        const int64_t cnt = static_cast<int64_t>(sel.size()), n_ff = ex.gate.rows;
+        float* xe = scratch_floats(6, cnt * n_embd);
+        float* g = scratch_floats(7, cnt * n_ff);
+        float* u = scratch_floats(8, cnt * n_ff);
+        float* d = scratch_floats(9, cnt * n_embd);
+        for (int64_t i = 0; i < cnt; ++i)
+            std::copy(x + (sel[i] / k) * n_embd, x + (sel[i] / k + 1) * n_embd, xe + i * n_embd);
+        MatmulJob gu[2];
+        gu[0] = MatmulJob{ex.gate, xe, n_embd, g, n_ff, ActivationMode::Native};
+        gu[1] = MatmulJob{ex.up, xe, n_embd, u, n_ff, ActivationMode::Native};
+        run_batch(pool, std::span<const MatmulJob>(gu, 2), cnt);
+        // Element-wise work in parallel when large (a prompt: cnt * n_ff in the millions).
+        const auto swiglu = [&](int64_t i0, int64_t i1) {
+            for (int64_t i = i0; i < i1; ++i) g[i] = silu(g[i]) * u[i];
+        };
+        if (cnt * n_ff < (1 << 13))
+            swiglu(0, cnt * n_ff);
+        else
+            pool.parallel_for(cnt * n_ff, 1024, swiglu);
+        const MatmulJob dj{ex.down, g, n_ff, d, n_embd, ActivationMode::Native};
+        run_batch(pool, std::span<const MatmulJob>(&dj, 1), cnt);
+        // Scatter by column ranges: each y element still receives its selections in order.
+        const auto scatter = [&](int64_t c0, int64_t c1) {
+            for (int64_t i = 0; i < cnt; ++i) {
+                float* yt = y + (sel[i] / k) * n_embd;
+                const float w = weights[sel[i]];
+                const float* di = d + i * n_embd;
+                for (int64_t c = c0; c < c1; ++c) yt[c] += w * di[c];
+            }
+        };
+        if (cnt * n_embd < (1 << 13))
+            scatter(0, n_embd);
+        else
+            pool.parallel_for(n_embd, 16, scatter);
+    }
+}
+
+}  // namespace
+
+Status moe_ffn(ThreadPool& pool, std::span<const SwigluWeights> experts, const float* x, int64_t n_tokens,
+               int64_t n_embd, int64_t k, const int32_t* ids, const float* weights, float* y) {
+    if (n_tokens < 0 || k < 0 || n_embd <= 0)
+        return Status::error("moe_ffn: invalid sizes n_tokens " + std::to_string(n_tokens) + ", k " +
+                             std::to_string(k) + ", n_embd " + std::to_string(n_embd));
+    if (n_tokens == 0 || k == 0) return Status();
+    if (x == nullptr || y == nullptr || ids == nullptr || weights == nullptr)
+        return Status::error("moe_ffn: null x, y, ids or weights");
+    thread_local std::vector<char> used;
+    used.assign(experts.size(), 0);
+    for (int64_t i = 0; i < n_tokens * k; ++i) {
+        if (ids[i] < 0 || static_cast<size_t>(ids[i]) >= experts.size())
+            return Status::error("moe_ffn: token " + std::to_string(i / k) + " selection " + std::to_string(i % k) +
+                                 ": expert id " + std::to_string(ids[i]) + " out of range [0, " +
+                                 std::to_string(experts.size()) + ")");
+        used[static_cast<size_t>(ids[i])] = 1;
+    }
+    for (size_t e = 0; e < experts.size(); ++e)
+        if (used[e])
+            if (Status s = check_expert(experts[e], static_cast<int64_t>(e), n_embd); !s.ok()) return s;
+    if (n_tokens == 1)
+        moe_decode(pool, experts, x, n_embd, k, ids, weights, y);
+    else
+        moe_grouped(pool, experts, x, n_tokens, n_embd, k, ids, weights, y);
+    return Status();
+}
+
+}  // namespace moe::cpu

@@ -1,0 +1,605 @@
+// The CPU matrix kernels against a double-precision reference written here: weights through dequantize_row,
+// activations rounded by this file's own implementation of the rules of shared fixtures section 4 (Q8_0/Q8_1
+// blocks of 32, Q8_K blocks of 256, fp16/bf16 rounding). Every type, odd shapes, strides wider than the rows,
+// both activation modes, 1 and 2 threads (bit-identical), scalar and AVX2 kernels.
+#include "backend/cpu/cpu_matmul.h"
+#include "backend/cpu/thread_pool.h"
+#include "check.h"
+#include "core/half.h"
+#include "formats/quants.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace moe;
+using namespace moe::cpu;
+
+namespace {
+
+constexpr double kRelTol = 1e-5;
+
+// ---------- weights ----------
+
+struct TypeDesc {
+    GgmlType type;
+    int block;
+    int bytes;
+    std::vector<int> fp16_fields;  // byte offsets of fp16 scales in a block, set to sane values
+};
+
+const std::vector<TypeDesc>& all_types() {
+    static const std::vector<TypeDesc> t = {
+        {GgmlType::F32, 1, 4, {}},         {GgmlType::F16, 1, 2, {}},          {GgmlType::BF16, 1, 2, {}},
+        {GgmlType::Q8_0, 32, 34, {0}},     {GgmlType::Q4_0, 32, 18, {0}},      {GgmlType::Q4_1, 32, 20, {0, 2}},
+        {GgmlType::Q5_0, 32, 22, {0}},     {GgmlType::Q5_1, 32, 24, {0, 2}},   {GgmlType::Q2_K, 256, 84, {80, 82}},
+        {GgmlType::Q3_K, 256, 110, {108}}, {GgmlType::Q4_K, 256, 144, {0, 2}}, {GgmlType::Q5_K, 256, 176, {0, 2}},
+        {GgmlType::Q6_K, 256, 210, {208}}, {GgmlType::F8_E4M3_B128, 1, 1, {}},
+    };
+    return t;
+}
+
+struct Weights {
+    MatrixView view;
+    std::vector<uint8_t> data;
+    std::vector<float> scales;  // FP8 block scales
+};
+
+// Random valid weights: float types from random floats, quantized types from random bytes with sane fp16
+// scales (every bit pattern of the quants is valid), FP8 from random non-NaN bytes and random block scales.
+Weights make_weights(const TypeDesc& t, int64_t rows, int64_t cols, std::mt19937& rng, int64_t pad_bytes = 0) {
+    Weights w;
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    const int64_t row_bytes = cols / t.block * t.bytes + pad_bytes;
+    w.data.assign(static_cast<size_t>(rows * row_bytes), 0);
+    for (int64_t r = 0; r < rows; ++r) {
+        uint8_t* row = w.data.data() + r * row_bytes;
+        if (t.type == GgmlType::F32 || t.type == GgmlType::F16 || t.type == GgmlType::BF16) {
+            std::vector<float> v(static_cast<size_t>(cols));
+            for (auto& f : v) f = nd(rng);
+            REQUIRE_OK(quantize_row(t.type, v.data(), row, cols));
+            continue;
+        }
+        for (int64_t i = 0; i < cols / t.block * t.bytes; ++i) row[i] = static_cast<uint8_t>(rng());
+        if (t.type == GgmlType::F8_E4M3_B128) {
+            for (int64_t i = 0; i < cols; ++i)
+                if ((row[i] & 0x7f) == 0x7f) row[i] = 0x3c;
+            continue;
+        }
+        for (int64_t b = 0; b < cols / t.block; ++b)
+            for (int off : t.fp16_fields) {
+                const uint16_t h = fp32_to_fp16(std::uniform_real_distribution<float>(0.002f, 0.05f)(rng) *
+                                                (rng() % 2 ? 1.0f : -1.0f));
+                std::memcpy(row + b * t.bytes + off, &h, 2);
+            }
+    }
+    w.view.type = t.type;
+    w.view.data = w.data.data();
+    w.view.rows = rows;
+    w.view.cols = cols;
+    w.view.row_bytes = static_cast<uint64_t>(row_bytes);
+    if (t.type == GgmlType::F8_E4M3_B128) {
+        w.view.scale_cols = (cols + 127) / 128;
+        w.scales.resize(static_cast<size_t>(((rows + 127) / 128) * w.view.scale_cols));
+        for (auto& s : w.scales) s = std::uniform_real_distribution<float>(0.001f, 0.01f)(rng);
+        w.view.block_scales = reinterpret_cast<const uint8_t*>(w.scales.data());
+    }
+    return w;
+}
+
+// Row r of the weights as doubles (dequantize_row / FP8 with its block scale row).
+std::vector<double> weight_row(const MatrixView& w, int64_t r) {
+    std::vector<float> f(static_cast<size_t>(w.cols));
+    const uint8_t* row = w.data + r * static_cast<int64_t>(w.row_bytes);
+    if (w.type == GgmlType::F8_E4M3_B128) {
+        std::vector<float> srow(static_cast<size_t>(w.scale_cols));
+        std::memcpy(srow.data(), w.block_scales + ((w.scale_row0 + r) / 128) * w.scale_cols * 4, srow.size() * 4);
+        dequantize_fp8_row(row, srow.data(), w.cols, f.data());
+    } else {
+        REQUIRE_OK(dequantize_row(w.type, row, f.data(), w.cols));
+    }
+    return std::vector<double>(f.begin(), f.end());
+}
+
+// ---------- the activation rounding rules (independent implementation) ----------
+
+struct RefAct {
+    std::vector<double> v;       // dequant(quantize(x)) per element
+    std::vector<double> s_corr;  // Q8_1: per block, s - d*sum(q) (what llama's min term adds beyond exact)
+    std::vector<double> s;       // Q8_1: per block s
+};
+
+int nearest_even(float v) {
+    return static_cast<int>(std::nearbyint(v));
+}
+
+RefAct ref_activation(GgmlType wt, ActivationMode mode, const float* x, int64_t n) {
+    RefAct a;
+    a.v.resize(static_cast<size_t>(n));
+    const bool q8_0 = wt == GgmlType::Q8_0 || wt == GgmlType::Q4_0 || wt == GgmlType::Q5_0;
+    const bool q8_1 = wt == GgmlType::Q4_1 || wt == GgmlType::Q5_1;
+    const bool q8_k = wt == GgmlType::Q2_K || wt == GgmlType::Q3_K || wt == GgmlType::Q4_K || wt == GgmlType::Q5_K ||
+                      wt == GgmlType::Q6_K;
+    if (mode == ActivationMode::Float || wt == GgmlType::F32 || wt == GgmlType::F8_E4M3_B128) {
+        for (int64_t i = 0; i < n; ++i) a.v[i] = x[i];
+    } else if (wt == GgmlType::F16) {
+        for (int64_t i = 0; i < n; ++i) a.v[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
+    } else if (wt == GgmlType::BF16) {
+        for (int64_t i = 0; i < n; ++i) a.v[i] = bf16_to_fp32(fp32_to_bf16(x[i]));
+    } else if (q8_0 || q8_1) {
+        for (int64_t b = 0; b < n / 32; ++b) {
+            float amax = 0.0f;
+            for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[32 * b + j]));
+            const float d = amax / 127.0f;
+            const float id = amax == 0.0f ? 0.0f : 127.0f / amax;
+            const double d16 = fp16_to_fp32(fp32_to_fp16(d));
+            int sum = 0;
+            for (int j = 0; j < 32; ++j) {
+                const int q = nearest_even(x[32 * b + j] * id);
+                sum += q;
+                a.v[32 * b + j] = d16 * q;
+            }
+            const double s = fp16_to_fp32(fp32_to_fp16(d * static_cast<float>(sum)));
+            a.s.push_back(s);
+            a.s_corr.push_back(s - d16 * sum);
+        }
+    } else if (q8_k) {
+        for (int64_t b = 0; b < n / 256; ++b) {
+            const float* xb = x + 256 * b;
+            float amax = 0.0f, v = 0.0f;
+            for (int j = 0; j < 256; ++j)
+                if (std::fabs(xb[j]) > amax) {
+                    amax = std::fabs(xb[j]);
+                    v = xb[j];
+                }
+            const float iscale = amax == 0.0f ? 0.0f : -127.0f / v;
+            const double d = amax == 0.0f ? 0.0 : static_cast<double>(1.0f / iscale);
+            for (int j = 0; j < 256; ++j) a.v[256 * b + j] = d * std::min(127, nearest_even(iscale * xb[j]));
+        }
+    }
+    return a;
+}
+
+// y[t][r] in double and the sum of |terms| of each output (the tolerance scale).
+void ref_matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens, ActivationMode mode,
+                std::vector<double>& y, std::vector<double>& mag) {
+    y.assign(static_cast<size_t>(n_tokens * w.rows), 0.0);
+    mag.assign(y.size(), 0.0);
+    std::vector<std::vector<double>> rows;
+    for (int64_t r = 0; r < w.rows; ++r) rows.push_back(weight_row(w, r));
+    const bool q8_1 = mode == ActivationMode::Native && (w.type == GgmlType::Q4_1 || w.type == GgmlType::Q5_1);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+        const RefAct a = ref_activation(w.type, mode, x + t * x_stride, w.cols);
+        for (int64_t r = 0; r < w.rows; ++r) {
+            double s = 0.0, m = 0.0;
+            for (int64_t c = 0; c < w.cols; ++c) {
+                s += rows[r][c] * a.v[c];
+                m += std::fabs(rows[r][c] * a.v[c]);
+            }
+            if (q8_1) {
+                // llama.cpp's Q4_1/Q5_1 dot adds min * s (s = fp16(d * sum q)) instead of min * d16 * sum q.
+                const uint8_t* row = w.data + r * static_cast<int64_t>(w.row_bytes);
+                const int bytes = w.type == GgmlType::Q4_1 ? 20 : 24;
+                for (int64_t b = 0; b < w.cols / 32; ++b) {
+                    uint16_t h = 0;
+                    std::memcpy(&h, row + b * bytes + 2, 2);
+                    s += fp16_to_fp32(h) * a.s_corr[b];
+                    m += std::fabs(fp16_to_fp32(h) * a.s[b]);
+                }
+            }
+            y[t * w.rows + r] = s;
+            mag[t * w.rows + r] = m;
+        }
+    }
+}
+
+std::vector<float> random_x(int64_t n, std::mt19937& rng) {
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> x(static_cast<size_t>(n));
+    for (auto& v : x) v = nd(rng) * (rng() % 17 == 0 ? 8.0f : 1.0f);
+    return x;
+}
+
+std::vector<int64_t> cols_for(const TypeDesc& t) {
+    if (t.block == 256) return {256, 512, 768};
+    if (t.block == 32) return {32, 64, 96, 320};
+    if (t.type == GgmlType::F8_E4M3_B128) return {1, 128, 130, 300};
+    return {1, 3, 33, 300};
+}
+
+// Runs matmul for one configuration on both pools; checks against the reference and 1 vs 2 threads.
+void check_matmul_case(ThreadPool& p1, ThreadPool& p2, const Weights& w, const std::vector<float>& x, int64_t x_stride,
+                       int64_t n_tokens, ActivationMode mode, const std::string& label) {
+    const int64_t y_stride = w.view.rows + 3;
+    std::vector<double> ref, mag;
+    ref_matmul(w.view, x.data(), x_stride, n_tokens, mode, ref, mag);
+    std::vector<float> y1(static_cast<size_t>(n_tokens * y_stride), -7.0f), y2 = y1;
+    REQUIRE_OK(matmul(p1, w.view, x.data(), x_stride, n_tokens, y1.data(), y_stride, mode));
+    REQUIRE_OK(matmul(p2, w.view, x.data(), x_stride, n_tokens, y2.data(), y_stride, mode));
+    int bad = 0;
+    for (int64_t t = 0; t < n_tokens; ++t) {
+        for (int64_t r = 0; r < w.view.rows; ++r) {
+            const double got = y1[t * y_stride + r], want = ref[t * w.view.rows + r];
+            const double tol = kRelTol * mag[t * w.view.rows + r] + 1e-30;
+            if (!(std::fabs(got - want) <= tol) && bad++ < 3)
+                moe_test::report_failure(__FILE__, __LINE__,
+                                         label + " t=" + std::to_string(t) + " r=" + std::to_string(r) + ": " +
+                                             std::to_string(got) + " vs " + std::to_string(want) + " (tol " +
+                                             std::to_string(tol) + ")");
+        }
+        for (int64_t r = w.view.rows; r < y_stride; ++r) CHECK_EQ(y1[t * y_stride + r], -7.0f);
+    }
+    CHECK(std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float)) == 0);
+}
+
+struct SimdGuard {
+    explicit SimdGuard(bool on) { set_simd_enabled(on); }
+    ~SimdGuard() { set_simd_enabled(true); }
+};
+
+std::vector<bool> simd_modes() {
+    return simd_available() ? std::vector<bool>{true, false} : std::vector<bool>{false};
+}
+
+}  // namespace
+
+MOE_TEST(matmul_every_type_matches_reference) {
+    ThreadPool p1(1), p2(2);
+    std::mt19937 rng(1234);
+    const int64_t row_counts[] = {1, 3, 67, 300};
+    const int64_t token_counts[] = {1, 2, 7, 33, 64};
+    for (bool simd : simd_modes()) {
+        SimdGuard guard(simd);
+        for (const TypeDesc& t : all_types()) {
+            int step = 0;
+            for (int64_t cols : cols_for(t)) {
+                for (ActivationMode mode : {ActivationMode::Native, ActivationMode::Float}) {
+                    // A spread of (rows, tokens) per width, keeping the run short.
+                    const int64_t rows = row_counts[step % 4];
+                    const int64_t n_tokens = token_counts[(step * 3 + (simd ? 0 : 1)) % 5];
+                    ++step;
+                    Weights w = make_weights(t, rows, cols, rng, t.block == 1 ? 8 : t.bytes);
+                    const int64_t x_stride = cols + 5;
+                    std::vector<float> x = random_x(n_tokens * x_stride, rng);
+                    if (cols >= 64 && n_tokens > 1) std::fill(x.begin() + x_stride, x.begin() + x_stride + 32, 0.0f);
+                    const std::string label = std::string(ggml_type_name(t.type)) + (simd ? " simd" : " scalar") +
+                                              (mode == ActivationMode::Native ? " native" : " float") +
+                                              " rows=" + std::to_string(rows) + " cols=" + std::to_string(cols) +
+                                              " tokens=" + std::to_string(n_tokens);
+                    check_matmul_case(p1, p2, w, x, x_stride, n_tokens, mode, label);
+                }
+            }
+        }
+    }
+}
+
+// Every type through both the dot path (few tokens) and the GEMM path (many) on the same weights.
+MOE_TEST(matmul_dot_and_gemm_paths_agree_with_reference) {
+    ThreadPool p1(1), p2(2);
+    std::mt19937 rng(99);
+    for (bool simd : simd_modes()) {
+        SimdGuard guard(simd);
+        for (const TypeDesc& t : all_types()) {
+            const int64_t cols = t.block == 256 ? 512 : (t.block == 32 ? 96 : 257);
+            Weights w = make_weights(t, 37, cols, rng);
+            if (t.type == GgmlType::F8_E4M3_B128) {
+                // A view starting inside the matrix: scale rows follow scale_row0.
+                w = make_weights(t, 300, cols, rng);
+                w.view = w.view.rows_slice(130, 37);
+            }
+            for (int64_t n_tokens : {3, 9, 40, 64}) {
+                std::vector<float> x = random_x(n_tokens * cols, rng);
+                check_matmul_case(p1, p2, w, x, cols, n_tokens, ActivationMode::Native,
+                                  std::string(ggml_type_name(t.type)) + " paths tokens=" + std::to_string(n_tokens));
+            }
+        }
+    }
+}
+
+MOE_TEST(matmul_quantized_weights_from_quantize_row) {
+    ThreadPool p1(1), p2(2);
+    std::mt19937 rng(5);
+    for (GgmlType type : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K}) {
+        const int64_t rows = 67, cols = 512;
+        const auto bytes = *ggml_bytes(type, cols);
+        Weights w;
+        w.data.resize(static_cast<size_t>(rows * bytes));
+        for (int64_t r = 0; r < rows; ++r) {
+            std::vector<float> v = random_x(cols, rng);
+            REQUIRE_OK(quantize_row(type, v.data(), w.data.data() + r * bytes, cols));
+        }
+        w.view = MatrixView{type, w.data.data(), cols, rows, bytes};
+        for (int64_t n_tokens : {1, 7, 33}) {
+            std::vector<float> x = random_x(n_tokens * cols, rng);
+            check_matmul_case(p1, p2, w, x, cols, n_tokens, ActivationMode::Native,
+                              std::string(ggml_type_name(type)) + " quantize_row");
+        }
+    }
+}
+
+// The activation rounding rules themselves, observed through one-hot weights (d = 1, a single q = 1).
+MOE_TEST(activation_rounding_follows_llama_cpp) {
+    ThreadPool pool(1);
+    for (bool simd : simd_modes()) {
+        SimdGuard guard(simd);
+        // Q8_0: amax = 127 -> id = 1, q = round-half-even(x): 2.5 -> 2, 3.5 -> 4, -2.5 -> -2; d = 1.
+        std::vector<float> x(32, 0.0f);
+        x[0] = 127.0f;
+        x[1] = 2.5f;
+        x[2] = 3.5f;
+        x[3] = -2.5f;
+        std::vector<uint8_t> w(4 * 34, 0);
+        for (int r = 0; r < 4; ++r) {
+            const uint16_t one = fp32_to_fp16(1.0f);
+            std::memcpy(&w[r * 34], &one, 2);
+            w[r * 34 + 2 + r] = 1;
+        }
+        MatrixView v{GgmlType::Q8_0, w.data(), 32, 4, 34};
+        float y[4] = {};
+        REQUIRE_OK(matmul(pool, v, x.data(), 32, 1, y, 4));
+        CHECK_EQ(y[0], 127.0f);
+        CHECK_EQ(y[1], 2.0f);
+        CHECK_EQ(y[2], 4.0f);
+        CHECK_EQ(y[3], -2.0f);
+        // F16 weights: x rounded to fp16 (1 + 2^-12 -> 1); Float mode keeps it.
+        std::vector<uint8_t> wf(2);
+        const uint16_t one = fp32_to_fp16(1.0f);
+        std::memcpy(wf.data(), &one, 2);
+        MatrixView vf{GgmlType::F16, wf.data(), 1, 1, 2};
+        const float xf = 1.0f + 1.0f / 4096.0f;
+        float yf = 0.0f;
+        REQUIRE_OK(matmul(pool, vf, &xf, 1, 1, &yf, 1));
+        CHECK_EQ(yf, 1.0f);
+        REQUIRE_OK(matmul(pool, vf, &xf, 1, 1, &yf, 1, ActivationMode::Float));
+        CHECK_EQ(yf, xf);
+    }
+}
+
+MOE_TEST(matmul_batch_matches_single_products) {
+    ThreadPool p2(2);
+    std::mt19937 rng(7);
+    const int64_t cols = 512;
+    Weights a = make_weights(all_types()[10], 70, cols, rng);  // Q4_K
+    Weights b = make_weights(all_types()[3], 33, cols, rng);   // Q8_0
+    Weights c = make_weights(all_types()[1], 5, cols, rng);    // F16
+    for (int64_t n_tokens : {1, 3, 30}) {
+        std::vector<float> x = random_x(n_tokens * cols, rng), x2 = random_x(n_tokens * cols, rng);
+        std::vector<float> ya(n_tokens * 70), yb(n_tokens * 33), yc(n_tokens * 5);
+        std::vector<MatmulJob> jobs = {{a.view, x.data(), cols, ya.data(), 70, ActivationMode::Native},
+                                       {b.view, x.data(), cols, yb.data(), 33, ActivationMode::Native},
+                                       {c.view, x2.data(), cols, yc.data(), 5, ActivationMode::Float}};
+        REQUIRE_OK(matmul_batch(p2, jobs, n_tokens));
+        for (const MatmulJob& j : jobs) {
+            std::vector<float> single(static_cast<size_t>(n_tokens * j.y_stride));
+            REQUIRE_OK(matmul(p2, j.w, j.x, j.x_stride, n_tokens, single.data(), j.y_stride, j.mode));
+            CHECK(std::memcmp(single.data(), j.y, single.size() * sizeof(float)) == 0);
+        }
+    }
+}
+
+MOE_TEST(matmul_transposed_matches_reference) {
+    ThreadPool p1(1), p2(2);
+    std::mt19937 rng(11);
+    for (bool simd : simd_modes()) {
+        SimdGuard guard(simd);
+        for (int idx : {0, 1, 3, 10, 13}) {  // F32, F16, Q8_0, Q4_K, FP8
+            const TypeDesc& t = all_types()[idx];
+            const int64_t rows = 37, cols = t.block == 256 ? 512 : 320;
+            Weights w = make_weights(t, rows, cols, rng);
+            std::vector<std::vector<double>> wr;
+            for (int64_t r = 0; r < rows; ++r) wr.push_back(weight_row(w.view, r));
+            for (int64_t n_tokens : {1, 3, 9, 33, 40}) {
+                const int64_t xs = rows + 2, ys = cols + 1;
+                std::vector<float> x = random_x(n_tokens * xs, rng);
+                std::vector<float> y1(n_tokens * ys, -3.0f), y2 = y1;
+                REQUIRE_OK(matmul_transposed(p1, w.view, x.data(), xs, n_tokens, y1.data(), ys));
+                REQUIRE_OK(matmul_transposed(p2, w.view, x.data(), xs, n_tokens, y2.data(), ys));
+                CHECK(std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float)) == 0);
+                for (int64_t tk = 0; tk < n_tokens; ++tk)
+                    for (int64_t c = 0; c < cols; ++c) {
+                        double s = 0.0, m = 0.0;
+                        for (int64_t r = 0; r < rows; ++r) {
+                            s += x[tk * xs + r] * wr[r][c];
+                            m += std::fabs(x[tk * xs + r] * wr[r][c]);
+                        }
+                        CHECK_NEAR(y1[tk * ys + c], s, kRelTol * m + 1e-30);
+                    }
+                CHECK_EQ(y1[cols], -3.0f);
+            }
+        }
+    }
+}
+
+namespace {
+
+// The naive MoE: per token and selection, three single-token matmuls and the weighted sum.
+void naive_moe(ThreadPool& pool, const std::vector<SwigluWeights>& ex, const float* x, int64_t n_tokens, int64_t n_embd,
+               int64_t k, const int32_t* ids, const float* wts, std::vector<double>& y, std::vector<double>& mag) {
+    for (int64_t t = 0; t < n_tokens; ++t)
+        for (int64_t j = 0; j < k; ++j) {
+            const SwigluWeights& e = ex[ids[t * k + j]];
+            const int64_t n_ff = e.gate.rows;
+            std::vector<float> g(n_ff), u(n_ff), d(n_embd);
+            REQUIRE_OK(matmul(pool, e.gate, x + t * n_embd, n_embd, 1, g.data(), n_ff));
+            REQUIRE_OK(matmul(pool, e.up, x + t * n_embd, n_embd, 1, u.data(), n_ff));
+            for (int64_t i = 0; i < n_ff; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+            REQUIRE_OK(matmul(pool, e.down, g.data(), n_ff, 1, d.data(), n_embd));
+            for (int64_t c = 0; c < n_embd; ++c) {
+                y[t * n_embd + c] += static_cast<double>(wts[t * k + j]) * d[c];
+                mag[t * n_embd + c] += std::fabs(static_cast<double>(wts[t * k + j]) * d[c]);
+            }
+        }
+}
+
+// The same sum with each expert's tokens gathered and multiplied together through the public matmul (the
+// products then take the same dot or GEMM path as moe_ffn's, so re-quantized intermediates agree).
+void grouped_moe(ThreadPool& pool, const std::vector<SwigluWeights>& ex, const float* x, int64_t n_tokens,
+                 int64_t n_embd, int64_t k, const int32_t* ids, const float* wts, std::vector<double>& y,
+                 std::vector<double>& mag) {
+    for (size_t e = 0; e < ex.size(); ++e) {
+        std::vector<int64_t> sel;
+        for (int64_t i = 0; i < n_tokens * k; ++i)
+            if (ids[i] == static_cast<int32_t>(e)) sel.push_back(i);
+        if (sel.empty()) continue;
+        const int64_t cnt = static_cast<int64_t>(sel.size()), n_ff = ex[e].gate.rows;
+        std::vector<float> xe(cnt * n_embd), g(cnt * n_ff), u(cnt * n_ff), d(cnt * n_embd);
+        for (int64_t i = 0; i < cnt; ++i)
+            std::copy(x + sel[i] / k * n_embd, x + (sel[i] / k + 1) * n_embd, xe.begin() + i * n_embd);
+        REQUIRE_OK(matmul(pool, ex[e].gate, xe.data(), n_embd, cnt, g.data(), n_ff));
+        REQUIRE_OK(matmul(pool, ex[e].up, xe.data(), n_embd, cnt, u.data(), n_ff));
+        for (int64_t i = 0; i < cnt * n_ff; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+        REQUIRE_OK(matmul(pool, ex[e].down, g.data(), n_ff, cnt, d.data(), n_embd));
+        for (int64_t i = 0; i < cnt; ++i)
+            for (int64_t c = 0; c < n_embd; ++c) {
+                const double v = static_cast<double>(wts[sel[i]]) * d[i * n_embd + c];
+                y[sel[i] / k * n_embd + c] += v;
+                mag[sel[i] / k * n_embd + c] += std::fabs(v);
+            }
+    }
+}
+
+}  // namespace
+
+MOE_TEST(moe_ffn_matches_naive_loop) {
+    ThreadPool p1(1), p2(2);
+    std::mt19937 rng(21);
+    const int64_t n_embd = 256, n_ff = 256, n_experts = 5;  // expert 4 is never picked
+    std::vector<Weights> store;
+    std::vector<SwigluWeights> ex;
+    const int type_sets[][3] = {{10, 10, 12}, {3, 3, 3}, {1, 1, 1}, {0, 0, 0}, {10, 3, 12}};  // gate, up, down
+    for (int64_t e = 0; e < n_experts; ++e) {
+        Weights g = make_weights(all_types()[type_sets[e][0]], n_ff, n_embd, rng);
+        Weights u = make_weights(all_types()[type_sets[e][1]], n_ff, n_embd, rng);
+        Weights d = make_weights(all_types()[type_sets[e][2]], n_embd, n_ff, rng);
+        store.push_back(std::move(g));
+        store.push_back(std::move(u));
+        store.push_back(std::move(d));
+    }
+    for (int64_t e = 0; e < n_experts; ++e)
+        ex.push_back({store[3 * e].view, store[3 * e + 1].view, store[3 * e + 2].view});
+    for (bool simd : simd_modes()) {
+        SimdGuard guard(simd);
+        for (int64_t k = 1; k <= 6; ++k)
+            for (int64_t n_tokens : {1, 3, 40}) {
+                if (k > 1 && k < 6 && n_tokens == 40 && k != 4) continue;
+                std::vector<float> x = random_x(n_tokens * n_embd, rng);
+                std::vector<int32_t> ids(n_tokens * k);
+                std::vector<float> wts(n_tokens * k);
+                for (auto& i : ids) i = static_cast<int32_t>(rng() % (n_experts - 1));  // repeats across tokens
+                for (auto& w : wts) w = std::uniform_real_distribution<float>(0.05f, 1.0f)(rng);
+                std::vector<float> y0 = random_x(n_tokens * n_embd, rng);  // moe_ffn accumulates into y
+                std::vector<double> ref(y0.begin(), y0.end()), mag(ref.size(), 0.0);
+                for (size_t i = 0; i < ref.size(); ++i) mag[i] = std::fabs(ref[i]);
+                // An expert picked >= 24 times runs its products as GEMMs, whose gate/up outputs differ from
+                // single-token dots by float rounding; re-quantizing h for the down product can then move an
+                // element by a whole quantum. Such cases are checked against the grouped form of the loop.
+                std::vector<int> count(n_experts, 0);
+                for (int32_t i : ids) ++count[i];
+                if (*std::max_element(count.begin(), count.end()) >= 24)
+                    grouped_moe(p1, ex, x.data(), n_tokens, n_embd, k, ids.data(), wts.data(), ref, mag);
+                else
+                    naive_moe(p1, ex, x.data(), n_tokens, n_embd, k, ids.data(), wts.data(), ref, mag);
+                std::vector<float> y1 = y0, y2 = y0;
+                REQUIRE_OK(moe_ffn(p1, ex, x.data(), n_tokens, n_embd, k, ids.data(), wts.data(), y1.data()));
+                REQUIRE_OK(moe_ffn(p2, ex, x.data(), n_tokens, n_embd, k, ids.data(), wts.data(), y2.data()));
+                CHECK(std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float)) == 0);
+                const double tol = kRelTol;
+                int bad = 0;
+                for (size_t i = 0; i < ref.size(); ++i)
+                    if (!(std::fabs(y1[i] - ref[i]) <= tol * mag[i]) && bad++ < 3)
+                        moe_test::report_failure(__FILE__, __LINE__,
+                                                 "moe k=" + std::to_string(k) + " tokens=" + std::to_string(n_tokens) +
+                                                     " i=" + std::to_string(i) + ": " + std::to_string(y1[i]) + " vs " +
+                                                     std::to_string(ref[i]));
+            }
+    }
+}
+
+MOE_TEST(sgemm_matches_naive) {
+    ThreadPool p1(1), p2(2);
+    std::mt19937 rng(3);
+    struct Shape {
+        int64_t m, n, k;
+    };
+    for (bool simd : simd_modes()) {
+        SimdGuard guard(simd);
+        for (Shape s : {Shape{1, 1, 1}, Shape{5, 17, 3}, Shape{7, 300, 37}, Shape{100, 33, 257}, Shape{37, 530, 600},
+                        Shape{13, 1, 100}}) {
+            for (bool nt : {true, false}) {
+                for (float beta : {0.0f, 0.5f}) {
+                    const int64_t lda = s.k + 3, ldb = (nt ? s.k : s.n) + 2, ldc = s.n + 1;
+                    std::vector<float> a = random_x(s.m * lda, rng);
+                    std::vector<float> b = random_x((nt ? s.n : s.k) * ldb, rng);
+                    std::vector<float> c0 = random_x(s.m * ldc, rng);
+                    if (beta == 0.0f)
+                        for (int64_t i = 0; i < s.m; ++i) c0[i * ldc] = std::nanf("");  // must not be read
+                    std::vector<float> c1 = c0, c2 = c0;
+                    const float alpha = 1.5f;
+                    auto run = [&](ThreadPool& p, std::vector<float>& c) {
+                        if (nt)
+                            sgemm_nt(p, s.m, s.n, s.k, a.data(), lda, b.data(), ldb, c.data(), ldc, alpha, beta);
+                        else
+                            sgemm_nn(p, s.m, s.n, s.k, a.data(), lda, b.data(), ldb, c.data(), ldc, alpha, beta);
+                    };
+                    run(p1, c1);
+                    run(p2, c2);
+                    CHECK(std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)) == 0);
+                    for (int64_t i = 0; i < s.m; ++i)
+                        for (int64_t j = 0; j < s.n; ++j) {
+                            double acc = 0.0, mag = 0.0;
+                            for (int64_t p = 0; p < s.k; ++p) {
+                                const double bv = nt ? b[j * ldb + p] : b[p * ldb + j];
+                                acc += a[i * lda + p] * bv;
+                                mag += std::fabs(a[i * lda + p] * bv);
+                            }
+                            const double want = alpha * acc + (beta == 0.0f ? 0.0 : beta * c0[i * ldc + j]);
+                            const double tol = kRelTol * (std::fabs(alpha) * mag +
+                                                          (beta == 0.0f ? 0.0 : std::fabs(beta * c0[i * ldc + j])));
+                            CHECK_NEAR(c1[i * ldc + j], want, tol);
+                        }
+                    CHECK_EQ(c1[s.n], c0[s.n]);  // the padding column is untouched
+                }
+            }
+        }
+    }
+}
+
+MOE_TEST(errors_are_values_with_clear_messages) {
+    ThreadPool pool(2);
+    std::vector<uint8_t> data(4096, 0);
+    float x[512] = {}, y[512] = {};
+    MatrixView iq{GgmlType::IQ2_XXS, data.data(), 256, 2, 66};
+    Status s = matmul(pool, iq, x, 256, 1, y, 2);
+    CHECK(!s.ok());
+    CHECK(s.message().find("iq2_xxs") != std::string::npos);
+    CHECK(s.message().find("not supported") != std::string::npos);
+    CHECK(!matmul_supports(GgmlType::IQ2_XXS));
+    CHECK(matmul_supports(GgmlType::Q4_K));
+    MatrixView bad_cols{GgmlType::Q8_0, data.data(), 33, 2, 34};
+    s = matmul(pool, bad_cols, x, 33, 1, y, 2);
+    CHECK(!s.ok() && s.message().find("block size") != std::string::npos);
+    MatrixView short_rows{GgmlType::Q8_0, data.data(), 64, 2, 34};
+    s = matmul(pool, short_rows, x, 64, 1, y, 2);
+    CHECK(!s.ok() && s.message().find("row_bytes") != std::string::npos);
+    MatrixView ok{GgmlType::F32, data.data(), 8, 2, 32};
+    CHECK(!matmul(pool, ok, x, 4, 1, y, 2).ok());  // x_stride < cols
+    CHECK(!matmul_transposed(pool, iq, x, 2, 1, y, 256).ok());
+    std::vector<SwigluWeights> ex = {{ok, ok, ok}};
+    const int32_t ids[1] = {3};
+    const float w[1] = {1.0f};
+    s = moe_ffn(pool, ex, x, 1, 8, 1, ids, w, y);
+    CHECK(!s.ok() && s.message().find("expert id 3") != std::string::npos);
+    const int32_t id0[1] = {0};
+    s = moe_ffn(pool, ex, x, 1, 8, 1, id0, w, y);  // down 8 -> 2 rows is not n_embd
+    CHECK(!s.ok() && s.message().find("expert 0") != std::string::npos);
+}
+
+MOE_TEST(memory_bandwidth_probe_reports_a_rate) {
+    ThreadPool pool(2);
+    const double gbs = measure_memory_bandwidth_gbs(pool, 16u << 20, 1);
+    CHECK(gbs > 0.1);
+    CHECK(gbs < 10000.0);
+}
