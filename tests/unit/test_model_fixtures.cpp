@@ -2,7 +2,10 @@
 // model and both prompts, with an F32 KV cache: logits at all prompt positions, the 32 greedy tokens (decoded one
 // token at a time through the cache), and the expert routing of every MoE layer at every prompt position and
 // greedy step. Tolerances are the README's: F32 files max |dlogit| <= 1e-4, routing sets equal, weights within
-// 1e-5; quantized files (Q8_0 / Q4_K_M, activations rounded like llama.cpp) max <= 1e-2, rms <= 2e-3, >= 97% sets.
+// 1e-5; quantized files (Q8_0 / Q4_K_M, activations rounded like llama.cpp) max <= 1e-2, rms <= 2e-3, >= 97% sets,
+// at least 30 of the 32 greedy steps (the README's float64 emulation reaches 22-32 free-running: one near-tie
+// routing flip in the lite model moves later logits by ~1e-3). Greedy steps are teacher-forced with the
+// reference's tokens.
 #include "check.h"
 
 #include "model/model.h"
@@ -124,21 +127,20 @@ void check_case(const std::string& model_name, const std::string& which) {
     }
     const double rms = std::sqrt(sum_sq / double(logits.size()));
 
-    // Greedy: 32 tokens, each later one fed alone through the cache.
+    // Greedy: 32 tokens, each later one fed alone through the cache. The reference's own tokens are fed (teacher
+    // forcing), so that one flipped argmax does not change every later input; each step's argmax must equal the
+    // reference token.
     const Json greedy = read_json(base + ".greedy.json");
     const std::vector<int32_t> want_greedy = greedy["tokens"].get<std::vector<int32_t>>();
-    std::vector<int32_t> got_greedy;
+    int64_t greedy_equal = 0;
     int32_t next = argmax(logits.data() + (tokens.size() - 1) * n_vocab, n_vocab);
     for (size_t s = 0; s < want_greedy.size(); ++s) {
-        got_greedy.push_back(next);
+        greedy_equal += next == want_greedy[s] ? 1 : 0;
         if (s + 1 == want_greedy.size()) break;
-        const int32_t one[] = {next};
+        const int32_t one[] = {want_greedy[s]};
         REQUIRE_OK((*model)->forward(**cache, one, static_cast<int32_t>(tokens.size() + s), false, logits, &cb));
         next = argmax(logits.data(), n_vocab);
     }
-    int64_t greedy_equal = 0;
-    while (greedy_equal < int64_t(want_greedy.size()) && got_greedy[greedy_equal] == want_greedy[greedy_equal])
-        ++greedy_equal;
 
     const Json routing = read_json(base + ".routing.json");
     Tally prompt, steps;
@@ -162,6 +164,7 @@ void check_case(const std::string& model_name, const std::string& which) {
         CHECK(max_d <= 1e-2);
         CHECK(rms <= 2e-3);
         CHECK(double(equal) >= 0.97 * double(sets));
+        CHECK(greedy_equal >= int64_t(want_greedy.size()) - 2);
     }
 }
 
