@@ -118,6 +118,7 @@ public:
     virtual Status matmul_batch(std::span<const MatmulJob> jobs, int64_t n_tokens) = 0;
     virtual Status matmul_transposed(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens,
                                      float* y, int64_t y_stride) = 0;
+    virtual Status matmul_transposed_batch(std::span<const MatmulJob> jobs, int64_t n_tokens) = 0;
     virtual Status moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n_tokens,
                            int64_t n_embd, int64_t k, const int32_t* ids, const float* weights, float* y) = 0;
 

@@ -161,17 +161,14 @@ Status mla_attention_block(ForwardState& st, int64_t il) {
     MOE_RETURN_IF_ERROR(st.cache.write_k(il, st.first_pos, kv, row, n));
 
     float* q_abs = grow(b.q_abs, n * H * row);
-    for (int64_t h = 0; h < H; ++h) {
-        const float* q_nope = q + h * qk;
-        float* q_lat = q_abs + h * row;
-        if (l.uk_transposed) {
-            MOE_RETURN_IF_ERROR(be.matmul_transposed(l.uk[h], q_nope, H * qk, n, q_lat, H * row));
-        } else {
-            MOE_RETURN_IF_ERROR(be.matmul(l.uk[h], q_nope, H * qk, n, q_lat, H * row, ActivationMode::Float));
-        }
-        for (int64_t t = 0; t < n; ++t)
+    std::vector<MatmulJob>& jobs = b.jobs;
+    jobs.resize(static_cast<size_t>(H));
+    for (int64_t h = 0; h < H; ++h)
+        jobs[h] = {l.uk[h], q + h * qk, H * qk, q_abs + h * row, H * row, ActivationMode::Float};
+    MOE_RETURN_IF_ERROR(l.uk_transposed ? be.matmul_transposed_batch(jobs, n) : be.matmul_batch(jobs, n));
+    for (int64_t t = 0; t < n; ++t)
+        for (int64_t h = 0; h < H; ++h)
             std::copy(q + t * H * qk + h * qk + nope, q + t * H * qk + (h + 1) * qk, q_abs + t * H * row + h * row + kvl);
-    }
     MlaAttentionArgs a;
     a.n_tokens = n;
     a.n_head = H;
@@ -189,7 +186,6 @@ Status mla_attention_block(ForwardState& st, int64_t il) {
     MOE_RETURN_IF_ERROR(be.mla_attention(a));
 
     float* att_v = grow(b.att_v, n * H * vd);
-    std::vector<MatmulJob> jobs(static_cast<size_t>(H));
     for (int64_t h = 0; h < H; ++h)
         jobs[h] = {l.uv[h], a.out + h * kvl, H * kvl, att_v + h * vd, H * vd, ActivationMode::Float};
     MOE_RETURN_IF_ERROR(be.matmul_batch(jobs, n));
@@ -273,11 +269,17 @@ Status moe_ffn_block(ForwardState& st, int64_t il) {
     if (st.on_routing && *st.on_routing) (*st.on_routing)(st.moe_slot[static_cast<size_t>(il)], st.token_offset, n, ids, weights);
     float* out = grow(b.out, n * d);
     std::fill(out, out + n * d, 0.0f);
-    MOE_RETURN_IF_ERROR(st.backend.moe_ffn(l.experts, b.cur.data(), n, d, k, ids, weights, out));
-    if (l.shared.gate.empty()) return {};
-    std::vector<int32_t> zero(static_cast<size_t>(n), 0);
-    std::vector<float> ones(static_cast<size_t>(n), 1.0f);
-    return st.backend.moe_ffn({&l.shared, 1}, b.cur.data(), n, d, 1, zero.data(), ones.data(), out);
+    if (l.shared.gate.empty()) return st.backend.moe_ffn(l.experts, b.cur.data(), n, d, k, ids, weights, out);
+    // The shared FFN joins the routed experts as expert n_expert with weight 1: one call, fewer parallel regions.
+    int32_t* ids_s = grow(b.ids_shared, n * (k + 1));
+    float* w_s = grow(b.weights_shared, n * (k + 1));
+    for (int64_t t = 0; t < n; ++t) {
+        std::copy(ids + t * k, ids + (t + 1) * k, ids_s + t * (k + 1));
+        std::copy(weights + t * k, weights + (t + 1) * k, w_s + t * (k + 1));
+        ids_s[t * (k + 1) + k] = static_cast<int32_t>(hp.n_expert);
+        w_s[t * (k + 1) + k] = 1.0f;
+    }
+    return st.backend.moe_ffn(l.experts_and_shared, b.cur.data(), n, d, k + 1, ids_s, w_s, out);
 }
 
 Status output_logits(ForwardState& st, bool all_rows, std::vector<float>& logits) {

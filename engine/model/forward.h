@@ -33,7 +33,10 @@ struct ForwardBuffers {
     std::vector<float> router;  // [n][n_expert]
     std::vector<int32_t> ids;   // [n][k]
     std::vector<float> weights; // [n][k]
+    std::vector<int32_t> ids_shared;     // [n][k + 1]: the routed experts, then the shared FFN
+    std::vector<float> weights_shared;  // [n][k + 1]
     std::vector<int32_t> pos;   // [n]
+    std::vector<MatmulJob> jobs;  // per-head products of one block
 };
 
 struct ForwardState {

@@ -168,6 +168,8 @@ Status bind_moe(Binder& b, const HParams& hp, int64_t il, LayerWeights& l) {
     }
     if (hp.n_expert_shared > 0) {
         MOE_ASSIGN_OR_RETURN(l.shared, b.swiglu(il, "_shexp", "mlp.shared_experts."));
+        l.experts_and_shared = l.experts;
+        l.experts_and_shared.push_back(l.shared);
     }
     return {};
 }

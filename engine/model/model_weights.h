@@ -36,6 +36,8 @@ struct LayerWeights {
     std::vector<float> expert_bias;     // [n_expert], V3 selection bias (empty if none)
     std::vector<SwigluWeights> experts;  // [n_expert]
     SwigluWeights shared;               // empty gate when n_expert_shared == 0
+    // experts followed by the shared FFN (id n_expert), so one moe_ffn call runs both; empty without shared.
+    std::vector<SwigluWeights> experts_and_shared;
     bool is_moe = false;
 };
 

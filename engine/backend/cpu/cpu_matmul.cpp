@@ -258,6 +258,44 @@ void run_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t n_toke
 
 }  // namespace detail
 
+namespace {
+
+// Column unit of the transposed product: whole blocks, at least 64 columns.
+int64_t transposed_unit(const MatrixView& w) {
+    const auto info = ggml_type_info(static_cast<uint32_t>(w.type));
+    const int64_t block = w.type == GgmlType::F8_E4M3_B128 ? 128 : (!info ? 1 : info->block_elems);
+    return std::max<int64_t>(block, 64);
+}
+
+// y[t][c0..c1) = sum_r x[t][r] * W[r][c0..c1), on the calling thread.
+void transposed_columns(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
+                        int64_t y_stride, int64_t c0, int64_t c1) {
+    const int64_t nc = c1 - c0;
+    if (nc <= 0) return;
+    const bool simd = use_simd();
+    float* seg = scratch_floats(5, nc);
+    for (int64_t t = 0; t < n_tokens; ++t) std::fill(y + t * y_stride + c0, y + t * y_stride + c1, 0.0f);
+    for (int64_t r = 0; r < w.rows; ++r) {
+        dequant_row_segment(w, r, c0, nc, seg);
+        for (int64_t t = 0; t < n_tokens; ++t) {
+            const float a = x[t * x_stride + r];
+            float* yt = y + t * y_stride + c0;
+            int64_t c = 0;
+#if MOE_CPU_AVX2
+            if (simd) {
+                const __m256 av = _mm256_set1_ps(a);
+                for (; c + 8 <= nc; c += 8)
+                    _mm256_storeu_ps(yt + c, _mm256_fmadd_ps(av, _mm256_loadu_ps(seg + c), _mm256_loadu_ps(yt + c)));
+            }
+#endif
+            (void)simd;
+            for (; c < nc; ++c) yt[c] = std::fma(a, seg[c], yt[c]);
+        }
+    }
+}
+
+}  // namespace
+
 Status matmul_transposed(ThreadPool& pool, const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens,
                          float* y, int64_t y_stride) {
     if (Status s = check_weights("matmul_transposed", w); !s.ok()) return s;
@@ -275,31 +313,29 @@ Status matmul_transposed(ThreadPool& pool, const MatrixView& w, const float* x, 
         return Status();
     }
     // Few tokens: threads own column ranges (whole blocks); each streams all rows once, y += x[t][r] * W[r].
-    const auto info = ggml_type_info(static_cast<uint32_t>(w.type));
-    const int64_t block = w.type == GgmlType::F8_E4M3_B128 ? 128 : (!info ? 1 : info->block_elems);
-    const int64_t unit = std::max<int64_t>(block, 64);
-    const bool simd = use_simd();
+    const int64_t unit = transposed_unit(w);
     pool.parallel_for((w.cols + unit - 1) / unit, 1, [&](int64_t u0, int64_t u1) {
-        const int64_t c0 = u0 * unit, c1 = std::min(w.cols, u1 * unit), nc = c1 - c0;
-        float* seg = scratch_floats(5, nc);
-        for (int64_t t = 0; t < n_tokens; ++t) std::fill(y + t * y_stride + c0, y + t * y_stride + c1, 0.0f);
-        for (int64_t r = 0; r < w.rows; ++r) {
-            dequant_row_segment(w, r, c0, nc, seg);
-            for (int64_t t = 0; t < n_tokens; ++t) {
-                const float a = x[t * x_stride + r];
-                float* yt = y + t * y_stride + c0;
-                int64_t c = 0;
-#if MOE_CPU_AVX2
-                if (simd) {
-                    const __m256 av = _mm256_set1_ps(a);
-                    for (; c + 8 <= nc; c += 8)
-                        _mm256_storeu_ps(yt + c,
-                                         _mm256_fmadd_ps(av, _mm256_loadu_ps(seg + c), _mm256_loadu_ps(yt + c)));
-                }
-#endif
-                (void)simd;
-                for (; c < nc; ++c) yt[c] = std::fma(a, seg[c], yt[c]);
-            }
+        transposed_columns(w, x, x_stride, n_tokens, y, y_stride, u0 * unit, std::min(w.cols, u1 * unit));
+    });
+    return Status();
+}
+
+Status matmul_transposed_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t n_tokens) {
+    if (n_tokens >= kGemmMinTokens || jobs.size() < 2) {
+        for (const MatmulJob& j : jobs)
+            if (Status s = matmul_transposed(pool, j.w, j.x, j.x_stride, n_tokens, j.y, j.y_stride); !s.ok()) return s;
+        return Status();
+    }
+    for (const MatmulJob& j : jobs) {
+        if (Status s = check_weights("matmul_transposed_batch", j.w); !s.ok()) return s;
+        if (j.x == nullptr || j.y == nullptr || j.x_stride < j.w.rows || j.y_stride < j.w.cols)
+            return Status::error("matmul_transposed_batch: a job needs x_stride >= rows, y_stride >= cols and non-null x, y");
+    }
+    // Decode: the products are small (one MLA head each); one parallel region, whole products per thread.
+    pool.parallel_for(static_cast<int64_t>(jobs.size()), 1, [&](int64_t j0, int64_t j1) {
+        for (int64_t i = j0; i < j1; ++i) {
+            const MatmulJob& j = jobs[static_cast<size_t>(i)];
+            transposed_columns(j.w, j.x, j.x_stride, n_tokens, j.y, j.y_stride, 0, j.w.cols);
         }
     });
     return Status();

@@ -39,6 +39,9 @@ Status matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t n
 Status matmul_transposed(ThreadPool& pool, const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens,
                          float* y, int64_t y_stride);
 
+// Several transposed products over the same n_tokens in one parallel region (the per-head W_UK^T of absorbed MLA).
+Status matmul_transposed_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t n_tokens);
+
 // Mixture-of-experts SwiGLU:  y[t] += sum_j weights[t][j] * down_e(silu(gate_e x[t]) * up_e x[t]),
 //   e = ids[t][j], j < k.  x: [n_tokens][n_embd], y: [n_tokens][n_embd] (accumulated), ids/weights: [n_tokens][k].
 // Tokens routed to one expert are gathered and multiplied together (a GEMM per expert when n_tokens > 1).
