@@ -324,8 +324,11 @@ void ChatPage::sendMessage(const QString& text) {
     request.conversationId = m_conversationId;
     request.userText = trimmed;
     if (m_editingId) {
+        // The new branch starts beside the edited message: the transcript shows what comes before it.
         const auto it = std::find_if(m_path.begin(), m_path.end(), [&](const Message& m) { return m.id == m_editingId; });
         request.parentId = it != m_path.end() ? it->parentId : std::nullopt;
+        m_path.resize(it - m_path.begin());
+        m_transcript->truncate(static_cast<int>(m_path.size()));
     } else if (!m_path.isEmpty()) {
         request.parentId = m_path.last().id;
     }
@@ -386,13 +389,37 @@ void ChatPage::dispatch(ChatRequest request, const QString& provisionalUserText)
     Q_EMIT replyRequested(request);
 }
 
+// The provisional widgets get their stored ids in place: rebuilding the transcript here would stall the UI.
 void ChatPage::onReplyStarted(qint64 conversationId, qint64 userMessageId, qint64 messageId) {
-    Q_UNUSED(userMessageId);
     m_streamingId = messageId;
-    if (conversationId != m_conversationId) return;
-    showPath(messageId);
-    if (ChatMessageWidget* w = m_transcript->messageWidget(messageId)) w->setStreaming(true);
-    m_transcript->scrollToEnd();
+    if (conversationId != m_conversationId || !m_store) return;
+    const auto stored = m_store->messagesOf(conversationId, messageId);
+    if (!stored.ok() || stored.value().size() < 1) return;
+    const QList<Message>& path = stored.value();
+    const QList<ChatMessageWidget*> widgets = m_transcript->messageWidgets();
+    if (widgets.size() != path.size()) {  // not the transcript the request was sent from
+        showPath(messageId);
+        return;
+    }
+    Q_UNUSED(userMessageId);
+    for (qsizetype i = 0; i < widgets.size(); ++i) {
+        ChatMessageWidget* w = widgets[i];
+        if (w->messageId() != 0) continue;  // only the provisional ones
+        const Message& m = path[i];
+        w->setMessageIds(m.id, m.parentId);
+        const auto siblings = m_store->childrenOf(conversationId, m.parentId.value_or(0));
+        if (siblings.ok()) {
+            const QList<Message>& sib = siblings.value();
+            const auto it = std::find_if(sib.begin(), sib.end(), [&](const Message& x) { return x.id == m.id; });
+            w->setBranch(static_cast<int>(it - sib.begin()), static_cast<int>(sib.size()));
+        }
+        w->setActionsEnabled(false);
+        connect(w, &ChatMessageWidget::editRequested, this, &ChatPage::beginEdit, Qt::UniqueConnection);
+        connect(w, &ChatMessageWidget::regenerateRequested, this, &ChatPage::regenerate, Qt::UniqueConnection);
+        connect(w, &ChatMessageWidget::branchRequested, this, &ChatPage::switchBranch, Qt::UniqueConnection);
+    }
+    m_path = path;
+    updateHeader();
 }
 
 void ChatPage::onTokens(qint64 conversationId, qint64 messageId, const QString& delta) {
@@ -571,7 +598,7 @@ void ChatPage::showBanner(const QString& text, bool isError, const QString& butt
 
 void ChatPage::hideBanner() { m_banner->setVisible(false); }
 
-QString ChatPage::bannerText() const { return m_banner->isVisible() ? m_bannerText->text() : QString(); }
+QString ChatPage::bannerText() const { return m_banner->isHidden() ? QString() : m_bannerText->text(); }
 
 void ChatPage::saveSettingsSoon() {
     if (m_conversationId) m_saveTimer->start();

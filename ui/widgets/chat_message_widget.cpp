@@ -10,6 +10,7 @@
 #include <QEvent>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QPainter>
 #include <QStyle>
 #include <QTimer>
 #include <QToolButton>
@@ -28,6 +29,9 @@ ChatMessageWidget::ChatMessageWidget(const Message& message, QWidget* parent) : 
     header->setSpacing(4);
     auto* who = new QLabel(isUser ? tr("You") : tr("Assistant"), this);
     who->setObjectName(QStringLiteral("messageAuthor"));
+    QFont bold = who->font();
+    bold.setWeight(QFont::DemiBold);
+    who->setFont(bold);
     header->addWidget(who);
     if (message.createdAtMs > 0) {
         auto* when = new QLabel(QDateTime::fromMSecsSinceEpoch(message.createdAtMs).toString(QStringLiteral("HH:mm")), this);
@@ -90,6 +94,11 @@ QToolButton* ChatMessageWidget::makeAction(const QString& text, const QString& t
     return b;
 }
 
+void ChatMessageWidget::setMessageIds(qint64 id, std::optional<qint64> parentId) {
+    m_message.id = id;
+    m_message.parentId = parentId;
+}
+
 void ChatMessageWidget::appendText(const QString& delta) { setContent(m_message.content + delta); }
 
 void ChatMessageWidget::setContent(const QString& content) {
@@ -145,15 +154,31 @@ void ChatMessageWidget::copyContent() {
     QTimer::singleShot(1500, m_copy, [b = m_copy, t = tr("Copy")] { b->setText(t); });
 }
 
+// Palettes and a painted bubble rather than a style sheet: polishing a style sheet on every new message
+// costs tens of milliseconds on the UI thread.
 void ChatMessageWidget::updateColors() {
     using namespace chatcolors;
-    const QPalette p = QApplication::palette();
-    const QString bubble = m_message.role == MessageRole::User ? css(userBubble(p)) : QStringLiteral("transparent");
-    setStyleSheet(QStringLiteral("#%1 { background: %2; border-radius: 10px; }"
-                                 "#messageAuthor { font-weight: 600; }"
-                                 "#messageMeta { color: %3; }"
-                                 "QToolButton { color: %3; }")
-                      .arg(objectName(), bubble, css(muted(p))));
+    const QPalette app = QApplication::palette();
+    QPalette mutedPalette = app;
+    mutedPalette.setColor(QPalette::WindowText, muted(app));
+    mutedPalette.setColor(QPalette::ButtonText, muted(app));
+    for (QWidget* w : findChildren<QWidget*>(QStringLiteral("messageMeta"))) w->setPalette(mutedPalette);
+    for (QToolButton* b : findChildren<QToolButton*>()) {
+        if (b->parent() == this || b->parent() == m_branchBox) b->setPalette(mutedPalette);
+    }
+    m_bubble = m_message.role == MessageRole::User ? userBubble(app) : QColor();
+    update();
+}
+
+void ChatMessageWidget::paintEvent(QPaintEvent* event) {
+    if (m_bubble.isValid()) {
+        QPainter painter(this);
+        painter.setRenderHint(QPainter::Antialiasing);
+        painter.setPen(Qt::NoPen);
+        painter.setBrush(m_bubble);
+        painter.drawRoundedRect(QRectF(rect()), 10, 10);
+    }
+    QFrame::paintEvent(event);
 }
 
 void ChatMessageWidget::changeEvent(QEvent* event) {

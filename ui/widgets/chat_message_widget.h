@@ -26,6 +26,8 @@ public:
     QString content() const { return m_message.content; }
     MessageContentWidget* contentWidget() const { return m_content; }
 
+    // The stored ids of a message first shown before it was stored.
+    void setMessageIds(qint64 id, std::optional<qint64> parentId);
     void appendText(const QString& delta);
     void setContent(const QString& content);
     void setStats(const ReplyStats& stats);
@@ -46,6 +48,7 @@ Q_SIGNALS:
 
 protected:
     void changeEvent(QEvent* event) override;
+    void paintEvent(QPaintEvent* event) override;
 
 private:
     QToolButton* makeAction(const QString& text, const QString& tip, const QIcon& icon);
@@ -65,6 +68,7 @@ private:
     int m_branchCount = 1;
     bool m_streaming = false;
     bool m_updatingColors = false;
+    QColor m_bubble;  // invalid: no bubble (replies)
 };
 
 }  // namespace moe::app::ui
