@@ -24,6 +24,7 @@
 #include <QJsonObject>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QScrollBar>
 #include <QStyle>
 #include <QTimer>
 #include <QSignalSpy>
@@ -320,6 +321,10 @@ void TestChatPage::screenshots() {
     c.title = QStringLiteral("Top-k routing in MoE layers");
     c.createdAtMs = c.updatedAtMs = QDateTime::currentMSecsSinceEpoch();
     c.systemPrompt = QStringLiteral("You are a concise assistant for ML engineers.");
+    SamplingSettings short_;
+    short_.maxTokens = 24;  // the fixture's random-weight text: a line is enough to show streaming worked
+    short_.seed = 11;
+    c.samplerJson = short_.toJsonText();
     const qint64 conv = m_store->createConversation(c).result().id;
     auto add = [&](std::optional<qint64> parent, MessageRole role, const QString& text, ReplyStats stats = {}) {
         Message m{0, conv, parent, role, text, QDateTime::currentMSecsSinceEpoch(), stats};
@@ -346,12 +351,14 @@ void TestChatPage::screenshots() {
     const auto r = sendAndWait([&] { m_page->sendMessage(QStringLiteral("Show me a short example.")); });
     QVERIFY2(r.replyTokens > 0, qPrintable(r.finishReason + r.error));
     QTest::qWait(100);
+    m_page->transcript()->verticalScrollBar()->setValue(0);
     const QString dir = QStringLiteral(MOE_SCREENSHOT_DIR);
     QVERIFY(m_page->grab().save(dir + "/chat_page_light.png"));
     QApplication::setPalette(darkPalette());
     QTest::qWait(50);
     m_page->openConversation(conv);
     QTest::qWait(100);
+    m_page->transcript()->verticalScrollBar()->setValue(0);
     QVERIFY(m_page->grab().save(dir + "/chat_page_dark.png"));
     QApplication::setPalette(lightPalette());
 }
