@@ -1,0 +1,130 @@
+// The Chat page: conversations on the left, the active branch of the chosen one in the middle (Markdown,
+// code blocks, collapsible reasoning, streaming replies with Stop, Regenerate, edit-and-branch with < 1/2 >
+// navigation, per-reply figures, copy and export), the system prompt and sampling settings with presets on
+// the right. Generation runs in the ChatService on its own thread: the page only sends requests (queued) and
+// shows what comes back; everything is written through the Store and comes back after a restart.
+// It knows neither the main window nor the model loader: it learns about the model from the service
+// (modelChanged) or from setModelStatus().
+#pragma once
+
+#include "services/chat_types.h"
+#include "services/routing_snapshot.h"
+#include "storage/store_types.h"
+
+#include <QWidget>
+
+class QLabel;
+class QPlainTextEdit;
+class QPushButton;
+class QSplitter;
+class QTimer;
+class QToolButton;
+
+namespace moe::app {
+class ChatService;
+class Store;
+}  // namespace moe::app
+
+namespace moe::app::ui {
+
+class ChatTranscriptView;
+class ConversationListWidget;
+class SamplingPanel;
+
+class ChatPage : public QWidget {
+    Q_OBJECT
+
+public:
+    enum class ExportFormat { Markdown, Json };
+
+    // store and service must outlive the page; service lives on its own thread.
+    ChatPage(Store* store, ChatService* service, QWidget* parent = nullptr);
+
+    qint64 currentConversationId() const { return m_conversationId; }
+    bool isGenerating() const { return m_generating; }
+    bool hasModel() const { return m_hasModel; }
+    qint64 editingMessageId() const { return m_editingId; }
+    const QList<Message>& shownMessages() const { return m_path; }
+    // Writes the shown branch of the current conversation; an error message naming the file, empty on success.
+    QString exportConversation(const QString& path, ExportFormat format) const;
+
+    ChatTranscriptView* transcript() const { return m_transcript; }
+    ConversationListWidget* conversationList() const { return m_list; }
+    SamplingPanel* samplingPanel() const { return m_panel; }
+    QPlainTextEdit* composer() const { return m_composer; }
+    QPushButton* sendButton() const { return m_send; }
+    QString bannerText() const;
+
+public Q_SLOTS:
+    void setModelStatus(bool loaded, const QString& modelName);
+    void newConversation();
+    void openConversation(qint64 conversationId);
+    void sendMessage(const QString& text);  // also what the Send button does with the composer's text
+    void stopGenerating();
+    void regenerate(qint64 assistantMessageId);
+    void beginEdit(qint64 userMessageId);
+    void cancelEdit();
+    void switchBranch(qint64 messageId, int delta);
+    void renameConversation(qint64 conversationId, const QString& title);
+    void deleteConversation(qint64 conversationId);
+    void reloadConversations();
+
+Q_SIGNALS:
+    void routingSnapshot(const moe::app::RoutingSnapshot& snapshot);
+    void lastTokensPerSecond(double tokensPerS);
+    void modelsPageRequested();  // the empty state's "Open the Models page" button
+    void replyRequested(const moe::app::ChatRequest& request);  // queued to the service
+
+protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
+
+private:
+    QWidget* buildCenter();
+    QWidget* buildHeader();
+    QWidget* buildComposer();
+    void connectService();
+    void showPath(qint64 leafId);
+    void showEmptyState();
+    void showBanner(const QString& text, bool isError, const QString& buttonText = QString());
+    void hideBanner();
+    void dispatch(ChatRequest request, const QString& provisionalUserText);
+    void startConversationWith(const QString& text);
+    void saveSettingsSoon();
+    void saveSettingsNow();
+    void setGenerating(bool generating);
+    void updateHeader();
+    void onReplyStarted(qint64 conversationId, qint64 userMessageId, qint64 messageId);
+    void onTokens(qint64 conversationId, qint64 messageId, const QString& delta);
+    void onReplyFinished(const moe::app::ChatReplyResult& result);
+    void onExportClicked(ExportFormat format);
+    void onRenameClicked(qint64 conversationId);
+    void onDeleteClicked(qint64 conversationId);
+
+    Store* m_store = nullptr;
+    ChatService* m_service = nullptr;
+    ConversationListWidget* m_list = nullptr;
+    ChatTranscriptView* m_transcript = nullptr;
+    SamplingPanel* m_panel = nullptr;
+    QSplitter* m_splitter = nullptr;
+    QLabel* m_title = nullptr;
+    QLabel* m_modelBadge = nullptr;
+    QToolButton* m_export = nullptr;
+    QToolButton* m_settingsToggle = nullptr;
+    QWidget* m_banner = nullptr;
+    QLabel* m_bannerText = nullptr;
+    QPushButton* m_bannerButton = nullptr;
+    QPlainTextEdit* m_composer = nullptr;
+    QPushButton* m_send = nullptr;
+    QTimer* m_saveTimer = nullptr;
+
+    qint64 m_conversationId = 0;
+    QList<Message> m_path;
+    qint64 m_editingId = 0;
+    qint64 m_streamingId = 0;
+    qint64 m_streamingConversation = 0;
+    bool m_generating = false;
+    bool m_hasModel = false;
+    QString m_modelName;
+};
+
+}  // namespace moe::app::ui
