@@ -42,6 +42,10 @@ QPalette darkPalette() {
     p.setColor(QPalette::ButtonText, QColor(0xe6, 0xe8, 0xeb));
     p.setColor(QPalette::Highlight, QColor(0x3d, 0x7e, 0xd6));
     p.setColor(QPalette::Mid, QColor(0x44, 0x48, 0x50));
+    p.setColor(QPalette::Light, QColor(0x3a, 0x3e, 0x46));
+    p.setColor(QPalette::Midlight, QColor(0x32, 0x36, 0x3d));
+    p.setColor(QPalette::Dark, QColor(0x15, 0x17, 0x1a));
+    p.setColor(QPalette::Shadow, QColor(0x0b, 0x0c, 0x0e));
     p.setColor(QPalette::Disabled, QPalette::WindowText, QColor(0x90, 0x95, 0x9d));
     return p;
 }

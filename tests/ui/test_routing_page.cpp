@@ -48,6 +48,10 @@ QPalette darkPalette() {
     p.setColor(QPalette::Highlight, QColor(0x3d, 0x7e, 0xd6));
     p.setColor(QPalette::HighlightedText, Qt::white);
     p.setColor(QPalette::Mid, QColor(0x44, 0x48, 0x50));
+    p.setColor(QPalette::Light, QColor(0x3a, 0x3e, 0x46));
+    p.setColor(QPalette::Midlight, QColor(0x32, 0x36, 0x3d));
+    p.setColor(QPalette::Dark, QColor(0x15, 0x17, 0x1a));
+    p.setColor(QPalette::Shadow, QColor(0x0b, 0x0c, 0x0e));
     p.setColor(QPalette::Disabled, QPalette::WindowText, QColor(0x90, 0x95, 0x9d));
     p.setColor(QPalette::Disabled, QPalette::Text, QColor(0x90, 0x95, 0x9d));
     return p;
@@ -150,8 +154,14 @@ void TestRoutingPage::heatmapHasEveryLayerAndExpert() {
     QCPColorMapData* cells = page.heatmap()->colorMap()->data();
     QCOMPARE(cells->valueSize(), int(m_model->moe_layers().size()));
     QCOMPARE(cells->keySize(), int(m_model->hparams().n_expert));
-    QCOMPARE(page.heatmap()->sharedMap()->data()->keySize(), m_nShared);
-    QCOMPARE(page.heatmap()->sharedMap()->data()->valueSize(), int(m_model->moe_layers().size()));
+    // The shared block: its own narrow axis rect spanning exactly the shared experts (a single column is
+    // stored as two half cells, see fillCells).
+    QCOMPARE(page.heatmap()->grid().nShared, m_nShared);
+    QCPColorMapData* shared = page.heatmap()->sharedMap()->data();
+    const double halfCell = shared->keySize() > 1 ? 0.5 * shared->keyRange().size() / (shared->keySize() - 1) : 0.5;
+    QCOMPARE(shared->keyRange().lower - halfCell, -0.5);
+    QCOMPARE(shared->keyRange().upper + halfCell, m_nShared - 0.5);
+    QVERIFY(page.heatmap()->sharedMap()->keyAxis()->axisRect() != page.heatmap()->colorMap()->keyAxis()->axisRect());
     QCOMPARE(page.heatmap()->grid().moeLayers, m_model->moe_layers());
     QCOMPARE(page.statsTable()->rowCount(), int(m_model->moe_layers().size()));
     // Every layer selected k experts for every token.
@@ -386,7 +396,7 @@ void TestRoutingPage::screenshots() {
         page.setScope(0);
         auto* strip = page.tokenStrip();
         QApplication::processEvents();
-        QTest::mouseMove(strip, strip->chipRect(m_promptRows + 2).center());
+        QTest::mouseMove(strip, strip->chipRect(m_promptRows + (dark ? 4 : 2)).center());
         QApplication::processEvents();
         page.heatmap()->plot()->replot();
         const QString name = dark ? QStringLiteral("routing_page_dark.png") : QStringLiteral("routing_page_light.png");

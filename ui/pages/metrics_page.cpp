@@ -171,11 +171,25 @@ QWidget* MetricsPage::buildPlots() {
     m_percentiles->setSelectionMode(QAbstractItemView::NoSelection);
     m_percentiles->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
     m_percentiles->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-    m_percentiles->setMinimumHeight(130);
+    m_percentiles->setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    m_percentiles->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    m_percentiles->resizeRowsToContents();
+    // Exactly the three rows: no empty grey area under them.
+    int tableHeight = m_percentiles->horizontalHeader()->sizeHint().height() + 2 * m_percentiles->frameWidth();
+    for (int r = 0; r < m_percentiles->rowCount(); ++r) tableHeight += m_percentiles->verticalHeader()->sectionSize(r);
+    m_percentiles->setFixedHeight(tableHeight);
+    auto* note = new QLabel(tr("p50 is the typical value, p90 and p99 the slow tail: 1 in 10 and 1 in 100 "
+                               "generations (or tokens) took longer. Per-token latency counts every generated "
+                               "token of every request in the range."), latency);
+    note->setWordWrap(true);
+    note->setEnabled(false);
     ll->addWidget(head);
     ll->addWidget(m_requestCount);
-    ll->addWidget(m_percentiles, 1);
+    ll->addWidget(m_percentiles);
+    ll->addWidget(note);
+    ll->addStretch(1);
     grid->addWidget(latency, 2, 1);
+    for (int r = 0; r < 3; ++r) grid->setRowStretch(r, 1);
     grid->setColumnStretch(0, 1);
     grid->setColumnStretch(1, 1);
     return w;
@@ -274,6 +288,11 @@ void MetricsPage::reload() {
 }
 
 void MetricsPage::showLoaded() {
+    if (m_reloadQueued) {  // the range changed while reading: this result is stale, read the new one
+        m_reloadQueued = false;
+        reload();
+        return;
+    }
     Loaded loaded = m_watcher.result();
     m_error->setVisible(!loaded.error.isEmpty());
     m_error->setText(tr("Could not read the metrics history: %1").arg(loaded.error));
@@ -291,10 +310,6 @@ void MetricsPage::showLoaded() {
     plotRequests();
     showPercentiles();
     emit historyLoaded();
-    if (m_reloadQueued) {
-        m_reloadQueued = false;
-        reload();
-    }
 }
 
 void MetricsPage::addLiveSample(const app::MetricsSample& sample) {

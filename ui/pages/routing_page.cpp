@@ -434,12 +434,15 @@ void RoutingPage::redraw() {
     const app::HeatmapGrid grid = m_model.grid();
     m_heatmap->setGrid(grid);
     m_statsTable->setStats(m_model.layerStats(), data.nExpert());
-    const QString what = grid.measure == app::RoutingMeasure::Mass ? tr("gate-weight mass") : tr("selections");
+    const bool mass = grid.measure == app::RoutingMeasure::Mass;
+    const QString what = grid.difference ? (mass ? tr("gate-weight") : tr("selection"))
+                                         : (mass ? tr("gate-weight mass") : tr("selections"));
     m_heatmapCaption->setText(grid.difference
-        ? tr("Difference B − A of %1 share per layer: B = %2, A = %3").arg(what, grid.labelB, grid.labelA)
+        ? tr("Difference B − A of each layer's %1 share · A = %2 (%3 tokens), B = %4 (%5 tokens)")
+              .arg(what).arg(grid.labelA).arg(grid.a.n_rows).arg(grid.labelB).arg(grid.b.n_rows)
         : tr("%1 · %2 tokens · %3%4").arg(effectiveSelection().label(data)).arg(grid.a.n_rows).arg(what)
               .arg(grid.normalized ? tr(" as a share of each layer") : QString()));
-    m_stripCaption->setText(tr("Tokens of %1 (%2)").arg(scopeSelection().label(data)).arg(m_stripRows));
+    m_stripCaption->setText(tr("Tokens · %1 (%2)").arg(scopeSelection().label(data)).arg(m_stripRows));
     updateSubtitle();
 }
 

@@ -22,6 +22,20 @@ double tickStep(int n, int target) {
     while (n / step > target) step *= 2;
     return step;
 }
+// Fills `map` with nKeys x nValues cells centred on 0..n-1, each spanning +-0.5. QCPColorMap stretches its
+// image between the first and last cell centres, so a dimension of one cell would draw nothing: it is stored
+// as two half-width cells of the same value.
+template <class F>
+void fillCells(QCPColorMap* map, int nKeys, int nValues, F value) {
+    const int keys = nKeys == 1 ? 2 : nKeys, values = nValues == 1 ? 2 : nValues;
+    const QCPRange keyRange = nKeys == 1 ? QCPRange(-0.25, 0.25) : QCPRange(0, nKeys - 1);
+    const QCPRange valueRange = nValues == 1 ? QCPRange(-0.25, 0.25) : QCPRange(0, nValues - 1);
+    map->data()->setSize(keys, values);
+    map->data()->setRange(keyRange, valueRange);
+    for (int v = 0; v < values; ++v)
+        for (int k = 0; k < keys; ++k)
+            map->data()->setCell(k, v, value(nKeys == 1 ? 0 : k, nValues == 1 ? 0 : v));
+}
 }  // namespace
 
 RoutingHeatmapWidget::RoutingHeatmapWidget(QWidget* parent) : QWidget(parent) {
@@ -131,15 +145,10 @@ void RoutingHeatmapWidget::setGrid(const app::HeatmapGrid& grid) {
     }
     m_stack->setCurrentWidget(m_plot);
     const double f = displayFactor();
-    m_map->data()->setSize(nE, nS);
-    m_map->data()->setRange(QCPRange(0, std::max(1, nE - 1)), QCPRange(0, std::max(1, nS - 1)));
-    for (int s = 0; s < nS; ++s)
-        for (int e = 0; e < nE; ++e) m_map->data()->setCell(e, s, grid.value(s, e) * f);
+    fillCells(m_map, nE, nS, [&](int e, int slot) { return grid.value(slot, e) * f; });
     setSharedBlockShown(grid.nShared > 0);
     if (grid.nShared > 0) {
-        m_sharedMap->data()->setSize(grid.nShared, nS);
-        m_sharedMap->data()->setRange(QCPRange(0, std::max(1, grid.nShared - 1)), QCPRange(0, std::max(1, nS - 1)));
-        m_sharedMap->data()->fill(1.0);
+        fillCells(m_sharedMap, grid.nShared, nS, [](int, int) { return 1.0; });
         m_sharedMap->setDataRange(QCPRange(0, 1));
     }
     double lo = 0, hi = std::max(grid.maxValue() * f, 1e-9);

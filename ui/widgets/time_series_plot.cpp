@@ -59,7 +59,7 @@ void TimeSeriesPlot::setTimeRange(double t0, double t1) {
     auto ticker = qSharedPointerDynamicCast<QCPAxisTickerDateTime>(xAxis->ticker());
     if (ticker) {
         const double span = t1 - t0;
-        ticker->setDateTimeFormat(span <= 3600 ? QStringLiteral("hh:mm:ss")
+        ticker->setDateTimeFormat(span <= 900 ? QStringLiteral("hh:mm:ss")
                                   : span <= 2 * 86400 ? QStringLiteral("hh:mm")
                                                       : QStringLiteral("MMM d\nhh:mm"));
         ticker->setTickCount(span <= 3600 ? 6 : 5);

@@ -30,6 +30,15 @@ QString TokenStripWidget::displayText(const QString& token) {
     t.replace(QLatin1Char('\n'), QStringLiteral("↵")).replace(QLatin1Char('\t'), QStringLiteral("⇥"));
     t.replace(QLatin1Char('\r'), QString());
     t.replace(QLatin1Char(' '), QStringLiteral("·"));
+    // Other control characters as their Unicode "control picture" (U+2400 + code), other unprintable ones
+    // (C1 controls, stray code points) as <U+XXXX>: never an invisible box.
+    QString shown;
+    for (const QChar c : t) {
+        if (c.unicode() < 0x20) shown += QChar(0x2400 + c.unicode());
+        else if (!c.isPrint() && !c.isSurrogate()) shown += QStringLiteral("<U+%1>").arg(c.unicode(), 4, 16, QLatin1Char('0'));
+        else shown += c;
+    }
+    t = shown;
     if (t.size() > kMaxChipChars) t = t.left(kMaxChipChars - 1) + QStringLiteral("…");
     return t;
 }
