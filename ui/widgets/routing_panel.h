@@ -1,0 +1,48 @@
+// A compact routing view the chat page embeds under or beside a reply: the reply's heatmap (shares per layer,
+// count or gate-weight mass) and its token strip; selecting tokens narrows the heatmap, hovering a token
+// outlines its experts. Live: rows appended while the reply streams, redrawn at most every 100 ms.
+#pragma once
+
+#include "models/routing_view_model.h"
+
+#include <QWidget>
+
+class QComboBox;
+class QLabel;
+class QTimer;
+
+namespace moe::ui {
+
+class RoutingHeatmapWidget;
+class TokenStripWidget;
+
+class RoutingPanel : public QWidget {
+    Q_OBJECT
+
+public:
+    explicit RoutingPanel(QWidget* parent = nullptr);
+
+    const app::RoutingViewModel& viewModel() const { return m_model; }
+    RoutingHeatmapWidget* heatmap() const { return m_heatmap; }
+    TokenStripWidget* tokenStrip() const { return m_strip; }
+
+public Q_SLOTS:
+    void setRouting(const moe::app::RoutingData& reply);
+    void appendRows(const moe::app::RoutingData& rows);  // live; redraw throttled
+    void clear();
+
+Q_SIGNALS:
+    void openRoutingPageRequested();  // "Open on the Routing page"
+
+private:
+    void redraw();
+
+    app::RoutingViewModel m_model;
+    QTimer* m_redrawTimer = nullptr;
+    QLabel* m_caption = nullptr;
+    QComboBox* m_measure = nullptr;
+    RoutingHeatmapWidget* m_heatmap = nullptr;
+    TokenStripWidget* m_strip = nullptr;
+};
+
+}  // namespace moe::ui
