@@ -108,13 +108,6 @@ private:
     std::span<const GgufFile> m_files;
 };
 
-#define MOE_ASSIGN_OR_RETURN(lhs, expr)    \
-    do {                                   \
-        auto moe_r_ = (expr);              \
-        if (!moe_r_) return moe_r_.status(); \
-        lhs = *moe_r_;                     \
-    } while (0)
-
 Status read_vocab_size(const GgufFile& file, const TensorIndex& tensors, const KeyReader& keys, HParams& hp) {
     if (keys.has("vocab_size")) {
         MOE_ASSIGN_OR_RETURN(hp.n_vocab, keys.integer("vocab_size"));

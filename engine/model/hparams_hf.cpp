@@ -113,13 +113,6 @@ private:
     std::string m_path;
 };
 
-#define MOE_ASSIGN_OR_RETURN(lhs, expr)      \
-    do {                                     \
-        auto moe_r_ = (expr);                \
-        if (!moe_r_) return moe_r_.status(); \
-        lhs = *moe_r_;                       \
-    } while (0)
-
 Status read_yarn(const ConfigReader& rs, HParams& hp) {
     hp.rope_scaling = RopeScaling::Yarn;
     MOE_RETURN_IF_ERROR(rs.real("factor", hp.rope_factor));

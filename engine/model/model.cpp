@@ -91,13 +91,9 @@ Status Model::forward(KvCache& cache, std::span<const int32_t> tokens, int32_t f
     if (all_logits) logits.reserve(static_cast<size_t>(total * n_vocab));
     for (int64_t begin = 0; begin < total; begin += ubatch) {
         const int64_t n = std::min(ubatch, total - begin);
-        ForwardState st{*m_backend, m_hp, m_weights, cache, m_buffers};
-        st.n = n;
-        st.first_pos = first_pos + static_cast<int32_t>(begin);
-        st.on_routing = on_routing;
-        st.token_offset = begin;
-        st.rope = rope_params(m_hp, m_weights);
-        st.moe_slot = m_moe_slot;
+        const int32_t batch_pos = first_pos + static_cast<int32_t>(begin);
+        ForwardState st{*m_backend, m_hp,     m_weights, cache, m_buffers, n, batch_pos, on_routing, begin,
+                        rope_params(m_hp, m_weights), m_moe_slot};
         m_buffers.pos.resize(static_cast<size_t>(n));
         for (int64_t t = 0; t < n; ++t) m_buffers.pos[t] = st.first_pos + static_cast<int32_t>(t);
         MOE_RETURN_IF_ERROR(embed_tokens(st, tokens.subspan(static_cast<size_t>(begin), static_cast<size_t>(n))));

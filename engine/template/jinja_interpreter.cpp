@@ -78,7 +78,7 @@ void Interpreter::charge_steps(uint64_t n) {
     if (m_steps > m_max_steps) fail("template exceeded " + std::to_string(m_max_steps) + " operations");
 }
 
-void Interpreter::emit(std::string& out, const std::string& text) {
+void Interpreter::emit_text(std::string& out, const std::string& text) {
     if (out.size() + text.size() > k_max_string_bytes) fail("output larger than 16 MiB");
     charge_bytes(text.size());
     out += text;
@@ -105,8 +105,8 @@ Interpreter::Flow Interpreter::exec(const Stmt& s, const ScopePtr& scope, std::s
     charge_steps();
     try {
         switch (s.kind) {
-            case StmtKind::Text: emit(out, s.text); return Flow::Normal;
-            case StmtKind::Print: emit(out, to_str(eval(*s.expr, scope))); return Flow::Normal;
+            case StmtKind::Text: emit_text(out, s.text); return Flow::Normal;
+            case StmtKind::Print: emit_text(out, to_str(eval(*s.expr, scope))); return Flow::Normal;
             case StmtKind::If:
                 for (const auto& [cond, body] : s.branches)
                     if (!cond || eval(*cond, scope).truthy()) return exec_list(body, scope, out);
@@ -127,7 +127,7 @@ Interpreter::Flow Interpreter::exec(const Stmt& s, const ScopePtr& scope, std::s
                 std::string captured;
                 exec_list(s.body, scope, captured);
                 const Value input = Value::string(std::move(captured));
-                emit(out, to_str(eval_filter_chain(*s.filter, scope, &input)));
+                emit_text(out, to_str(eval_filter_chain(*s.filter, scope, &input)));
                 return Flow::Normal;
             }
             case StmtKind::Break: return Flow::Break;
@@ -265,7 +265,7 @@ void Interpreter::exec_call_block(const Stmt& s, const ScopePtr& scope, std::str
         return in.invoke_macro(*block, defining, caller_args, Value());
     });
     args.keyword.emplace_back("caller", caller);
-    emit(out, to_str(call_value(callee, args)));
+    emit_text(out, to_str(call_value(callee, args)));
 }
 
 // ---- expressions ---------------------------------------------------------------------------------------

@@ -70,7 +70,7 @@ private:
     void exec_call_block(const Stmt& s, const ScopePtr& scope, std::string& out);
     Value make_macro(const Stmt& s, const ScopePtr& scope);
     Value invoke_macro(const Stmt& s, const ScopePtr& closure, CallArgs& args, const Value& caller);
-    void emit(std::string& out, const std::string& text);
+    void emit_text(std::string& out, const std::string& text);
 
     Value eval(const Expr& e, const ScopePtr& scope);
     Value eval_inner(const Expr& e, const ScopePtr& scope);

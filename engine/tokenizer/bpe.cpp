@@ -39,7 +39,7 @@ const BpeModel::Merge* BpeModel::find_merge(int32_t left, int32_t right) const {
     return it == m_merges.end() ? nullptr : &it->second;
 }
 
-void BpeModel::emit(const Symbol& symbol, std::string_view bytes, std::vector<int32_t>& out) const {
+void BpeModel::emit_symbol(const Symbol& symbol, std::string_view bytes, std::vector<int32_t>& out) const {
     const int32_t token = m_symbol_token[symbol.id];
     if (token >= 0) {
         out.push_back(token);
@@ -105,7 +105,7 @@ void BpeModel::encode_piece(std::string_view bytes, std::vector<int32_t>& out) c
                       static_cast<uint32_t>(i + 1)};
     }
     merge_all(symbols);
-    for (int32_t i = 0; i >= 0; i = symbols[i].next) emit(symbols[i], bytes, out);
+    for (int32_t i = 0; i >= 0; i = symbols[i].next) emit_symbol(symbols[i], bytes, out);
 }
 
 }  // namespace moe

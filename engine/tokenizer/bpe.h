@@ -39,7 +39,7 @@ private:
 
     int32_t symbol_id(const std::string& text);  // adds a symbol that is not a token
     const Merge* find_merge(int32_t left, int32_t right) const;
-    void emit(const Symbol& symbol, std::string_view bytes, std::vector<int32_t>& out) const;
+    void emit_symbol(const Symbol& symbol, std::string_view bytes, std::vector<int32_t>& out) const;
     void merge_all(std::vector<Symbol>& symbols) const;
 
     std::unordered_map<std::string, int32_t> m_symbol_ids;  // text -> symbol id (token ids, then extras)
