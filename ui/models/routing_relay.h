@@ -1,0 +1,36 @@
+// Turns the chat service's cumulative RoutingSnapshots (every ~200 ms while a reply streams, then a final one)
+// into the routing views' live calls: a new reply begins a live segment, only the rows not sent yet are appended,
+// the final snapshot finishes it. Lives on the UI thread.
+#pragma once
+
+#include "models/routing_data.h"
+#include "services/routing_snapshot.h"
+
+#include <QObject>
+#include <QString>
+
+namespace moe::app {
+
+// Rows [fromRow, rows()) of a snapshot as RoutingData (no segment).
+RoutingData routingDataFromSnapshot(const RoutingSnapshot& snapshot, int fromRow = 0);
+
+class RoutingRelay : public QObject {
+    Q_OBJECT
+public:
+    explicit RoutingRelay(QObject* parent = nullptr) : QObject(parent) {}
+
+public slots:
+    void onSnapshot(const moe::app::RoutingSnapshot& snapshot);
+
+signals:
+    void liveReplyStarted(const QString& label);
+    void liveRows(const moe::app::RoutingData& rows);
+    void liveReplyFinished();
+
+private:
+    qint64 m_messageId = -1;
+    int m_sentRows = 0;
+    int m_replies = 0;
+};
+
+}  // namespace moe::app
