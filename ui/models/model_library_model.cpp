@@ -21,8 +21,8 @@ QVariant ModelLibraryModel::headerData(int section, Qt::Orientation orientation,
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
     switch (section) {
         case Name: return tr("Name");
-        case Architecture: return tr("Architecture");
-        case Parameters: return tr("Parameters");
+        case Architecture: return tr("Arch");
+        case Parameters: return tr("Params");
         case Experts: return tr("Experts");
         case Quantization: return tr("Quantization");
         case Context: return tr("Context");
@@ -42,11 +42,11 @@ QVariant ModelLibraryModel::displayData(const LibraryEntry& e, int column) const
             return r.architecture;
         case Parameters:
             if (!ready || !r.paramsTotal) return QString();
-            return tr("%1 (%2 active)").arg(app::formatCount(*r.paramsTotal), app::formatCount(r.paramsActive.value_or(0)));
+            return app::formatCount(*r.paramsTotal);  // active per token: tooltip and details panel
         case Experts:
             if (!ready || !r.nExpert || *r.nExpert == 0) return ready ? tr("dense") : QString();
-            return tr("%1 + %2 shared, top-%3").arg(*r.nExpert).arg(r.nExpertShared.value_or(0)).arg(r.nExpertUsed.value_or(0));
-        case Quantization: return ready ? r.quantization.section(QLatin1Char(','), 0, 1) : QString();
+            return tr("%1+%2, top-%3").arg(*r.nExpert).arg(r.nExpertShared.value_or(0)).arg(r.nExpertUsed.value_or(0));
+        case Quantization: return ready ? r.quantization.section(QLatin1Char(' '), 0, 0) : QString();  // the main type
         case Context: return ready && r.contextLength ? app::formatCount(*r.contextLength) : QString();
         case Size: return r.fileBytes ? app::formatBytes(*r.fileBytes) : QString();
         default: return {};
@@ -59,7 +59,13 @@ QVariant ModelLibraryModel::data(const QModelIndex& index, int role) const {
     switch (role) {
         case Qt::DisplayRole: return displayData(e, index.column());
         case Qt::ToolTipRole:
-            return e.state == LibraryEntry::State::Failed ? e.error : e.record.path;
+            if (e.state == LibraryEntry::State::Failed) return e.error;
+            if (index.column() == Quantization) return e.record.quantization;  // every type with its tensor count
+            if (index.column() == Parameters)
+                return tr("%1 total, %2 active per token")
+                    .arg(app::formatCount(e.record.paramsTotal.value_or(0)), app::formatCount(e.record.paramsActive.value_or(0)));
+            if (index.column() == Experts) return tr("routed + shared experts, routed experts per token");
+            return e.record.path;
         case Qt::DecorationRole:
             if (index.column() != Name) return {};
             if (e.state == LibraryEntry::State::Failed) return Icons::icon(IconKind::Warning, Theme::colors().error);
@@ -130,6 +136,7 @@ void ModelLibraryModel::setDescribed(const QString& path, const app::ModelInfo& 
     app::ModelRecord r = info.record;
     r.id = e.record.id;
     r.isDemo = e.record.isDemo;
+    if (r.isDemo) r.name = e.record.name;  // the bundled file's name says what it is; its metadata does not
     r.notes = e.record.notes;
     r.addedAtMs = e.record.addedAtMs;
     r.lastLoadedAtMs = e.record.lastLoadedAtMs;

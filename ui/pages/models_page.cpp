@@ -46,6 +46,7 @@ ModelsPage::ModelsPage(app::Store* store, app::ModelService* service, QWidget* p
     m_table->horizontalHeader()->setDefaultAlignment(Qt::AlignLeft | Qt::AlignVCenter);
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_table->horizontalHeader()->setSectionResizeMode(ModelLibraryModel::Name, QHeaderView::Stretch);
+    m_table->horizontalHeader()->setMinimumSectionSize(48);
     m_table->setIconSize(QSize(18, 18));
     m_table->setAccessibleName(tr("Model library"));
     connect(m_table->selectionModel(), &QItemSelectionModel::selectionChanged, this, &ModelsPage::onSelectionChanged);
@@ -56,7 +57,7 @@ ModelsPage::ModelsPage(app::Store* store, app::ModelService* service, QWidget* p
     m_stack->addWidget(m_table);
     m_stack->addWidget(buildEmptyState());
     m_details = new ModelDetailsPanel(this);
-    m_details->setFixedWidth(380);
+    m_details->setFixedWidth(360);
     auto* content = new QHBoxLayout;
     content->setSpacing(Theme::kSpacingL);
     content->addWidget(m_stack, 1);
@@ -143,7 +144,8 @@ void ModelsPage::connectService() {
                 m_model->setLoadedPath(s.path);
                 m_banner->hide();
                 if (s.modelId > 0) m_store->markModelLoaded(s.modelId, QDateTime::currentMSecsSinceEpoch());
-                emit statusMessage(tr("Loaded %1 in %2 s").arg(s.name).arg(s.loadMs / 1000.0, 0, 'f', 2));
+                emit statusMessage(s.loadMs < 1000 ? tr("Loaded %1 in %2 ms").arg(s.name).arg(s.loadMs)
+                                                   : tr("Loaded %1 in %2 s").arg(s.name).arg(s.loadMs / 1000.0, 0, 'f', 1));
             });
     connect(m_service, &ModelService::loadFailed, this, [this](const QString& path, const QString& message) {
         m_details->setLoading(false);
@@ -327,6 +329,7 @@ void ModelsPage::loadSelected() {
     request.modelId = e.record.id;
     request.contextLength = m_details->contextLength();
     request.isDemo = e.record.isDemo;
+    request.displayName = e.record.name;
     m_banner->hide();
     m_details->setLoading(true);  // at once, before the worker reports loadStarted
     m_service->requestLoad(request);

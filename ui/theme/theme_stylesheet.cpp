@@ -70,9 +70,9 @@ QString Theme::styleSheet(const ThemeColors& c) {
              "QStatusBar::item { border: none; }\n"
              "QStatusBar QLabel { padding: 0 10px; color: %3; }\n"
              "QLabel[role=\"muted\"], QLabel[role=\"caption\"] { color: %3; }\n"
-             "QComboBox, QSpinBox, QLineEdit { padding: 4px 6px; border: 1px solid %2; border-radius: 6px;"
-             " background: %4; }\n"
-             "QComboBox:focus, QSpinBox:focus, QLineEdit:focus { border-color: %5; }\n"
+             // Combo and spin boxes keep Fusion's own drawing (their arrows vanish under a stylesheet border).
+             "QLineEdit { padding: 4px 6px; border: 1px solid %2; border-radius: 6px; background: %4; }\n"
+             "QLineEdit:focus { border-color: %5; }\n"
              "QMenu { padding: 4px; border: 1px solid %2; }\n"
              "QMenu::item { padding: 5px 24px 5px 20px; border-radius: 4px; }\n"
              "QMenu::item:selected { background: %6; color: %7; }\n")

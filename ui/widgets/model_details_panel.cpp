@@ -48,9 +48,10 @@ ModelDetailsPanel::ModelDetailsPanel(QWidget* parent) : QFrame(parent) {
     m_demoBadge->setToolTip(tr("A bundled demo model with random weights: it loads and runs everywhere, "
                                "but what it writes is meaningless."));
     m_stateBadge = new QLabel(this);
-    titleRow->addWidget(m_title, 1);
-    titleRow->addWidget(m_demoBadge, 0, Qt::AlignTop);
-    titleRow->addWidget(m_stateBadge, 0, Qt::AlignTop);
+    titleRow->addWidget(m_demoBadge);
+    titleRow->addWidget(m_stateBadge);
+    titleRow->addStretch(1);
+    layout->addWidget(m_title);
     layout->addLayout(titleRow);
     m_path = mutedLabel(QString(), this);
     m_path->setWordWrap(true);

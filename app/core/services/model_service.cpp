@@ -22,7 +22,8 @@ ModelSummary summaryOf(moe::Model& model, const ModelLoadRequest& request, qint6
     ModelSummary s;
     s.modelId = request.modelId;
     s.path = request.path;
-    s.name = d.name.empty() ? QFileInfo(request.path).completeBaseName() : QString::fromStdString(d.name);
+    s.name = !request.displayName.isEmpty() ? request.displayName
+             : d.name.empty() ? QFileInfo(request.path).completeBaseName() : QString::fromStdString(d.name);
     s.architecture = QString::fromUtf8(moe::arch_name(hp.arch));
     s.deviceName = QString::fromStdString(device.name);
     s.deviceKind = QString::fromStdString(device.kind);

@@ -26,6 +26,7 @@ struct ModelLoadRequest {
     qint64 contextLength = 4096;  // n_ctx the chat sessions should use (the Models page's choice)
     int threads = 0;         // <= 0: one per hardware thread
     bool isDemo = false;
+    QString displayName;  // the library's name; empty: the model's general.name
 };
 
 // What the status bar and the pages show about the loaded model.
