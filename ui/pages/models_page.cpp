@@ -39,7 +39,7 @@ ModelsPage::ModelsPage(app::Store* store, app::ModelService* service, QWidget* p
     m_table->setSelectionMode(QAbstractItemView::SingleSelection);
     m_table->setShowGrid(false);
     m_table->setWordWrap(false);
-    m_table->setTextElideMode(Qt::ElideMiddle);
+    m_table->setTextElideMode(Qt::ElideRight);
     m_table->verticalHeader()->hide();
     m_table->verticalHeader()->setDefaultSectionSize(36);
     m_table->horizontalHeader()->setHighlightSections(false);
