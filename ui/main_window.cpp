@@ -7,9 +7,9 @@
 #include "theme/theme.h"
 
 #include <QActionGroup>
-#include <QFileInfo>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QListWidget>
@@ -36,7 +36,9 @@ QLabel* iconLabel(QWidget* parent) {
     return l;
 }
 
-QString cpuDeviceText() { return QObject::tr("CPU · %1 threads").arg(QThread::idealThreadCount()); }
+QString cpuDeviceText() {
+    return QObject::tr("CPU · %1 threads").arg(QThread::idealThreadCount());
+}
 
 }  // namespace
 
@@ -116,8 +118,7 @@ void MainWindow::buildMenus() {
     QAction* fullScreen = view->addAction(tr("&Full Screen"));
     fullScreen->setShortcut(QKeySequence::FullScreen);
     if (fullScreen->shortcut().isEmpty()) fullScreen->setShortcut(QKeySequence(Qt::Key_F11));
-    connect(fullScreen, &QAction::triggered, this,
-            [this] { isFullScreen() ? showNormal() : showFullScreen(); });
+    connect(fullScreen, &QAction::triggered, this, [this] { isFullScreen() ? showNormal() : showFullScreen(); });
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     QAction* about = help->addAction(tr("&About MoE Workbench"));
@@ -227,7 +228,9 @@ bool MainWindow::showPage(const QString& id) {
     return true;
 }
 
-QString MainWindow::currentPageId() const { return m_pageIds.value(m_pages->currentIndex()); }
+QString MainWindow::currentPageId() const {
+    return m_pageIds.value(m_pages->currentIndex());
+}
 
 QWidget* MainWindow::page(const QString& id) const {
     const int index = static_cast<int>(m_pageIds.indexOf(id));
@@ -247,32 +250,45 @@ void MainWindow::readOwnMemory() {
     if (rss) setProcessMemory(*rss);
 }
 
-void MainWindow::setProcessMemory(qint64 rssBytes) { m_memory->setText(tr("RSS %1").arg(app::formatBytes(rssBytes))); }
+void MainWindow::setProcessMemory(qint64 rssBytes) {
+    m_memory->setText(tr("RSS %1").arg(app::formatBytes(rssBytes)));
+}
 
 void MainWindow::setLastTokensPerSecond(double tokensPerSecond) {
     m_speed->setText(tr("%1 tok/s").arg(tokensPerSecond, 0, 'f', tokensPerSecond < 100 ? 1 : 0));
 }
 
-void MainWindow::showStatusMessage(const QString& text) { statusBar()->showMessage(text, 5000); }
+void MainWindow::showStatusMessage(const QString& text) {
+    statusBar()->showMessage(text, 5000);
+}
 
-QString MainWindow::statusModelText() const { return m_model->text(); }
-QString MainWindow::statusDeviceText() const { return m_device->text(); }
-QString MainWindow::statusMemoryText() const { return m_memory->text(); }
-QString MainWindow::statusSpeedText() const { return m_speed->text(); }
+QString MainWindow::statusModelText() const {
+    return m_model->text();
+}
+QString MainWindow::statusDeviceText() const {
+    return m_device->text();
+}
+QString MainWindow::statusMemoryText() const {
+    return m_memory->text();
+}
+QString MainWindow::statusSpeedText() const {
+    return m_speed->text();
+}
 
 void MainWindow::showAbout() {
     QMessageBox box(this);
     box.setWindowTitle(tr("About MoE Workbench"));
     box.setIconPixmap(Icons::pixmap(IconKind::Models, 48, Theme::colors().accent));
-    box.setText(tr("<h3>MoE Workbench</h3><p>A desktop workbench for DeepSeek-family Mixture-of-Experts "
-                   "models: load GGUF files and Hugging Face folders, chat, and see which experts every "
-                   "token is routed to.</p>"));
-    box.setInformativeText(tr("Version %1 · Qt %2 · in-process engine (CPU%3)<br>"
-                              "The bundled demo model has random weights: it loads and runs, "
-                              "but its output is meaningless.")
-                               .arg(QApplication::applicationVersion(), QString::fromLatin1(qVersion()),
-                                    m_device->text().startsWith(QLatin1String("CPU")) ? QString()
-                                                                                       : tr(", ") + m_device->text()));
+    box.setText(
+        tr("<h3>MoE Workbench</h3><p>A desktop workbench for DeepSeek-family Mixture-of-Experts "
+           "models: load GGUF files and Hugging Face folders, chat, and see which experts every "
+           "token is routed to.</p>"));
+    box.setInformativeText(
+        tr("Version %1 · Qt %2 · in-process engine (CPU%3)<br>"
+           "The bundled demo model has random weights: it loads and runs, "
+           "but its output is meaningless.")
+            .arg(QApplication::applicationVersion(), QString::fromLatin1(qVersion()),
+                 m_device->text().startsWith(QLatin1String("CPU")) ? QString() : tr(", ") + m_device->text()));
     box.setStandardButtons(QMessageBox::Close);
     box.exec();
 }
@@ -307,8 +323,8 @@ void MainWindow::refreshIcons() {
     const ThemeColors c = Theme::colors();
     for (int i = 0; i < m_nav->count() && i < m_pageIcons.size(); ++i)
         m_nav->item(i)->setIcon(Icons::icon(m_pageIcons[i], c.text));
-    m_modelIcon->setPixmap(Icons::pixmap(m_modelLoaded ? IconKind::Check : IconKind::Models, 16,
-                                         m_modelLoaded ? c.success : c.mutedText));
+    m_modelIcon->setPixmap(
+        Icons::pixmap(m_modelLoaded ? IconKind::Check : IconKind::Models, 16, m_modelLoaded ? c.success : c.mutedText));
     m_deviceIcon->setPixmap(Icons::pixmap(IconKind::Cpu, 16, c.mutedText));
     m_memoryIcon->setPixmap(Icons::pixmap(IconKind::Memory, 16, c.mutedText));
     m_speedIcon->setPixmap(Icons::pixmap(IconKind::Speed, 16, c.mutedText));

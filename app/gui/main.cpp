@@ -45,9 +45,8 @@ int main(int argc, char** argv) {
     parser.setApplicationDescription(QStringLiteral("Desktop workbench for DeepSeek-family MoE models"));
     parser.addHelpOption();
     parser.addVersionOption();
-    const QCommandLineOption dataDirOption(QStringLiteral("data-dir"),
-                                           QStringLiteral("Keep the database and settings in DIR."),
-                                           QStringLiteral("DIR"));
+    const QCommandLineOption dataDirOption(
+        QStringLiteral("data-dir"), QStringLiteral("Keep the database and settings in DIR."), QStringLiteral("DIR"));
     const QCommandLineOption modelOption(QStringLiteral("model"),
                                          QStringLiteral("Add the model at PATH to the library and load it."),
                                          QStringLiteral("PATH"));
@@ -91,13 +90,14 @@ int main(int argc, char** argv) {
             const QString path = QFileInfo(parser.value(modelOption)).absoluteFilePath();
             window.showPage(QStringLiteral("models"));
             // Load once its description arrived (it is read on the thread pool).
-            QObject::connect(models, &moe::ui::ModelsPage::described, models, [models, path](const QString& p, bool ok) {
-                if (ok && p == path && !models->property("startModelLoaded").toBool()) {
-                    models->setProperty("startModelLoaded", true);
-                    models->selectPath(path);
-                    models->loadSelected();
-                }
-            });
+            QObject::connect(models, &moe::ui::ModelsPage::described, models,
+                             [models, path](const QString& p, bool ok) {
+                                 if (ok && p == path && !models->property("startModelLoaded").toBool()) {
+                                     models->setProperty("startModelLoaded", true);
+                                     models->selectPath(path);
+                                     models->loadSelected();
+                                 }
+                             });
             models->addPaths({path});
             if (models->libraryModel()->rowOfPath(path) >= 0 && models->pendingDescribes() == 0) {
                 models->selectPath(path);

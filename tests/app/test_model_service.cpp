@@ -78,8 +78,9 @@ private Q_SLOTS:
         QSignalSpy progress(h.service, &ModelService::loadProgress);
         QSignalSpy loaded(h.service, &ModelService::modelLoaded);
         QThread* loadThread = nullptr;
-        connect(h.service, &ModelService::loadStarted, this, [&] { loadThread = QThread::currentThread(); },
-                Qt::DirectConnection);
+        connect(
+            h.service, &ModelService::loadStarted, this, [&] { loadThread = QThread::currentThread(); },
+            Qt::DirectConnection);
         h.service->requestLoad({m_fixture, 7, 2048, 2, false});
         QVERIFY((loaded.count() > 0 || loaded.wait(10000)));
         QCOMPARE(loadThread, h.thread.thread());
@@ -110,7 +111,8 @@ private Q_SLOTS:
         Harness h;
         QSemaphore gate;
         // Hold the service's thread so the load is still queued when cancel is pressed.
-        QMetaObject::invokeMethod(h.service, [&gate] { gate.acquire(); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            h.service, [&gate] { gate.acquire(); }, Qt::QueuedConnection);
         QSignalSpy cancelled(h.service, &ModelService::loadCancelled);
         QSignalSpy loaded(h.service, &ModelService::modelLoaded);
         h.service->requestLoad({m_fixture, 0, 1024, 2, false});
@@ -128,8 +130,12 @@ private Q_SLOTS:
         Harness h;
         h.service->setProgressIntervalMs(0);
         // The first progress step (0 bytes) cancels; the engine stops at the next one.
-        const QMetaObject::Connection canceller = connect(h.service, &ModelService::loadProgress, h.service,
-                [&h](qint64 done, qint64) { if (done == 0) h.service->cancelLoad(); }, Qt::DirectConnection);
+        const QMetaObject::Connection canceller = connect(
+            h.service, &ModelService::loadProgress, h.service,
+            [&h](qint64 done, qint64) {
+                if (done == 0) h.service->cancelLoad();
+            },
+            Qt::DirectConnection);
         QSignalSpy cancelled(h.service, &ModelService::loadCancelled);
         QSignalSpy failed(h.service, &ModelService::loadFailed);
         QSignalSpy loaded(h.service, &ModelService::modelLoaded);

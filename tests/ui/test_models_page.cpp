@@ -78,7 +78,8 @@ private:
         if (!described.first().at(1).toBool()) return false;
         // And written to the Store (the library row has its id).
         const QString file = QFileInfo(path).absoluteFilePath();
-        QTest::qWaitFor([&] { return m_page->libraryModel()->entry(m_page->libraryModel()->rowOfPath(file)).record.id > 0; }, 5000);
+        QTest::qWaitFor(
+            [&] { return m_page->libraryModel()->entry(m_page->libraryModel()->rowOfPath(file)).record.id > 0; }, 5000);
         return m_page->libraryModel()->entry(m_page->libraryModel()->rowOfPath(file)).record.id > 0;
     }
 
@@ -90,7 +91,9 @@ private:
         return QTest::qWaitFor([this] { return !m_page->detailsPanel()->isLoading(); }, 5000);
     }
 
-    QString demoPath() const { return QStringLiteral(MOE_SOURCE_DIR "/resources/models/demo-deepseek-v3-tiny-q8_0.gguf"); }
+    QString demoPath() const {
+        return QStringLiteral(MOE_SOURCE_DIR "/resources/models/demo-deepseek-v3-tiny-q8_0.gguf");
+    }
 
 private Q_SLOTS:
     void initTestCase() {
@@ -163,7 +166,8 @@ private Q_SLOTS:
     void cancelLoad() {
         QVERIFY(addAndWait(m_fixture));
         QSemaphore gate;
-        QMetaObject::invokeMethod(m_service, [&gate] { gate.acquire(); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            m_service, [&gate] { gate.acquire(); }, Qt::QueuedConnection);
         QSignalSpy cancelled(m_service, &ModelService::loadCancelled);
         m_page->detailsPanel()->loadButton()->click();
         QVERIFY(m_page->detailsPanel()->cancelButton()->isVisibleTo(m_page));
@@ -181,7 +185,8 @@ private Q_SLOTS:
         QVERIFY(!addAndWait(m_corrupt));
         QVERIFY(m_page->banner()->isVisible());
         QCOMPARE(m_page->banner()->kind(), MessageBanner::Kind::Error);
-        QVERIFY2(m_page->banner()->text().contains(QStringLiteral("broken-model.gguf")), qPrintable(m_page->banner()->text()));
+        QVERIFY2(m_page->banner()->text().contains(QStringLiteral("broken-model.gguf")),
+                 qPrintable(m_page->banner()->text()));
         QCOMPARE(m_page->libraryModel()->rowOfPath(m_corrupt), -1);  // not added to the library
         m_page->addPaths({m_dir.filePath(QStringLiteral("empty-folder-that-does-not-exist"))});
         QVERIFY(m_page->banner()->text().contains(QStringLiteral("no such file or folder")));
@@ -279,7 +284,8 @@ private Q_SLOTS:
         for (ThemeMode mode : {ThemeMode::Light, ThemeMode::Dark}) {
             Theme::apply(mode);
             QApplication::processEvents();
-            const QString path = QStringLiteral(MOE_SCREENSHOT_DIR "/main_window_models_%1.png").arg(Theme::modeName(mode));
+            const QString path =
+                QStringLiteral(MOE_SCREENSHOT_DIR "/main_window_models_%1.png").arg(Theme::modeName(mode));
             QVERIFY(m_window->grab().save(path));
         }
         Theme::apply(ThemeMode::Light);

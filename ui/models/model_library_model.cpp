@@ -15,19 +15,29 @@ int ModelLibraryModel::rowCount(const QModelIndex& parent) const {
     return parent.isValid() ? 0 : static_cast<int>(m_entries.size());
 }
 
-int ModelLibraryModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : ColumnCount; }
+int ModelLibraryModel::columnCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : ColumnCount;
+}
 
 QVariant ModelLibraryModel::headerData(int section, Qt::Orientation orientation, int role) const {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
     switch (section) {
-        case Name: return tr("Name");
-        case Architecture: return tr("Arch");
-        case Parameters: return tr("Params");
-        case Experts: return tr("Experts");
-        case Quantization: return tr("Quantization");
-        case Context: return tr("Context");
-        case Size: return tr("Size");
-        default: return {};
+        case Name:
+            return tr("Name");
+        case Architecture:
+            return tr("Arch");
+        case Parameters:
+            return tr("Params");
+        case Experts:
+            return tr("Experts");
+        case Quantization:
+            return tr("Quantization");
+        case Context:
+            return tr("Context");
+        case Size:
+            return tr("Size");
+        default:
+            return {};
     }
 }
 
@@ -35,7 +45,8 @@ QVariant ModelLibraryModel::displayData(const LibraryEntry& e, int column) const
     const app::ModelRecord& r = e.record;
     const bool ready = e.state == LibraryEntry::State::Ready;
     switch (column) {
-        case Name: return r.name.isEmpty() ? QFileInfo(r.path).fileName() : r.name;
+        case Name:
+            return r.name.isEmpty() ? QFileInfo(r.path).fileName() : r.name;
         case Architecture:
             if (e.state == LibraryEntry::State::Describing) return tr("describing…");
             if (e.state == LibraryEntry::State::Failed) return tr("unreadable");
@@ -46,10 +57,14 @@ QVariant ModelLibraryModel::displayData(const LibraryEntry& e, int column) const
         case Experts:
             if (!ready || !r.nExpert || *r.nExpert == 0) return ready ? tr("dense") : QString();
             return tr("%1+%2, top-%3").arg(*r.nExpert).arg(r.nExpertShared.value_or(0)).arg(r.nExpertUsed.value_or(0));
-        case Quantization: return ready ? r.quantization.section(QLatin1Char(' '), 0, 0) : QString();  // the main type
-        case Context: return ready && r.contextLength ? app::formatCount(*r.contextLength) : QString();
-        case Size: return r.fileBytes ? app::formatBytes(*r.fileBytes) : QString();
-        default: return {};
+        case Quantization:
+            return ready ? r.quantization.section(QLatin1Char(' '), 0, 0) : QString();  // the main type
+        case Context:
+            return ready && r.contextLength ? app::formatCount(*r.contextLength) : QString();
+        case Size:
+            return r.fileBytes ? app::formatBytes(*r.fileBytes) : QString();
+        default:
+            return {};
     }
 }
 
@@ -57,13 +72,15 @@ QVariant ModelLibraryModel::data(const QModelIndex& index, int role) const {
     if (!index.isValid() || index.row() >= m_entries.size()) return {};
     const LibraryEntry& e = m_entries.at(index.row());
     switch (role) {
-        case Qt::DisplayRole: return displayData(e, index.column());
+        case Qt::DisplayRole:
+            return displayData(e, index.column());
         case Qt::ToolTipRole:
             if (e.state == LibraryEntry::State::Failed) return e.error;
             if (index.column() == Quantization) return e.record.quantization;  // every type with its tensor count
             if (index.column() == Parameters)
                 return tr("%1 total, %2 active per token")
-                    .arg(app::formatCount(e.record.paramsTotal.value_or(0)), app::formatCount(e.record.paramsActive.value_or(0)));
+                    .arg(app::formatCount(e.record.paramsTotal.value_or(0)),
+                         app::formatCount(e.record.paramsActive.value_or(0)));
             if (index.column() == Experts) return tr("routed + shared experts, routed experts per token");
             return e.record.path;
         case Qt::DecorationRole:
@@ -85,10 +102,14 @@ QVariant ModelLibraryModel::data(const QModelIndex& index, int role) const {
             if (index.column() == Size || index.column() == Context)
                 return QVariant(static_cast<int>(Qt::AlignRight | Qt::AlignVCenter));
             return {};
-        case PathRole: return e.record.path;
-        case IdRole: return e.record.id;
-        case StateRole: return static_cast<int>(e.state);
-        default: return {};
+        case PathRole:
+            return e.record.path;
+        case IdRole:
+            return e.record.id;
+        case StateRole:
+            return static_cast<int>(e.state);
+        default:
+            return {};
     }
 }
 

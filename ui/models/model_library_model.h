@@ -15,8 +15,8 @@ struct LibraryEntry {
     enum class State { Describing, Ready, Failed };
     app::ModelRecord record;  // id 0 until the Store wrote it
     State state = State::Describing;
-    QString error;            // Failed: why (names the file)
-    app::ModelInfo info;      // Ready: the description (memory plans)
+    QString error;        // Failed: why (names the file)
+    app::ModelInfo info;  // Ready: the description (memory plans)
     bool loaded = false;
 };
 

@@ -86,15 +86,17 @@ QWidget* ModelsPage::buildHeader() {
     auto* title = new QLabel(tr("Models"), w);
     title->setFont(Theme::titleFont());
     m_subtitle = new QLabel(tr("Your model library. Add GGUF files or Hugging Face folders, or drop them "
-                               "anywhere on this page."), w);
+                               "anywhere on this page."),
+                            w);
     Theme::setStyleProperty(m_subtitle, "role", QStringLiteral("muted"));
     text->addWidget(title);
     text->addWidget(m_subtitle);
     h->addLayout(text, 1);
     auto* addFolder = new QPushButton(tr("Add folder…"), w);
     addFolder->setObjectName(QStringLiteral("addFolderButton"));
-    addFolder->setToolTip(tr("Add a Hugging Face model folder (config.json + safetensors), or every GGUF file "
-                             "in a folder"));
+    addFolder->setToolTip(
+        tr("Add a Hugging Face model folder (config.json + safetensors), or every GGUF file "
+           "in a folder"));
     auto* addFile = new QPushButton(tr("Add model file…"), w);
     addFile->setObjectName(QStringLiteral("addFileButton"));
     addFile->setToolTip(tr("Add a GGUF file (Ctrl+O)"));
@@ -119,7 +121,8 @@ QWidget* ModelsPage::buildEmptyState() {
     title->setFont(Theme::sectionFont());
     title->setAlignment(Qt::AlignCenter);
     auto* hint = new QLabel(tr("Add a GGUF file or a Hugging Face folder with the buttons above,\n"
-                               "or drop files and folders here."), w);
+                               "or drop files and folders here."),
+                            w);
     Theme::setStyleProperty(hint, "role", QStringLiteral("muted"));
     hint->setAlignment(Qt::AlignCenter);
     v->addWidget(icon);
@@ -144,8 +147,9 @@ void ModelsPage::connectService() {
                 m_model->setLoadedPath(s.path);
                 m_banner->hide();
                 if (s.modelId > 0) m_store->markModelLoaded(s.modelId, QDateTime::currentMSecsSinceEpoch());
-                emit statusMessage(s.loadMs < 1000 ? tr("Loaded %1 in %2 ms").arg(s.name).arg(s.loadMs)
-                                                   : tr("Loaded %1 in %2 s").arg(s.name).arg(s.loadMs / 1000.0, 0, 'f', 1));
+                emit statusMessage(s.loadMs < 1000
+                                       ? tr("Loaded %1 in %2 ms").arg(s.name).arg(s.loadMs)
+                                       : tr("Loaded %1 in %2 s").arg(s.name).arg(s.loadMs / 1000.0, 0, 'f', 1));
             });
     connect(m_service, &ModelService::loadFailed, this, [this](const QString& path, const QString& message) {
         m_details->setLoading(false);
@@ -170,7 +174,8 @@ void ModelsPage::reloadLibrary() {
         return;
     }
     QList<LibraryEntry> entries;
-    for (const app::ModelRecord& r : rows.value()) entries.append(LibraryEntry{r, LibraryEntry::State::Describing, {}, {}, false});
+    for (const app::ModelRecord& r : rows.value())
+        entries.append(LibraryEntry{r, LibraryEntry::State::Describing, {}, {}, false});
     m_model->setEntries(entries);
     m_model->setLoadedPath(m_service->currentSummary().path);
     for (const LibraryEntry& e : entries) describe(e.record.path, false);
@@ -260,11 +265,13 @@ void ModelsPage::onDescribed(const app::ModelInfo& info, bool addToStore) {
     if (addToStore) {
         const QString path = info.path;
         m_store->addModel(m_model->entry(row).record).then(this, [this, path](const app::WriteResult& r) {
-            if (r.ok()) onSaved(path, r.id);
+            if (r.ok())
+                onSaved(path, r.id);
             else {
                 if (m_loadWhenSaved == path) cancelLoad();
-                m_banner->showMessage(MessageBanner::Kind::Error, tr("Could not save %1 in the library: %2")
-                                                                      .arg(QFileInfo(path).fileName(), r.error));
+                m_banner->showMessage(
+                    MessageBanner::Kind::Error,
+                    tr("Could not save %1 in the library: %2").arg(QFileInfo(path).fileName(), r.error));
             }
         });
         emit statusMessage(tr("Added %1").arg(m_model->entry(row).record.name));
@@ -294,7 +301,9 @@ QString ModelsPage::selectedPath() const {
     return rows.isEmpty() ? QString() : m_model->data(rows.first(), ModelLibraryModel::PathRole).toString();
 }
 
-void ModelsPage::onSelectionChanged() { refreshDetails(); }
+void ModelsPage::onSelectionChanged() {
+    refreshDetails();
+}
 
 void ModelsPage::refreshDetails() {
     const int row = m_model->rowOfPath(selectedPath());
@@ -307,7 +316,9 @@ void ModelsPage::refreshDetails() {
     m_details->setLoading(m_service->isLoading());
 }
 
-void ModelsPage::updateEmptyState() { m_stack->setCurrentIndex(m_model->rowCount() == 0 ? 1 : 0); }
+void ModelsPage::updateEmptyState() {
+    m_stack->setCurrentIndex(m_model->rowCount() == 0 ? 1 : 0);
+}
 
 void ModelsPage::loadSelected() {
     const int row = m_model->rowOfPath(selectedPath());
@@ -335,7 +346,9 @@ void ModelsPage::loadSelected() {
     m_service->requestLoad(request);
 }
 
-void ModelsPage::unloadModel() { m_service->requestUnload(); }
+void ModelsPage::unloadModel() {
+    m_service->requestUnload();
+}
 
 void ModelsPage::cancelLoad() {
     if (!m_loadWhenSaved.isEmpty()) {
@@ -352,8 +365,10 @@ void ModelsPage::removeSelected() {
     if (row < 0 || m_service->isLoading()) return;
     const LibraryEntry e = m_model->entry(row);
     if (e.loaded) m_service->requestUnload();
-    if (e.record.id > 0) m_store->removeModel(e.record.id);
-    else if (e.state == LibraryEntry::State::Ready) m_removeWhenSaved.insert(e.record.path);
+    if (e.record.id > 0)
+        m_store->removeModel(e.record.id);
+    else if (e.state == LibraryEntry::State::Ready)
+        m_removeWhenSaved.insert(e.record.path);
     m_model->removeRow(row);
     updateEmptyState();
     if (m_model->rowCount() > 0) m_table->selectRow(std::min(row, m_model->rowCount() - 1));
@@ -367,7 +382,8 @@ void ModelsPage::addFilesFromDialog() {
 }
 
 void ModelsPage::addFolderFromDialog() {
-    const QString dir = QFileDialog::getExistingDirectory(this, tr("Add a Hugging Face model folder"), QDir::homePath());
+    const QString dir =
+        QFileDialog::getExistingDirectory(this, tr("Add a Hugging Face model folder"), QDir::homePath());
     if (!dir.isEmpty()) addPaths({dir});
 }
 

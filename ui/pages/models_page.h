@@ -86,7 +86,7 @@ private:
     QLabel* m_subtitle = nullptr;
     QHash<QString, qint64> m_contextByPath;  // the context length chosen per model in this session
     QString m_loadingPath;
-    QString m_loadWhenSaved;         // Load pressed before the row had its Store id
+    QString m_loadWhenSaved;          // Load pressed before the row had its Store id
     QSet<QString> m_removeWhenSaved;  // removed before the Store wrote the row
     int m_pendingDescribes = 0;
 };

@@ -8,9 +8,25 @@
 namespace moe::ui {
 
 enum class IconKind {
-    Models, Chat, Routing, Metrics,            // navigation
-    Add, Folder, Load, Unload, Remove, Cancel,  // actions
-    Info, Warning, Error, Check, Sun, Moon, Cpu, Memory, Speed
+    Models,
+    Chat,
+    Routing,
+    Metrics,  // navigation
+    Add,
+    Folder,
+    Load,
+    Unload,
+    Remove,
+    Cancel,  // actions
+    Info,
+    Warning,
+    Error,
+    Check,
+    Sun,
+    Moon,
+    Cpu,
+    Memory,
+    Speed
 };
 
 class Icons {

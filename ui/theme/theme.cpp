@@ -96,12 +96,12 @@ void Theme::apply(ThemeMode mode) {
 
 ThemeMode Theme::mode() {
     return qApp && qApp->property(kModeProperty).toString() == QLatin1String("dark") ? ThemeMode::Dark
-                                                                                    : ThemeMode::Light;
+                                                                                     : ThemeMode::Light;
 }
 
 ThemeMode Theme::savedMode() {
     return QSettings().value(QStringLiteral("ui/theme")).toString() == QLatin1String("dark") ? ThemeMode::Dark
-                                                                                            : ThemeMode::Light;
+                                                                                             : ThemeMode::Light;
 }
 
 QString Theme::modeName(ThemeMode mode) {

@@ -29,7 +29,7 @@ struct ThemeColors {
     QColor success;
     QColor warning;
     QColor error;
-    QColor heatLow;   // heatmap endpoints: 0 and the maximum
+    QColor heatLow;  // heatmap endpoints: 0 and the maximum
     QColor heatHigh;
     QColor sharedExpert;  // shared experts, drawn apart from the routed ones
 };

@@ -7,18 +7,24 @@ namespace moe::ui {
 
 namespace {
 
-QString rgb(const QColor& c) { return c.name(QColor::HexRgb); }
+QString rgb(const QColor& c) {
+    return c.name(QColor::HexRgb);
+}
 
 QString badgeRules(const ThemeColors& c, bool dark) {
     QString s;
     const struct {
         const char* name;
         QColor color;
-    } badges[] = {{"success", c.success}, {"warning", c.warning}, {"error", c.error},
-                  {"info", c.accent},     {"demo", c.sharedExpert}};
+    } badges[] = {{"success", c.success},
+                  {"warning", c.warning},
+                  {"error", c.error},
+                  {"info", c.accent},
+                  {"demo", c.sharedExpert}};
     for (const auto& b : badges) {
-        s += QStringLiteral("QLabel[badge=\"%1\"] { color: %2; background: %3; border-radius: 9px;"
-                            " padding: 1px 8px; font-weight: 600; }\n")
+        s += QStringLiteral(
+                 "QLabel[badge=\"%1\"] { color: %2; background: %3; border-radius: 9px;"
+                 " padding: 1px 8px; font-weight: 600; }\n")
                  .arg(QLatin1String(b.name), rgb(dark ? b.color.lighter(115) : b.color.darker(110)),
                       rgb(Theme::blend(b.color, c.base, dark ? 0.22 : 0.13)));
     }
@@ -49,8 +55,8 @@ QString Theme::styleSheet(const ThemeColors& c) {
              "QPushButton[accent=\"true\"]:hover { background: %9; }\n"
              "QPushButton[accent=\"true\"]:disabled { background: %10; border-color: %10; color: %8; }\n")
              .arg(rgb(c.border), rgb(dark ? c.base.lighter(118) : c.base), rgb(blend(c.accent, c.base, 0.08)),
-                  rgb(blend(c.accent, c.base, 0.16)), rgb(c.mutedText), rgb(c.window), rgb(c.accent),
-                  rgb(c.accentText), rgb(c.accent.lighter(112)))
+                  rgb(blend(c.accent, c.base, 0.16)), rgb(c.mutedText), rgb(c.window), rgb(c.accent), rgb(c.accentText),
+                  rgb(c.accent.lighter(112)))
              .arg(rgb(blend(c.accent, c.window, 0.45)));
     s += QStringLiteral(
              "QProgressBar { border: none; border-radius: 4px; background: %1; max-height: 8px; text-align: center;"
@@ -76,8 +82,8 @@ QString Theme::styleSheet(const ThemeColors& c) {
              "QMenu { padding: 4px; border: 1px solid %2; }\n"
              "QMenu::item { padding: 5px 24px 5px 20px; border-radius: 4px; }\n"
              "QMenu::item:selected { background: %6; color: %7; }\n")
-             .arg(rgb(c.navBackground), rgb(c.border), rgb(c.mutedText), rgb(c.base), rgb(c.accent),
-                  rgb(c.accent), rgb(c.accentText));
+             .arg(rgb(c.navBackground), rgb(c.border), rgb(c.mutedText), rgb(c.base), rgb(c.accent), rgb(c.accent),
+                  rgb(c.accentText));
     s += badgeRules(c, dark);
     return s;
 }

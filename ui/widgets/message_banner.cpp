@@ -38,7 +38,9 @@ void MessageBanner::showMessage(Kind kind, const QString& text) {
     show();
 }
 
-QString MessageBanner::text() const { return m_text->text(); }
+QString MessageBanner::text() const {
+    return m_text->text();
+}
 
 void MessageBanner::changeEvent(QEvent* event) {
     QFrame::changeEvent(event);

@@ -9,9 +9,9 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLocale>
-#include <QSignalBlocker>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QSignalBlocker>
 #include <QVBoxLayout>
 
 namespace moe::ui {
@@ -45,8 +45,9 @@ ModelDetailsPanel::ModelDetailsPanel(QWidget* parent) : QFrame(parent) {
     m_title->setWordWrap(true);
     m_demoBadge = new QLabel(tr("random weights"), this);
     Theme::setStyleProperty(m_demoBadge, "badge", QStringLiteral("demo"));
-    m_demoBadge->setToolTip(tr("A bundled demo model with random weights: it loads and runs everywhere, "
-                               "but what it writes is meaningless."));
+    m_demoBadge->setToolTip(
+        tr("A bundled demo model with random weights: it loads and runs everywhere, "
+           "but what it writes is meaningless."));
     m_stateBadge = new QLabel(this);
     titleRow->addWidget(m_demoBadge);
     titleRow->addWidget(m_stateBadge);
@@ -60,7 +61,8 @@ ModelDetailsPanel::ModelDetailsPanel(QWidget* parent) : QFrame(parent) {
     layout->addWidget(m_path);
 
     m_placeholder = mutedLabel(tr("Select a model in the library to see its details, its memory plan and "
-                                  "to load it."), this);
+                                  "to load it."),
+                               this);
     m_placeholder->setWordWrap(true);
     m_placeholder->setAlignment(Qt::AlignCenter);
     layout->addWidget(m_placeholder, 1);
@@ -214,15 +216,17 @@ void ModelDetailsPanel::fillContextChoices(qint64 trainContext, qint64 chosen) {
     int pick = 0;
     for (int i = 0; i < choices.size(); ++i) {
         const qint64 n = choices[i];
-        const QString label = n == trainContext ? tr("%1 (model maximum)").arg(QLocale().toString(n))
-                                                : QLocale().toString(n);
+        const QString label =
+            n == trainContext ? tr("%1 (model maximum)").arg(QLocale().toString(n)) : QLocale().toString(n);
         m_context->addItem(label, n);
         if (n <= wanted) pick = i;
     }
     m_context->setCurrentIndex(pick);
 }
 
-qint64 ModelDetailsPanel::contextLength() const { return m_context->currentData().toLongLong(); }
+qint64 ModelDetailsPanel::contextLength() const {
+    return m_context->currentData().toLongLong();
+}
 
 void ModelDetailsPanel::updateFacts() {
     while (QLayoutItem* item = m_factsGrid->takeAt(0)) {
@@ -247,7 +251,9 @@ void ModelDetailsPanel::updateFacts() {
             facts << qMakePair(tr("Layers"), tr("%1 (%2 MoE)").arg(hp.n_layer).arg(hp.n_moe_layers()));
             if (hp.is_moe())
                 facts << qMakePair(tr("Experts"), tr("%1 routed + %2 shared, top-%3 per token")
-                                                      .arg(hp.n_expert).arg(hp.n_expert_shared).arg(hp.n_expert_used));
+                                                      .arg(hp.n_expert)
+                                                      .arg(hp.n_expert_shared)
+                                                      .arg(hp.n_expert_used));
             facts << qMakePair(tr("Attention"), hp.is_mla() ? tr("MLA (latent KV cache)") : tr("multi-head"));
         }
         facts << qMakePair(tr("Quantization"), r.quantization);
@@ -270,11 +276,13 @@ void ModelDetailsPanel::updatePlan() {
     if (!ready) return;
     const moe::MemoryPlan plan = m_entry->info.plan(contextLength());
     const ThemeColors c = Theme::colors();
-    const QString row = QStringLiteral("<tr><td style='color:%1; padding-right:18px'>%2</td>"
-                                       "<td align='right'>%3</td></tr>");
+    const QString row = QStringLiteral(
+        "<tr><td style='color:%1; padding-right:18px'>%2</td>"
+        "<td align='right'>%3</td></tr>");
     QString rows = QStringLiteral("<table width='100%' cellspacing='0' cellpadding='2'>");
     rows += row.arg(c.mutedText.name(), tr("Weights"), app::formatBytes(static_cast<qint64>(plan.weight_bytes)));
-    rows += row.arg(c.mutedText.name(), tr("KV cache (%1 per token)").arg(app::formatBytes(static_cast<qint64>(plan.kv_bytes_per_token))),
+    rows += row.arg(c.mutedText.name(),
+                    tr("KV cache (%1 per token)").arg(app::formatBytes(static_cast<qint64>(plan.kv_bytes_per_token))),
                     app::formatBytes(static_cast<qint64>(plan.kv_bytes)));
     rows += row.arg(c.mutedText.name(), tr("Workspace"), app::formatBytes(static_cast<qint64>(plan.workspace_bytes)));
     rows += QStringLiteral("<tr><td style='padding-right:18px'><b>%1</b></td><td align='right'><b>%2</b></td></tr>")
@@ -295,8 +303,10 @@ void ModelDetailsPanel::updatePlan() {
     Theme::setStyleProperty(m_fitBadge, "badge", QString::fromLatin1(badges[static_cast<int>(fit)]));
     m_fitBadge->show();
     m_ramBar->show();
-    m_ramBar->setValue(static_cast<int>(std::min(1000.0, 1000.0 * need / std::max<qint64>(1, m_memory->availableBytes))));
-    const QColor barColor = fit == app::MemoryFit::Fits ? c.success : (fit == app::MemoryFit::Tight ? c.warning : c.error);
+    m_ramBar->setValue(
+        static_cast<int>(std::min(1000.0, 1000.0 * need / std::max<qint64>(1, m_memory->availableBytes))));
+    const QColor barColor =
+        fit == app::MemoryFit::Fits ? c.success : (fit == app::MemoryFit::Tight ? c.warning : c.error);
     m_ramBar->setStyleSheet(QStringLiteral("QProgressBar::chunk { background: %1; }").arg(barColor.name()));
     m_fitText->setText(tr("Needs %1 of the %2 available now (%3 RAM in this machine).")
                            .arg(app::formatBytes(need), app::formatBytes(m_memory->availableBytes),
@@ -348,6 +358,8 @@ void ModelDetailsPanel::setProgress(qint64 doneBytes, qint64 totalBytes) {
                                 .arg(static_cast<int>(100.0 * f)));
 }
 
-QString ModelDetailsPanel::fitText() const { return m_fitBadge->text() + QStringLiteral(": ") + m_fitText->text(); }
+QString ModelDetailsPanel::fitText() const {
+    return m_fitBadge->text() + QStringLiteral(": ") + m_fitText->text();
+}
 
 }  // namespace moe::ui

@@ -41,9 +41,12 @@ MemoryFit classifyMemoryFit(qint64 neededBytes, const SystemMemory& memory) {
 
 QString memoryFitName(MemoryFit fit) {
     switch (fit) {
-        case MemoryFit::Fits: return QStringLiteral("fits");
-        case MemoryFit::Tight: return QStringLiteral("tight");
-        case MemoryFit::DoesNotFit: return QStringLiteral("does not fit");
+        case MemoryFit::Fits:
+            return QStringLiteral("fits");
+        case MemoryFit::Tight:
+            return QStringLiteral("tight");
+        case MemoryFit::DoesNotFit:
+            return QStringLiteral("does not fit");
     }
     return {};
 }

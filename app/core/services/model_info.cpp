@@ -49,8 +49,8 @@ ModelRecord recordOf(const moe::ModelDescription& d, const QString& path) {
     r.path = path;
     r.format = d.format == moe::ModelFormat::Safetensors ? ModelFormat::Safetensors : ModelFormat::Gguf;
     r.name = d.name.empty() ? QFileInfo(path).completeBaseName() : QString::fromStdString(d.name);
-    r.architecture = d.hparams ? QString::fromUtf8(moe::arch_name(d.hparams->arch))
-                               : QString::fromStdString(d.architecture);
+    r.architecture =
+        d.hparams ? QString::fromUtf8(moe::arch_name(d.hparams->arch)) : QString::fromStdString(d.architecture);
     r.paramsTotal = static_cast<qint64>(d.params.total);
     r.paramsActive = static_cast<qint64>(d.params.active);
     if (d.hparams) {

@@ -23,13 +23,14 @@ ModelSummary summaryOf(moe::Model& model, const ModelLoadRequest& request, qint6
     s.modelId = request.modelId;
     s.path = request.path;
     s.name = !request.displayName.isEmpty() ? request.displayName
-             : d.name.empty() ? QFileInfo(request.path).completeBaseName() : QString::fromStdString(d.name);
+             : d.name.empty()               ? QFileInfo(request.path).completeBaseName()
+                                            : QString::fromStdString(d.name);
     s.architecture = QString::fromUtf8(moe::arch_name(hp.arch));
     s.deviceName = QString::fromStdString(device.name);
     s.deviceKind = QString::fromStdString(device.kind);
     s.trainContextLength = hp.n_ctx_train;
-    s.contextLength = request.contextLength > 0 ? std::min<qint64>(request.contextLength, hp.n_ctx_train)
-                                                : hp.n_ctx_train;
+    s.contextLength =
+        request.contextLength > 0 ? std::min<qint64>(request.contextLength, hp.n_ctx_train) : hp.n_ctx_train;
     s.layers = static_cast<int>(hp.n_layer);
     s.moeLayers = static_cast<int>(model.moe_layers().size());
     s.experts = static_cast<int>(hp.n_expert);
@@ -52,7 +53,9 @@ void registerModelServiceMetaTypes() {
     qRegisterMetaType<moe::app::ModelInfo>("moe::app::ModelInfo");
 }
 
-ModelService::ModelService(QObject* parent) : QObject(parent) { registerModelServiceMetaTypes(); }
+ModelService::ModelService(QObject* parent) : QObject(parent) {
+    registerModelServiceMetaTypes();
+}
 
 ModelService::~ModelService() = default;
 
@@ -60,11 +63,13 @@ void ModelService::requestLoad(const ModelLoadRequest& request) {
     // Loading from now on, so a cancel pressed before the queued load starts still stops it.
     m_cancel.store(false);
     m_loading.store(true);
-    QMetaObject::invokeMethod(this, [this, request] { load(request); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        this, [this, request] { load(request); }, Qt::QueuedConnection);
 }
 
 void ModelService::requestUnload() {
-    QMetaObject::invokeMethod(this, [this] { unload(); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        this, [this] { unload(); }, Qt::QueuedConnection);
 }
 
 std::shared_ptr<moe::Model> ModelService::currentModel() const {

@@ -22,9 +22,9 @@ namespace moe::app {
 
 struct ModelLoadRequest {
     QString path;
-    qint64 modelId = 0;      // the library row, 0 when not in the library
+    qint64 modelId = 0;           // the library row, 0 when not in the library
     qint64 contextLength = 4096;  // n_ctx the chat sessions should use (the Models page's choice)
-    int threads = 0;         // <= 0: one per hardware thread
+    int threads = 0;              // <= 0: one per hardware thread
     bool isDemo = false;
     QString displayName;  // the library's name; empty: the model's general.name
 };
@@ -35,8 +35,8 @@ struct ModelSummary {
     QString path;
     QString name;
     QString architecture;
-    QString deviceName;  // backend().info().name
-    QString deviceKind;  // "cpu" | "cuda"
+    QString deviceName;             // backend().info().name
+    QString deviceKind;             // "cpu" | "cuda"
     qint64 contextLength = 0;       // chosen n_ctx
     qint64 trainContextLength = 0;  // the model's own maximum
     int layers = 0;
