@@ -1,10 +1,17 @@
 // moe-workbench: the desktop application. Opens the Store, starts the services on their threads, shows the
 // main window; on quit it cancels a running load, joins the threads and closes the Store, in that order.
 //   moe-workbench [--data-dir DIR] [--model PATH]
+// Engine headers (through the services) before Qt's: the engine has identifiers Qt defines as macros.
+#include "services/chat_service.h"
+#include "services/model_service.h"
+
 #include "main_window.h"
 #include "metrics/metrics_sampler.h"
+#include "models/routing_relay.h"
+#include "pages/chat_page.h"
+#include "pages/metrics_page.h"
 #include "pages/models_page.h"
-#include "services/model_service.h"
+#include "pages/routing_page.h"
 #include "services/worker_thread.h"
 #include "storage/store.h"
 #include "theme/theme.h"
@@ -73,8 +80,17 @@ int main(int argc, char** argv) {
 
     auto* modelService = new moe::app::ModelService;
     moe::app::WorkerThread modelThread(modelService, QStringLiteral("model"));
+    auto* chatService = new moe::app::ChatService(&store);
+    moe::app::WorkerThread chatThread(chatService, QStringLiteral("chat"));
     moe::app::MetricsSampler sampler(&store);
     sampler.start();
+    // The loaded model goes to the chat worker (queued: it lives on its own thread).
+    QObject::connect(modelService, &moe::app::ModelService::modelLoaded, chatService,
+                     [chatService](const std::shared_ptr<moe::Model>& model, const moe::app::ModelSummary& summary) {
+                         chatService->setModel(model, summary.modelId);
+                     });
+    QObject::connect(modelService, &moe::app::ModelService::modelUnloaded, chatService,
+                     [chatService] { chatService->setModel(nullptr, 0); });
 
     int rc = 0;
     {
@@ -82,6 +98,24 @@ int main(int argc, char** argv) {
         auto* models = new moe::ui::ModelsPage(&store, modelService);
         window.setModelsPage(models);
         window.setMetricsSampler(&sampler);
+        auto* chat = new moe::app::ui::ChatPage(&store, chatService);
+        window.addPage(QStringLiteral("chat"), QObject::tr("Chat"), moe::ui::IconKind::Chat, chat);
+        auto* routing = new moe::ui::RoutingPage;
+        window.addPage(QStringLiteral("routing"), QObject::tr("Routing"), moe::ui::IconKind::Routing, routing);
+        auto* metrics = new moe::ui::MetricsPage;
+        metrics->setStore(&store);
+        metrics->setSampler(&sampler);
+        window.addPage(QStringLiteral("metrics"), QObject::tr("Metrics"), moe::ui::IconKind::Metrics, metrics);
+        auto* relay = new moe::app::RoutingRelay(&window);
+        QObject::connect(chat, &moe::app::ui::ChatPage::routingSnapshot, relay, &moe::app::RoutingRelay::onSnapshot);
+        QObject::connect(relay, &moe::app::RoutingRelay::liveReplyStarted, routing, &moe::ui::RoutingPage::beginLiveReply);
+        QObject::connect(relay, &moe::app::RoutingRelay::liveRows, routing, &moe::ui::RoutingPage::appendLiveRows);
+        QObject::connect(relay, &moe::app::RoutingRelay::liveReplyFinished, routing,
+                         &moe::ui::RoutingPage::finishLiveReply);
+        QObject::connect(chat, &moe::app::ui::ChatPage::lastTokensPerSecond, &window,
+                         &moe::ui::MainWindow::setLastTokensPerSecond);
+        QObject::connect(chat, &moe::app::ui::ChatPage::modelsPageRequested, &window,
+                         [&window] { window.showPage(QStringLiteral("models")); });
         models->reloadLibrary();
         models->addDemoModelOnce(demoModelPath());
         window.restoreSavedState();
@@ -106,7 +140,9 @@ int main(int argc, char** argv) {
         }
         rc = QApplication::exec();
         modelService->cancelLoad();
+        chatService->requestStop();
     }
+    chatThread.stop();
     modelThread.stop();
     sampler.stop();
     store.close();

@@ -55,7 +55,7 @@ ChatService::ChatService(Store* store, QObject* parent) : QObject(parent), m_sto
     qRegisterMetaType<moe::app::ChatRequest>();
     qRegisterMetaType<moe::app::ChatReplyResult>();
     qRegisterMetaType<moe::app::SamplingSettings>();
-    qRegisterMetaType<moe::app::ModelHandle>();
+    qRegisterMetaType<moe::app::ModelHandle>("moe::app::ModelHandle");  // the name the slot signature uses
 }
 
 // The session refers to the model: it goes first.

@@ -3,6 +3,8 @@
 // reports.
 #pragma once
 
+#include "services/model_service.h"
+
 #include <QJsonObject>
 #include <QList>
 #include <QMetaType>
@@ -74,4 +76,4 @@ using ModelHandle = std::shared_ptr<moe::Model>;
 Q_DECLARE_METATYPE(moe::app::SamplingSettings)
 Q_DECLARE_METATYPE(moe::app::ChatRequest)
 Q_DECLARE_METATYPE(moe::app::ChatReplyResult)
-Q_DECLARE_METATYPE(moe::app::ModelHandle)
+// ModelHandle is std::shared_ptr<moe::Model>: its metatype is declared once, in model_service.h.

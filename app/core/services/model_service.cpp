@@ -6,6 +6,7 @@
 #include "services/model_info.h"
 
 #include <QElapsedTimer>
+#include <QThread>
 #include <QFileInfo>
 #include <QMutexLocker>
 
@@ -104,7 +105,9 @@ void ModelService::load(const ModelLoadRequest& request) {
     QElapsedTimer sinceEmit;
     sinceEmit.start();
     moe::ModelLoadOptions options;
-    options.n_threads = request.threads;
+    // Default: every core but one, which stays with the UI thread (a 2-core machine otherwise stalls the
+    // event loop past 50 ms while generating).
+    options.n_threads = request.threads > 0 ? request.threads : std::max(1, QThread::idealThreadCount() - 1);
     options.prefault = true;
     uint64_t lastDone = 0;
     uint64_t lastTotal = 0;
