@@ -17,7 +17,7 @@
 namespace moe {
 
 struct SessionOptions {
-    int64_t n_ctx = 4096;         // positions of the KV cache (capped to nothing: the user's choice)
+    int64_t n_ctx = 4096;         // positions of the KV cache
     KvType kv_type = KvType::F32;
     bool record_routing = true;   // keep the routing trace of every token
 };

@@ -3,6 +3,7 @@
 // documented JSON shape; `moewb bench` prints its figures and stores them in SQLite; `moewb chat` holds a
 // conversation on stdin; bad input exits with a message.
 #include "check.h"
+#include "ref_files.h"
 #include "cli_run.h"
 
 #include <nlohmann/json.hpp>
@@ -19,18 +20,8 @@ namespace {
 
 using Json = nlohmann::json;
 
-Json read_json(const std::string& path) {
-    std::ifstream in(path);
-    return Json::parse(in);
-}
-
-std::vector<float> read_f32(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::vector<float> out(bytes.size() / 4);
-    std::memcpy(out.data(), bytes.data(), out.size() * 4);
-    return out;
-}
+using moe_test::read_f32;
+using moe_test::read_json;
 
 std::string ids_arg(const std::vector<int32_t>& ids) {
     std::string s;

@@ -7,6 +7,7 @@
 // routing flip in the lite model moves later logits by ~1e-3). Greedy steps are teacher-forced with the
 // reference's tokens.
 #include "check.h"
+#include "ref_files.h"
 
 #include "model/model.h"
 #include "runtime/kv_cache.h"
@@ -25,18 +26,8 @@ namespace {
 
 using Json = nlohmann::json;
 
-Json read_json(const std::string& path) {
-    std::ifstream in(path);
-    return Json::parse(in);
-}
-
-std::vector<float> read_f32(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::vector<float> out(bytes.size() / 4);
-    std::memcpy(out.data(), bytes.data(), out.size() * 4);
-    return out;
-}
+using moe_test::read_f32;
+using moe_test::read_json;
 
 int32_t argmax(const float* v, int64_t n) {
     int32_t best = 0;
