@@ -23,7 +23,8 @@ extern const std::set<std::string> k_model_options;
 extern const std::set<std::string> k_sampling_options;
 std::set<std::string> merge(std::set<std::string> a, const std::set<std::string>& b);
 
-Result<std::unique_ptr<Model>> load_model(const Args& args, const std::string& path);
+// `profile` (optional): every backend op is timed into it (moewb bench --profile).
+Result<std::unique_ptr<Model>> load_model(const Args& args, const std::string& path, OpProfile* profile = nullptr);
 // Context length (--ctx, default `fallback`) and KV type (--kv f32|f16, default f32).
 Result<int64_t> context_length(const Args& args, int64_t fallback);
 Result<KvType> kv_type(const Args& args);

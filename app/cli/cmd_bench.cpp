@@ -10,6 +10,7 @@
 
 #include "backend/cpu/cpu_matmul.h"
 #include "backend/cpu/thread_pool.h"
+#include "backend/profiling_backend.h"
 #include "runtime/session.h"
 
 #include <nlohmann/json.hpp>
@@ -27,7 +28,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 struct MeanStd {
     double mean = 0;
@@ -63,12 +66,13 @@ double measure_gemm_gflops(cpu::ThreadPool& pool) {
 void print_usage(FILE* out) {
     std::fprintf(out,
                  "usage: moewb bench MODEL [-p 512] [-n 128] [-t THREADS] [-r 3] [--kv f32|f16] [--json]\n"
-                 "                   [--db PATH | --no-db]\n"
+                 "                   [--db PATH | --no-db] [--profile]\n"
                  "       moewb bench --membw [-t THREADS] [--json]\n"
                  "  -p N     prompt tokens processed in one pass (0: skip)\n"
                  "  -n N     tokens generated one at a time after a 1-token prompt (0: skip)\n"
                  "  -r N     repetitions (mean and standard deviation)\n"
                  "  --membw  only measure the memory read bandwidth (GB/s) the fractions are taken of\n"
+                 "  --profile  after the runs, time every op of one more generation and print where the time goes\n"
                  "  --db     SQLite file for the results (default %s)\n",
                  default_bench_db_path().c_str());
 }
@@ -98,10 +102,38 @@ int32_t argmax(const std::vector<float>& v) {
     return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
+// One generation after a 1-token prompt, with the routing trace recorded for every other token: traced and
+// untraced tokens alternate within the run, so the trace's cost is measured under the same conditions
+// (context length, caches, clock) rather than by two runs one after the other.
+struct TgRun {
+    double traced_s = 0, untraced_s = 0;
+    int64_t traced = 0, untraced = 0;
+    double traced_rate() const { return traced_s > 0 ? double(traced) / traced_s : 0.0; }
+    double untraced_rate() const { return untraced_s > 0 ? double(untraced) / untraced_s : 0.0; }
+};
+
+Status generate_timed(Session& s, const Model& m, int64_t n_tg, bool traced_first, std::vector<float>& logits,
+                      TgRun& run) {
+    s.set_record_routing(true);
+    s.reset();
+    MOE_RETURN_IF_ERROR(s.sync(bench_prompt(m, 1), logits));
+    for (int64_t i = 0; i < n_tg; ++i) {
+        const bool traced = (i % 2 == 0) == traced_first;
+        s.set_record_routing(traced);
+        const auto t0 = Clock::now();
+        MOE_RETURN_IF_ERROR(s.append(argmax(logits), logits));
+        const double dt = seconds_since(t0);
+        (traced ? run.traced_s : run.untraced_s) += dt;
+        (traced ? run.traced : run.untraced) += 1;
+    }
+    s.set_record_routing(true);
+    return {};
+}
+
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-    const Args args(argc, argv, 2, {"--membw", "--json", "--no-db", "--help", "-h"},
+    const Args args(argc, argv, 2, {"--membw", "--json", "--no-db", "--profile", "--help", "-h"},
                     merge({"-p", "-n", "-r", "--db"}, k_model_options));
     const bool help = args.flag("--help") || args.flag("-h");
     const bool membw_only = args.flag("--membw");
@@ -140,7 +172,8 @@ int cmd_bench(int argc, char** argv) {
     const double gemm_peak = measure_gemm_gflops(pool);
     j["gemm_peak_gflop_per_s"] = gemm_peak;
 
-    auto model = load_model(args, args.positional()[0]);
+    OpProfile profile;
+    auto model = load_model(args, args.positional()[0], args.flag("--profile") ? &profile : nullptr);
     if (!model.ok()) return fail(model.status());
     Model& m = **model;
     j["device"] = m.backend().info().name;
@@ -168,27 +201,33 @@ int cmd_bench(int argc, char** argv) {
             if (Status st = s.sync(prompt, logits); !st.ok()) return fail(st);
             pp_rates.push_back(double(*n_pp) / seconds_since(t0));
         }
-        // Generation with the routing trace recorded (as the app does) and, for its cost, without.
-        for (bool traced : {true, false}) {
-            if (*n_tg == 0) break;
-            s.set_record_routing(traced);
-            s.reset();
-            const std::vector<int32_t> one = bench_prompt(m, 1);
-            if (Status st = s.sync(one, logits); !st.ok()) return fail(st);
-            const auto t0 = Clock::now();
-            for (int64_t i = 0; i < *n_tg; ++i)
-                if (Status st = s.append(argmax(logits), logits); !st.ok()) return fail(st);
-            (traced ? tg_rates : tg_rates_untraced).push_back(double(*n_tg) / seconds_since(t0));
+        if (*n_tg > 0) {
+            TgRun run;
+            if (Status st = generate_timed(s, m, *n_tg, r % 2 == 0, logits, run); !st.ok()) return fail(st);
+            tg_rates.push_back(run.traced_rate());
+            tg_rates_untraced.push_back(run.untraced_rate());
         }
-        s.set_record_routing(true);
+    }
+    if (args.flag("--profile") && *n_tg > 0) {
+        profile.clear();
+        TgRun run;
+        const auto t0 = Clock::now();
+        if (Status st = generate_timed(s, m, *n_tg, true, logits, run); !st.ok()) return fail(st);
+        const double wall = seconds_since(t0);
+        std::fprintf(
+            stderr,
+            "where one generated token's time goes (%lld tokens, %.1f us/token in all, %.1f us outside the ops):\n%s",
+            (long long)*n_tg, wall * 1e6 / double(*n_tg), (wall - profile.total_seconds()) * 1e6 / double(*n_tg),
+            format_op_profile(profile, *n_tg).c_str());
     }
     const MeanStd pp = mean_std(pp_rates);
     const MeanStd tg = mean_std(tg_rates);
     const MeanStd tg_untraced = mean_std(tg_rates_untraced);
     // Prompt FLOPs: every matrix for every token except the output head, which runs for the last token only.
     const double flops_per_prompt =
-        *n_pp > 0 ? 2.0 * (double(active.elements - active.output_elements) * double(*n_pp) + double(active.output_elements))
-                  : 0.0;
+        *n_pp > 0
+            ? 2.0 * (double(active.elements - active.output_elements) * double(*n_pp) + double(active.output_elements))
+            : 0.0;
     const double pp_gflops = pp.mean > 0 ? flops_per_prompt * pp.mean / double(*n_pp) / 1e9 : 0.0;
     const double tg_gbs = tg.mean * double(active.bytes) / 1e9;
     j["n_prompt"] = *n_pp;
@@ -207,20 +246,23 @@ int cmd_bench(int argc, char** argv) {
     j["tg_membw_fraction"] = membw > 0 ? tg_gbs / membw : 0.0;
     if (!args.flag("--no-db")) {
         const std::string db = args.value("--db").value_or(default_bench_db_path());
-        const Status st = append_bench_record(db, {j["commit"], j["machine"], j["device"], j["model"], "moewb bench", j.dump()});
-        if (!st.ok()) std::fprintf(stderr, "moewb bench: result not stored: %s\n", st.message().c_str());
-        else j["db"] = db;
+        const Status st =
+            append_bench_record(db, {j["commit"], j["machine"], j["device"], j["model"], "moewb bench", j.dump()});
+        if (!st.ok())
+            std::fprintf(stderr, "moewb bench: result not stored: %s\n", st.message().c_str());
+        else
+            j["db"] = db;
     }
     if (args.flag("--json")) {
         std::printf("%s\n", j.dump().c_str());
         return 0;
     }
-    std::printf("model %s | %s | kv %s\n", j["model"].get<std::string>().c_str(), j["device"].get<std::string>().c_str(),
-                kv_type_name(*kv));
+    std::printf("model %s | %s | kv %s\n", j["model"].get<std::string>().c_str(),
+                j["device"].get<std::string>().c_str(), kv_type_name(*kv));
     std::printf("memory bandwidth %.2f GB/s, f32 GEMM peak %.1f GFLOP/s\n", membw, gemm_peak);
     if (*n_pp > 0)
-        std::printf("pp%-5lld %8.2f +- %6.2f tokens/s   %7.1f GFLOP/s = %.0f%% of GEMM peak\n", (long long)*n_pp, pp.mean,
-                    pp.std, pp_gflops, 100.0 * j["pp_gemm_peak_fraction"].get<double>());
+        std::printf("pp%-5lld %8.2f +- %6.2f tokens/s   %7.1f GFLOP/s = %.0f%% of GEMM peak\n", (long long)*n_pp,
+                    pp.mean, pp.std, pp_gflops, 100.0 * j["pp_gemm_peak_fraction"].get<double>());
     if (*n_tg > 0)
         std::printf("tg%-5lld %8.2f +- %6.2f tokens/s   %.1f MB/token, %.2f GB/s = %.0f%% of memory bandwidth\n",
                     (long long)*n_tg, tg.mean, tg.std, double(active.bytes) / 1e6, tg_gbs,

@@ -1,5 +1,6 @@
 #include "model/model.h"
 
+#include "backend/profiling_backend.h"
 #include "model/architecture.h"
 #include "runtime/kv_cache.h"
 #include "template/chat_template.h"
@@ -66,6 +67,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelL
         return Status::error(path + ": loading cancelled");
     }
     m->m_backend = make_cpu_backend(options.n_threads);
+    if (options.profile) m->m_backend = make_profiling_backend(std::move(m->m_backend), *options.profile);
     m->m_moe_slot.assign(static_cast<size_t>(hp.n_layer), -1);
     for (int64_t il = 0; il < hp.n_layer; ++il) {
         if (!hp.is_moe_layer(il)) continue;

@@ -23,6 +23,7 @@
 namespace moe {
 
 class KvCache;
+class OpProfile;
 
 struct ModelLoadOptions {
     int n_threads = 0;         // CPU threads; <= 0: one per hardware thread
@@ -32,6 +33,8 @@ struct ModelLoadOptions {
     // pages are read on first use.
     bool prefault = false;
     std::function<bool(uint64_t done_bytes, uint64_t total_bytes)> progress;
+    // When set, every backend op is timed into it (must outlive the model): `moewb bench --profile`.
+    OpProfile* profile = nullptr;
 };
 
 // Routing of one MoE layer for one micro-batch: slot = index among the MoE layers; the batch is tokens

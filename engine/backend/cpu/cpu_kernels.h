@@ -71,15 +71,19 @@ struct RowKernel {
     ActType act = ActType::F32;
     // Direct kernel on the stored bytes; nullptr: dequantize the row to float then use the float kernel.
     float (*fn)(const uint8_t* w, const void* x, int64_t cols) = nullptr;
-    // Optional: two rows at once (out[0], out[1]), bit-identical to two fn calls. Two weight streams in flight
-    // per core keep more memory requests outstanding in the decode GEMV.
-    void (*fn2)(const uint8_t* w0, const uint8_t* w1, const void* x, int64_t cols, float* out) = nullptr;
+    // Optional: four consecutive rows (row stride rb) at once into out[0..3]. One activation load serves four
+    // weight streams and the horizontal sums share one reduction (decode's rows are short). The summation order
+    // differs from fn's (results agree to rounding, not bitwise).
+    void (*fn4)(const uint8_t* w, uint64_t rb, const void* x, int64_t cols, float* out) = nullptr;
 };
 
 // False when the type has no kernel.
 bool make_row_kernel(GgmlType type, ActivationMode mode, RowKernel* out);
 // scratch: >= w.cols + 256 floats (used by the dequantizing kernels only).
 float row_dot(const MatrixView& w, const RowKernel& k, int64_t r, const void* x, float* scratch);
+// out[r - r0] = row r . x for r in [r0, r1) (fn4 where it has one), same scratch contract as row_dot.
+void dot_rows(const MatrixView& w, const RowKernel& k, int64_t r0, int64_t r1, const void* x, float* out,
+              float* scratch);
 // Dequantizes row r, columns [c0, c0 + n) of w (c0 and n multiples of the type's block) to dst.
 void dequant_row_segment(const MatrixView& w, int64_t r, int64_t c0, int64_t n, float* dst);
 // Float dot product of two float rows (the kernel for F32 weights and dequantized rows).

@@ -78,15 +78,7 @@ Status check_product(const char* what, const MatrixView& w, const float* x, int6
 void gemv_rows(const GemvTask& task, int64_t r0, int64_t r1, int64_t n_tokens) {
     float* scratch = task.kernel.fn == nullptr ? scratch_floats(5, task.w.cols + 256) : nullptr;
     if (n_tokens == 1) {
-        int64_t r = r0;
-        if (task.kernel.fn2 != nullptr) {
-            const uint64_t rb = task.w.row_bytes;
-            for (; r + 2 <= r1; r += 2) {
-                const uint8_t* w0 = task.w.data + static_cast<uint64_t>(r) * rb;
-                task.kernel.fn2(w0, w0 + rb, task.acts, task.w.cols, task.y + r);
-            }
-        }
-        for (; r < r1; ++r) task.y[r] = row_dot(task.w, task.kernel, r, task.acts, scratch);
+        dot_rows(task.w, task.kernel, r0, r1, task.acts, task.y + r0, scratch);
         return;
     }
     for (int64_t rt = r0; rt < r1; rt += kRowTile) {
@@ -94,7 +86,7 @@ void gemv_rows(const GemvTask& task, int64_t r0, int64_t r1, int64_t n_tokens) {
         for (int64_t t = 0; t < n_tokens; ++t) {
             const uint8_t* act = task.acts + t * task.act_bytes;
             float* y = task.y + t * task.y_stride;
-            for (int64_t r = rt; r < re; ++r) y[r] = row_dot(task.w, task.kernel, r, act, scratch);
+            dot_rows(task.w, task.kernel, rt, re, act, y + rt, scratch);
         }
     }
 }
@@ -329,7 +321,8 @@ Status matmul_transposed_batch(ThreadPool& pool, std::span<const MatmulJob> jobs
     for (const MatmulJob& j : jobs) {
         if (Status s = check_weights("matmul_transposed_batch", j.w); !s.ok()) return s;
         if (j.x == nullptr || j.y == nullptr || j.x_stride < j.w.rows || j.y_stride < j.w.cols)
-            return Status::error("matmul_transposed_batch: a job needs x_stride >= rows, y_stride >= cols and non-null x, y");
+            return Status::error(
+                "matmul_transposed_batch: a job needs x_stride >= rows, y_stride >= cols and non-null x, y");
     }
     // Decode: the products are small (one MLA head each); one parallel region, whole products per thread.
     pool.parallel_for(static_cast<int64_t>(jobs.size()), 1, [&](int64_t j0, int64_t j1) {

@@ -77,16 +77,19 @@ public:
         m_h = scratch_floats(11, m_h_off[n]);
     }
 
-    // Region 1: the gate and up rows of every selection, split by weight bytes.
+    // Region 1: the gate and up rows of every selection, split by weight bytes, four rows at a time.
     void gate_up(int ith, int nth) const {
         thread_local std::vector<std::pair<int64_t, int64_t>> ranges;
         split_costs(m_rows.data(), m_costs.data(), m_rows.size(), ith, nth, ranges);
         float* scratch = scratch_floats(5, m_n_embd + 256);
+        constexpr int64_t kTile = 16;
+        float g[kTile], u[kTile];
         for (size_t j = 0; j < m_rows.size(); ++j)
-            for (int64_t r = ranges[j].first; r < ranges[j].second; ++r) {
-                const float g = row_dot(m_ex[j]->gate, m_kg[j], r, m_xg[j], scratch);
-                const float u = row_dot(m_ex[j]->up, m_ku[j], r, m_xu[j], scratch);
-                m_h[m_h_off[j] + r] = silu(g) * u;
+            for (int64_t rt = ranges[j].first; rt < ranges[j].second; rt += kTile) {
+                const int64_t re = std::min(ranges[j].second, rt + kTile);
+                dot_rows(m_ex[j]->gate, m_kg[j], rt, re, m_xg[j], g, scratch);
+                dot_rows(m_ex[j]->up, m_ku[j], rt, re, m_xu[j], u, scratch);
+                for (int64_t r = rt; r < re; ++r) m_h[m_h_off[j] + r] = silu(g[r - rt]) * u[r - rt];
             }
     }
 
@@ -110,13 +113,14 @@ public:
         const int64_t r0 = m_n_embd * ith / nth, r1 = m_n_embd * (ith + 1) / nth;
         float* scratch = scratch_floats(5, m_h_off[n] + 256);
         constexpr int64_t kTile = 32;
-        float acc[kTile];
+        float acc[kTile], d[kTile];
         for (int64_t rt = r0; rt < r1; rt += kTile) {
             const int64_t re = std::min(r1, rt + kTile);
             for (int64_t r = rt; r < re; ++r) acc[r - rt] = y[r];
-            for (size_t j = 0; j < n; ++j)
-                for (int64_t r = rt; r < re; ++r)
-                    acc[r - rt] += weights[j] * row_dot(m_ex[j]->down, m_kd[j], r, hact + hact_off[j], scratch);
+            for (size_t j = 0; j < n; ++j) {
+                dot_rows(m_ex[j]->down, m_kd[j], rt, re, hact + hact_off[j], d, scratch);
+                for (int64_t r = rt; r < re; ++r) acc[r - rt] += weights[j] * d[r - rt];
+            }
             for (int64_t r = rt; r < re; ++r) y[r] = acc[r - rt];
         }
     }

@@ -1,0 +1,151 @@
+#include "backend/profiling_backend.h"
+
+#include "formats/ggml_type.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace moe {
+
+void OpProfile::add(const std::string& name, double seconds, uint64_t weight_bytes) {
+    OpProfileEntry& e = m_entries[name];
+    e.name = name;
+    ++e.calls;
+    e.seconds += seconds;
+    e.weight_bytes += weight_bytes;
+}
+
+std::vector<OpProfileEntry> OpProfile::entries() const {
+    std::vector<OpProfileEntry> out;
+    for (const auto& [name, e] : m_entries) out.push_back(e);
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.seconds > b.seconds; });
+    return out;
+}
+
+double OpProfile::total_seconds() const {
+    double s = 0.0;
+    for (const auto& [name, e] : m_entries) s += e.seconds;
+    return s;
+}
+
+std::string format_op_profile(const OpProfile& profile, int64_t per_tokens) {
+    std::string out;
+    char line[256];
+    const double total = profile.total_seconds();
+    const double tokens = static_cast<double>(std::max<int64_t>(1, per_tokens));
+    std::snprintf(line, sizeof line, "%-28s %10s %12s %7s %12s %9s\n", "op", "calls/tok", "us/token", "share",
+                  "MB/token", "GB/s");
+    out += line;
+    for (const OpProfileEntry& e : profile.entries()) {
+        const double gbs = e.seconds > 0 ? static_cast<double>(e.weight_bytes) / e.seconds / 1e9 : 0.0;
+        std::snprintf(line, sizeof line, "%-28s %10.1f %12.1f %6.1f%% %12.2f %9.2f\n", e.name.c_str(),
+                      static_cast<double>(e.calls) / tokens, e.seconds * 1e6 / tokens,
+                      total > 0 ? 100.0 * e.seconds / total : 0.0, static_cast<double>(e.weight_bytes) / 1e6 / tokens,
+                      gbs);
+        out += line;
+    }
+    std::snprintf(line, sizeof line, "%-28s %10s %12.1f\n", "total", "", total * 1e6 / tokens);
+    out += line;
+    return out;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string with_type(const char* op, GgmlType t) {
+    return std::string(op) + " " + ggml_type_name(t);
+}
+
+uint64_t matrix_bytes(const MatrixView& w) {
+    return static_cast<uint64_t>(w.rows) * w.row_bytes;
+}
+
+class ProfilingBackend final : public Backend {
+public:
+    ProfilingBackend(std::unique_ptr<Backend> inner, OpProfile& profile)
+        : m_inner(std::move(inner)), m_profile(profile) {}
+
+    DeviceInfo info() const override { return m_inner->info(); }
+    bool supports(Op op, GgmlType t) const override { return m_inner->supports(op, t); }
+    Result<std::unique_ptr<Buffer>> alloc(uint64_t n) override { return m_inner->alloc(n); }
+    Status synchronize() override {
+        return timed("synchronize", 0, [&] { return m_inner->synchronize(); });
+    }
+
+    Status matmul(const MatrixView& w, const float* x, int64_t xs, int64_t n, float* y, int64_t ys,
+                  ActivationMode mode) override {
+        return timed(with_type(n == 1 ? "gemv" : "gemm", w.type), matrix_bytes(w),
+                     [&] { return m_inner->matmul(w, x, xs, n, y, ys, mode); });
+    }
+    Status matmul_batch(std::span<const MatmulJob> jobs, int64_t n) override {
+        uint64_t bytes = 0;
+        for (const MatmulJob& j : jobs) bytes += matrix_bytes(j.w);
+        const GgmlType t = jobs.empty() ? GgmlType::F32 : jobs[0].w.type;
+        return timed(with_type(n == 1 ? "gemv batch" : "gemm batch", t), bytes,
+                     [&] { return m_inner->matmul_batch(jobs, n); });
+    }
+    Status matmul_transposed(const MatrixView& w, const float* x, int64_t xs, int64_t n, float* y,
+                             int64_t ys) override {
+        return timed(with_type("matmul_t", w.type), matrix_bytes(w),
+                     [&] { return m_inner->matmul_transposed(w, x, xs, n, y, ys); });
+    }
+    Status matmul_transposed_batch(std::span<const MatmulJob> jobs, int64_t n) override {
+        uint64_t bytes = 0;
+        for (const MatmulJob& j : jobs) bytes += matrix_bytes(j.w);
+        const GgmlType t = jobs.empty() ? GgmlType::F32 : jobs[0].w.type;
+        return timed(with_type("matmul_t batch", t), bytes, [&] { return m_inner->matmul_transposed_batch(jobs, n); });
+    }
+    Status moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n, int64_t d, int64_t k,
+                   const int32_t* ids, const float* weights, float* y) override {
+        // Weight bytes: each distinct selected expert once (a batch reads an expert's matrices once).
+        std::vector<char> used(experts.size(), 0);
+        uint64_t bytes = 0;
+        for (int64_t i = 0; i < n * k; ++i) {
+            const auto e = static_cast<size_t>(ids[i]);
+            if (e >= experts.size() || used[e]) continue;
+            used[e] = 1;
+            bytes += matrix_bytes(experts[e].gate) + matrix_bytes(experts[e].up) + matrix_bytes(experts[e].down);
+        }
+        const GgmlType t = experts.empty() ? GgmlType::F32 : experts[0].gate.type;
+        return timed(with_type("moe_ffn", t), bytes,
+                     [&] { return m_inner->moe_ffn(experts, x, n, d, k, ids, weights, y); });
+    }
+    Status rms_norm(const float* x, int64_t xs, const float* w, int64_t n, int64_t nt, float eps, float* y,
+                    int64_t ys) override {
+        return timed("rms_norm", 0, [&] { return m_inner->rms_norm(x, xs, w, n, nt, eps, y, ys); });
+    }
+    Status rope(float* x, int64_t xs, int64_t nt, int64_t nh, int64_t hs, const int32_t* pos,
+                const RopeParams& p) override {
+        return timed("rope", 0, [&] { return m_inner->rope(x, xs, nt, nh, hs, pos, p); });
+    }
+    Status mla_attention(const MlaAttentionArgs& a) override {
+        return timed("mla_attention", 0, [&] { return m_inner->mla_attention(a); });
+    }
+    Status mha_attention(const MhaAttentionArgs& a) override {
+        return timed("mha_attention", 0, [&] { return m_inner->mha_attention(a); });
+    }
+    Status add(float* y, const float* x, int64_t n) override {
+        return timed("add", 0, [&] { return m_inner->add(y, x, n); });
+    }
+
+private:
+    template <class F>
+    Status timed(const std::string& name, uint64_t bytes, F&& f) {
+        const auto t0 = Clock::now();
+        Status s = f();
+        m_profile.add(name, std::chrono::duration<double>(Clock::now() - t0).count(), bytes);
+        return s;
+    }
+
+    std::unique_ptr<Backend> m_inner;
+    OpProfile& m_profile;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_profiling_backend(std::unique_ptr<Backend> inner, OpProfile& profile) {
+    return std::make_unique<ProfilingBackend>(std::move(inner), profile);
+}
+
+}  // namespace moe
