@@ -208,6 +208,16 @@ int cmd_bench(int argc, char** argv) {
             tg_rates_untraced.push_back(run.untraced_rate());
         }
     }
+    if (args.flag("--profile") && *n_pp > 0) {
+        profile.clear();
+        s.reset();
+        const auto t0 = Clock::now();
+        if (Status st = s.sync(prompt, logits); !st.ok()) return fail(st);
+        const double wall = seconds_since(t0);
+        std::fprintf(stderr, "where a %lld-token prompt's time goes (%.1f ms in all, %.1f ms outside the ops):\n%s",
+                     (long long)*n_pp, wall * 1e3, (wall - profile.total_seconds()) * 1e3,
+                     format_op_profile(profile, 1).c_str());
+    }
     if (args.flag("--profile") && *n_tg > 0) {
         profile.clear();
         TgRun run;

@@ -3,7 +3,10 @@
 // and heads innermost, so a cache row is read from memory once per token for all heads.
 #include "backend/cpu/cpu_ops.h"
 
+#include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/cpu_matmul.h"
 #include "backend/cpu/simd.h"
+#include "core/half.h"
 #include "backend/cpu/thread_pool.h"
 
 #include <algorithm>
@@ -14,6 +17,9 @@
 namespace moe::cpu {
 
 namespace {
+
+// From this many query tokens on, attention runs as matrix products (attention_gemm).
+constexpr int64_t kGemmAttentionMinTokens = 16;
 
 // softmax of scores[0..n) in place; returns nothing (n >= 1).
 void softmax_inplace(float* scores, int64_t n) {
@@ -76,15 +82,75 @@ void attend_token(const AttentionShape& a, const CacheRows& keys, const CacheRow
             values.axpy(out + h * a.dv, scores[(h - h0) * n_kv + s], s, (h / a.group) * a.v_head_stride, a.dv);
 }
 
+// The rows [0, n_kv) of one kv head as float32 [n_kv][width] (F16 caches converted into scratch), row stride in *ld.
+const float* kv_rows_f32(const CacheRows& rows, int64_t offset, int64_t width, int64_t n_kv, int slot, int64_t* ld) {
+    if (rows.f32 != nullptr) {
+        *ld = rows.stride;
+        return rows.f32 + offset;
+    }
+    float* dst = detail::scratch_floats(slot, n_kv * width);
+    for (int64_t s = 0; s < n_kv; ++s)
+        for (int64_t i = 0; i < width; ++i) dst[s * width + i] = fp16_to_fp32(rows.f16[s * rows.stride + offset + i]);
+    *ld = width;
+    return dst;
+}
+
+// Causal softmax of score rows [t0, t1): row t sees keys s <= pos[t]; the rest become 0.
+void causal_softmax_rows(float* scores, int64_t ld, const int32_t* pos, int64_t n_kv, int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+        float* row = scores + t * ld;
+        const int64_t visible = std::min<int64_t>(n_kv, int64_t(pos[t]) + 1);
+        softmax_inplace(row, visible);
+        std::fill(row + visible, row + n_kv, 0.0f);
+    }
+}
+
+// A prompt's attention as matrix products, per head: S = kq_scale Q_h K^T (sgemm_nt), causal softmax, O_h = P V
+// (sgemm_nn). The dot-product loop streams the cache once per token; these reuse it across tokens from cache
+// blocks at GEMM speed. Tokens go in chunks so the score matrix stays within 16 MiB whatever the context.
+void attention_gemm(ThreadPool& pool, const AttentionShape& a, const CacheRows& keys, const CacheRows& values,
+                    const float* q, int64_t q_token_stride, const int32_t* pos, int64_t n_tokens, float kq_scale,
+                    float* out, int64_t out_token_stride) {
+    int64_t n_kv = 0;
+    for (int64_t t = 0; t < n_tokens; ++t) n_kv = std::max<int64_t>(n_kv, int64_t(pos[t]) + 1);
+    const int64_t chunk = std::max<int64_t>(1, (int64_t(4) << 20) / n_kv);
+    const int64_t n_kv_heads = a.n_head / a.group;
+    for (int64_t g = 0; g < n_kv_heads; ++g) {
+        int64_t ldk = 0, ldv = 0;
+        const float* k = kv_rows_f32(keys, g * a.k_head_stride, a.dk, n_kv, 13, &ldk);
+        const float* v = kv_rows_f32(values, g * a.v_head_stride, a.dv, n_kv, 14, &ldv);
+        for (int64_t h = g * a.group; h < (g + 1) * a.group; ++h)
+            for (int64_t t0 = 0; t0 < n_tokens; t0 += chunk) {
+                const int64_t nt = std::min(chunk, n_tokens - t0);
+                float* scores = detail::scratch_floats(15, nt * n_kv);
+                sgemm_nt(pool, nt, n_kv, a.dk, q + t0 * q_token_stride + h * a.q_head_stride, q_token_stride, k, ldk,
+                         scores, n_kv, kq_scale, 0.0f);
+                pool.parallel_for(nt, 8, [&](int64_t r0, int64_t r1) {
+                    causal_softmax_rows(scores, n_kv, pos + t0, n_kv, r0, r1);
+                });
+                sgemm_nn(pool, nt, a.dv, n_kv, scores, n_kv, v, ldv, out + t0 * out_token_stride + h * a.dv,
+                         out_token_stride, 1.0f, 0.0f);
+            }
+    }
+}
+
 Status run_attention(ThreadPool& pool, const AttentionShape& a, const CacheRows& keys, const CacheRows& values,
                      const float* q, int64_t q_token_stride, const int32_t* pos, int64_t n_tokens, float kq_scale,
                      float* out, int64_t out_token_stride) {
+    if (n_tokens <= 0) return {};
     for (int64_t t = 0; t < n_tokens; ++t)
         if (pos[t] < 0) return Status::error("attention: negative position " + std::to_string(pos[t]));
     // Decode: split heads over threads. Prompt: split tokens.
-    const int64_t head_chunks = n_tokens == 1 ? std::min<int64_t>(a.n_head, pool.size()) : 1;
-    pool.parallel_for(n_tokens * head_chunks, 1, [&](int64_t begin, int64_t end) {
-        std::vector<float> scores;
+    if (n_tokens >= kGemmAttentionMinTokens) {
+        attention_gemm(pool, a, keys, values, q, q_token_stride, pos, n_tokens, kq_scale, out, out_token_stride);
+        return {};
+    }
+    // A short context is attended on the calling thread: below ~64k multiply-adds a parallel region costs more
+    // than it saves.
+    const int64_t macs = n_tokens * (int64_t(pos[n_tokens - 1]) + 1) * a.n_head * (a.dk + a.dv);
+    const int64_t head_chunks = n_tokens == 1 && macs >= (1 << 16) ? std::min<int64_t>(a.n_head, pool.size()) : 1;
+    const auto body = [&](int64_t begin, int64_t end) {
+        thread_local std::vector<float> scores;
         for (int64_t task = begin; task < end; ++task) {
             const int64_t t = task / head_chunks;
             const int64_t c = task % head_chunks;
@@ -93,7 +159,11 @@ Status run_attention(ThreadPool& pool, const AttentionShape& a, const CacheRows&
             attend_token(a, keys, values, q + t * q_token_stride, int64_t(pos[t]) + 1, kq_scale, h0, h1,
                          out + t * out_token_stride, scores);
         }
-    });
+    };
+    if (n_tokens * head_chunks == 1)
+        body(0, 1);
+    else
+        pool.parallel_for(n_tokens * head_chunks, 1, body);
     return {};
 }
 

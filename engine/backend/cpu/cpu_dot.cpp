@@ -163,14 +163,6 @@ inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-// The horizontal sum in the order store_sums4 uses for each of its rows, so that a row computed alone and the
-// same row computed in a group of four give the same bits (whatever the thread split).
-inline float hsum8_pairwise(__m256 v) {
-    const __m256 h = _mm256_hadd_ps(v, v);
-    const __m256 h2 = _mm256_hadd_ps(h, h);
-    return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(h2), _mm256_extractf128_ps(h2, 1)));
-}
-
 inline __m256i loadu256(const void* p) {
     return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }
@@ -213,7 +205,7 @@ float dot_f32_avx2(const float* a, const float* b, int64_t n) {
         s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
         i += 8;
     }
-    float s = hsum8_pairwise(_mm256_add_ps(s0, s1));
+    float s = hsum8(_mm256_add_ps(s0, s1));
     for (; i < n; ++i) s += a[i] * b[i];
     return s;
 }
@@ -242,7 +234,7 @@ float dot_half_avx2(const uint8_t* w, const void* xv, int64_t n) {
         s0 = _mm256_fmadd_ps(load8_half<kBf16>(w + 2 * i), _mm256_loadu_ps(x + i), s0);
         i += 8;
     }
-    float s = hsum8_pairwise(_mm256_add_ps(s0, s1));
+    float s = hsum8(_mm256_add_ps(s0, s1));
     for (; i < n; ++i) {
         uint16_t h = 0;
         std::memcpy(&h, w + 2 * i, 2);
@@ -251,10 +243,15 @@ float dot_half_avx2(const uint8_t* w, const void* xv, int64_t n) {
     return s;
 }
 
-// Sums of four accumulators, one per row: out[0..3].
+// Sums of four accumulators, one per row: out[r] is hsum8 of the r-th, in hsum8's exact order (so a row gives
+// the same bits alone or in a group of four, whatever the thread split).
 inline void store_sums4(__m256 a, __m256 b, __m256 c, __m256 d, float* out) {
-    const __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
-    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1)));
+    __m128 x0 = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    __m128 x1 = _mm_add_ps(_mm256_castps256_ps128(b), _mm256_extractf128_ps(b, 1));
+    __m128 x2 = _mm_add_ps(_mm256_castps256_ps128(c), _mm256_extractf128_ps(c, 1));
+    __m128 x3 = _mm_add_ps(_mm256_castps256_ps128(d), _mm256_extractf128_ps(d, 1));
+    _MM_TRANSPOSE4_PS(x0, x1, x2, x3);
+    _mm_storeu_ps(out, _mm_add_ps(_mm_add_ps(x0, x2), _mm_add_ps(x1, x3)));
 }
 
 // Four consecutive rows (stride rb) at once: one activation load serves four weight streams, and the four
@@ -308,7 +305,8 @@ void dot4_f32_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, flo
     store_sums4(_mm256_add_ps(a0, b0), _mm256_add_ps(a1, b1), _mm256_add_ps(a2, b2), _mm256_add_ps(a3, b3), out);
 }
 
-// One accumulator over the blocks in order (the per-row sequence of dot4_q8_0_avx2).
+// One accumulator over the blocks in order, then hsum8: llama.cpp's ggml_vec_dot_q8_0_q8_0 sequence (and the
+// per-row sequence of dot4_q8_0_avx2).
 float dot_q8_0_avx2(const uint8_t* w, const void* xv, int64_t n) {
     const auto* x = static_cast<const ActQ8x32*>(xv);
     __m256 acc = _mm256_setzero_ps();
@@ -317,7 +315,7 @@ float dot_q8_0_avx2(const uint8_t* w, const void* xv, int64_t n) {
         const __m256i p = mul_sum_i8(loadu256(w + 2), loadu256(x[b].q));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w) * x[b].d), _mm256_cvtepi32_ps(p), acc);
     }
-    return hsum8_pairwise(acc);
+    return hsum8(acc);
 }
 
 // Four Q8_0 rows at once: one activation load per block serves the four rows.

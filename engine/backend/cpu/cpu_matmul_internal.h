@@ -58,7 +58,7 @@ void matmul_gemm(ThreadPool& pool, const MatrixView& w, ActType act, const float
                  float* y, int64_t y_stride);
 
 // Scratch slots: 0-2 gemm (B panel, packer rows, packed A), 3 matmul activations, 4 GEMM float activations,
-// 5 dequantized weight row, 6-12 moe_ffn. A scratch byte buffer, 64-byte aligned:
+// 5 dequantized weight row, 6-12 moe_ffn, 13-15 prompt attention (float K, V, scores). A scratch byte buffer, 64-byte aligned:
 inline uint8_t* scratch_bytes(int slot, int64_t n) {
     return reinterpret_cast<uint8_t*>(scratch_floats(slot, (n + 3) / 4));
 }
