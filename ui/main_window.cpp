@@ -37,7 +37,8 @@ QLabel* iconLabel(QWidget* parent) {
 }
 
 QString cpuDeviceText() {
-    return QObject::tr("CPU · %1 threads").arg(QThread::idealThreadCount());
+    return QObject::tr("CPU · %1")
+        .arg(app::formatQuantity(QThread::idealThreadCount(), QObject::tr("thread"), QObject::tr("threads")));
 }
 
 }  // namespace
@@ -71,6 +72,8 @@ MainWindow::MainWindow(app::ModelService* modelService, QWidget* parent)
     h->addWidget(m_pages, 1);
     setCentralWidget(central);
     connect(m_nav, &QListWidget::currentRowChanged, m_pages, &QStackedWidget::setCurrentIndex);
+    connect(m_pages, &QStackedWidget::currentChanged, this,
+            [this](int index) { Q_EMIT pageChanged(m_pageIds.value(index)); });
 
     buildMenus();
     buildStatusBar();

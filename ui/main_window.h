@@ -46,6 +46,9 @@ public:
     QString statusMemoryText() const;
     QString statusSpeedText() const;
 
+Q_SIGNALS:
+    void pageChanged(const QString& id);  // the page shown changed (navigation, shortcut, showPage)
+
 public Q_SLOTS:
     void setLastTokensPerSecond(double tokensPerSecond);
     void setProcessMemory(qint64 rssBytes);

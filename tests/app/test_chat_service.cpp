@@ -7,6 +7,7 @@
 
 #include "services/chat_service.h"
 #include "services/conversation_export.h"
+#include "services/routing_codec.h"
 #include "services/think_parser.h"
 #include "storage/store.h"
 
@@ -19,6 +20,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <QThread>
+#include <cmath>
 
 using namespace moe::app;
 
@@ -148,6 +150,26 @@ private Q_SLOTS:
         qint64 total = 0;
         for (const auto v : summary["counts"].toArray().first().toArray()) total += v.toInteger();
         QCOMPARE(total, r.replyTokens * snap.k);  // every layer's counts sum to tokens x top-k
+        // The summary's weight mass of a layer is the sum of the reply's gate weights at that layer.
+        double mass = 0.0, weights = 0.0;
+        for (const auto v : summary["mass"].toArray().first().toArray()) mass += v.toDouble();
+        for (int row = 0; row < snap.rows(); ++row)
+            for (int j = 0; j < snap.k; ++j) weights += snap.weight(row, 0, j);
+        QVERIFY2(std::abs(mass - weights) < 1e-3 * snap.nExpert + 1e-6 * weights, qPrintable(QString::number(mass)));
+
+        // The per-token routing is stored with the message and decodes to the final snapshot.
+        m_store.flush().waitForFinished();
+        const auto blob = m_store.messageRouting(r.messageId);
+        QVERIFY(blob.ok());
+        const std::optional<RoutingSnapshot> stored = decodeRouting(blob.value());
+        QVERIFY(stored.has_value());
+        QCOMPARE(stored->rows(), snap.rows());
+        QCOMPARE(stored->moeLayers, snap.moeLayers);
+        QCOMPARE(stored->tokens, snap.tokens);
+        QCOMPARE(stored->tokenTexts, snap.tokenTexts);
+        QCOMPARE(stored->experts, snap.experts);
+        for (qsizetype i = 0; i < snap.weights.size(); ++i)
+            QVERIFY(std::abs(stored->weights[i] - snap.weights[i]) <= 1e-3f * std::abs(snap.weights[i]) + 1e-6f);
     }
 
     void stopEndsALongReply() {

@@ -1,6 +1,7 @@
 // The Store's typed API round-trips: models, presets, conversations with branches, search, messages
 // finalised after streaming, requests and latency percentiles, samples with downsampling, bench results,
 // and a failing job rolling back alone inside its batch.
+#include "services/routing_codec.h"
 #include "storage/store.h"
 #include "store_test_util.h"
 
@@ -42,6 +43,7 @@ private Q_SLOTS:
     void conversationsAndSearch();
     void branches();
     void streamedReplyFinalised();
+    void replyRoutingRoundTrip();
     void deepConversationDeletes();
     void percentilesKnownValues();
     void samplesDownsampled();
@@ -259,6 +261,56 @@ void TestStoreApi::streamedReplyFinalised() {
     QCOMPARE(back.stats.finishReason, QStringLiteral("stop"));
     QCOMPARE(back.stats.routingJson, stats.routingJson);
     QVERIFY(!waitFor(m_store->updateMessage(r + 100, QString(), stats)).ok());
+}
+
+// Per-token routing: stored with the reply, decoded as written, replaced by a second save, gone with the message.
+void TestStoreApi::replyRoutingRoundTrip() {
+    const qint64 c = waitFor(m_store->createConversation(Conversation{})).id;
+    const qint64 u = waitFor(m_store->appendMessage(makeMessage(c, {}, MessageRole::User, QStringLiteral("hi")))).id;
+    const qint64 r =
+        waitFor(m_store->appendMessage(makeMessage(c, u, MessageRole::Assistant, QStringLiteral("yo")))).id;
+    QVERIFY(m_store->messageRouting(r).value().isEmpty());
+    RoutingSnapshot s;
+    s.nExpert = 6;
+    s.k = 2;
+    s.nShared = 1;
+    s.moeLayers = {1, 2};
+    s.tokens = {17, 4};
+    s.positions = {30, 31};
+    s.tokenTexts = {QStringLiteral(" héllo"), QString()};
+    s.experts = {5, 0, 1, 2, 3, 4, 0, 5};  // [2 rows][2 layers][k 2]
+    s.weights = {0.75f, 0.25f, 0.5f, 0.5f, 1.5f, 1e-3f, 2.5f, 0.125f};
+    QVERIFY(encodeRouting(RoutingSnapshot{}).isEmpty());
+    const QByteArray blob = encodeRouting(s);
+    QVERIFY(waitFor(m_store->saveMessageRouting(r, s.rows(), blob)).ok());
+    const std::optional<RoutingSnapshot> back = decodeRouting(m_store->messageRouting(r).value());
+    QVERIFY(back.has_value());
+    QCOMPARE(back->nExpert, 6);
+    QCOMPARE(back->k, 2);
+    QCOMPARE(back->nShared, 1);
+    QCOMPARE(back->moeLayers, s.moeLayers);
+    QCOMPARE(back->tokens, s.tokens);
+    QCOMPARE(back->positions, s.positions);
+    QCOMPARE(back->tokenTexts, s.tokenTexts);
+    QCOMPARE(back->experts, s.experts);
+    for (qsizetype i = 0; i < s.weights.size(); ++i)
+        QVERIFY(qAbs(back->weights[i] - s.weights[i]) <= 1e-3f * s.weights[i]);
+    // Corrupt or truncated blobs are refused, never read past their end.
+    QVERIFY(!decodeRouting(blob.left(blob.size() - 1)).has_value());
+    QByteArray badId = blob;
+    badId[badId.size() - 2 * 8 * 2] = char(9);  // the first expert id: 9 >= n_expert
+    QVERIFY(!decodeRouting(badId).has_value());
+    QVERIFY(!decodeRouting(QByteArray("MWRT")).has_value());
+
+    s.tokens = {17};
+    s.positions = {30};
+    s.tokenTexts = {QStringLiteral("x")};
+    s.experts.resize(4);
+    s.weights.resize(4);
+    QVERIFY(waitFor(m_store->saveMessageRouting(r, 1, encodeRouting(s))).ok());
+    QCOMPARE(decodeRouting(m_store->messageRouting(r).value())->rows(), 1);
+    QVERIFY(waitFor(m_store->deleteMessage(u)).ok());
+    QVERIFY(m_store->messageRouting(r).value().isEmpty());
 }
 
 void TestStoreApi::deepConversationDeletes() {

@@ -5,9 +5,10 @@
 
 namespace moe::app {
 
-RoutingData routingDataFromSnapshot(const RoutingSnapshot& s, int fromRow) {
+RoutingData routingDataFromSnapshot(const RoutingSnapshot& s, int fromRow, const QString& label) {
     std::vector<int32_t> layers(s.moeLayers.begin(), s.moeLayers.end());
     RoutingData data(s.nExpert, s.k, std::move(layers), s.nShared);
+    if (!label.isEmpty()) data.beginSegment(label);
     const size_t per_row = static_cast<size_t>(s.layerCount()) * static_cast<size_t>(s.k);
     for (int row = std::max(0, fromRow); row < s.rows(); ++row) {
         const size_t at = static_cast<size_t>(row) * per_row;

@@ -11,8 +11,14 @@
 
 namespace moe::app {
 
-// Rows [fromRow, rows()) of a snapshot as RoutingData (no segment).
-RoutingData routingDataFromSnapshot(const RoutingSnapshot& snapshot, int fromRow = 0);
+// Rows [fromRow, rows()) of a snapshot as RoutingData: one segment called `label` (none when empty).
+RoutingData routingDataFromSnapshot(const RoutingSnapshot& snapshot, int fromRow = 0, const QString& label = {});
+
+// The routing of a branch's replies, one labelled segment each, and the segment to show first (-1: none).
+struct BranchRouting {
+    RoutingData data;
+    int focusSegment = -1;
+};
 
 class RoutingRelay : public QObject {
     Q_OBJECT

@@ -1,5 +1,7 @@
 #include "models/routing_view_model.h"
 
+#include "services/memory_fit.h"
+
 #include <QCoreApplication>
 
 #include <algorithm>
@@ -7,39 +9,50 @@
 
 namespace moe::app {
 
+namespace {
+QString tokens(int64_t n) {
+    return formatQuantity(n, QCoreApplication::translate("Routing", "token"),
+                          QCoreApplication::translate("Routing", "tokens"));
+}
+QString selections(int64_t n) {
+    return formatQuantity(n, QCoreApplication::translate("Routing", "selection"),
+                          QCoreApplication::translate("Routing", "selections"));
+}
+}  // namespace
+
 std::pair<int64_t, int64_t> RoutingSelection::resolve(const RoutingData& data) const {
     const int64_t n = data.nRows();
     switch (kind) {
-    case Kind::All:
-        return {0, n};
-    case Kind::Segment: {
-        const auto& segs = data.segments();
-        if (segment < 0 || segment >= static_cast<int>(segs.size())) return {0, 0};
-        return {segs[size_t(segment)].begin, segs[size_t(segment)].end};
-    }
-    case Kind::Range: {
-        const int64_t b = std::clamp<int64_t>(std::min(begin, end), 0, n);
-        return {b, std::clamp<int64_t>(std::max(begin, end), b, n)};
-    }
+        case Kind::All:
+            return {0, n};
+        case Kind::Segment: {
+            const auto& segs = data.segments();
+            if (segment < 0 || segment >= static_cast<int>(segs.size())) return {0, 0};
+            return {segs[size_t(segment)].begin, segs[size_t(segment)].end};
+        }
+        case Kind::Range: {
+            const int64_t b = std::clamp<int64_t>(std::min(begin, end), 0, n);
+            return {b, std::clamp<int64_t>(std::max(begin, end), b, n)};
+        }
     }
     return {0, 0};
 }
 
 QString RoutingSelection::label(const RoutingData& data) const {
     switch (kind) {
-    case Kind::All:
-        return QCoreApplication::translate("Routing", "Whole conversation");
-    case Kind::Segment: {
-        const auto& segs = data.segments();
-        if (segment >= 0 && segment < static_cast<int>(segs.size()) && !segs[size_t(segment)].label.isEmpty())
-            return segs[size_t(segment)].label;
-        return QCoreApplication::translate("Routing", "Part %1").arg(segment + 1);
-    }
-    case Kind::Range: {
-        const auto [b, e] = resolve(data);
-        if (e - b == 1) return QCoreApplication::translate("Routing", "Token %1").arg(b + 1);
-        return QCoreApplication::translate("Routing", "Tokens %1–%2").arg(b + 1).arg(e);
-    }
+        case Kind::All:
+            return QCoreApplication::translate("Routing", "Whole conversation");
+        case Kind::Segment: {
+            const auto& segs = data.segments();
+            if (segment >= 0 && segment < static_cast<int>(segs.size()) && !segs[size_t(segment)].label.isEmpty())
+                return segs[size_t(segment)].label;
+            return QCoreApplication::translate("Routing", "Part %1").arg(segment + 1);
+        }
+        case Kind::Range: {
+            const auto [b, e] = resolve(data);
+            if (e - b == 1) return QCoreApplication::translate("Routing", "Token %1").arg(b + 1);
+            return QCoreApplication::translate("Routing", "Tokens %1–%2").arg(b + 1).arg(e);
+        }
     }
     return {};
 }
@@ -98,32 +111,43 @@ double HeatmapGrid::maxValue() const {
 QString HeatmapGrid::cellTooltip(int32_t slot, int32_t expert) const {
     if (slot < 0 || slot >= nSlots() || expert < 0 || expert >= nExpert) return {};
     const size_t i = index(slot, expert);
-    QString head = QCoreApplication::translate("Routing", "<b>Layer %1 · expert %2</b>")
-                       .arg(moeLayers[size_t(slot)]).arg(expert);
+    QString head =
+        QCoreApplication::translate("Routing", "<b>Layer %1 · expert %2</b>").arg(moeLayers[size_t(slot)]).arg(expert);
     if (difference) {
         const double sa = share(a, slot, expert) * 100.0, sb = share(b, slot, expert) * 100.0;
-        return head + QCoreApplication::translate("Routing", "<br>A (%1): %2 selections, %3%<br>"
-                                                             "B (%4): %5 selections, %6%<br>B − A: %7 points")
-                          .arg(labelA.toHtmlEscaped()).arg(a.counts.empty() ? 0 : a.counts[i])
-                          .arg(sa, 0, 'f', 1).arg(labelB.toHtmlEscaped())
-                          .arg(b.counts.empty() ? 0 : b.counts[i]).arg(sb, 0, 'f', 1)
+        return head + QCoreApplication::translate("Routing",
+                                                  "<br>A (%1): %2, %3%<br>"
+                                                  "B (%4): %5, %6%<br>B − A: %7 points")
+                          .arg(labelA.toHtmlEscaped())
+                          .arg(selections(a.counts.empty() ? 0 : a.counts[i]))
+                          .arg(sa, 0, 'f', 1)
+                          .arg(labelB.toHtmlEscaped())
+                          .arg(selections(b.counts.empty() ? 0 : b.counts[i]))
+                          .arg(sb, 0, 'f', 1)
                           .arg(QString::asprintf("%+.1f", sb - sa));
     }
     HeatmapGrid byCount = *this;
     byCount.measure = RoutingMeasure::Count;
     HeatmapGrid byMass = *this;
     byMass.measure = RoutingMeasure::Mass;
-    return head + QCoreApplication::translate("Routing", "<br>Count: %1 of %2 tokens (%3% of the layer)"
-                                                         "<br>Weight mass: %4 (%5% of the layer)")
-                      .arg(a.counts[i]).arg(a.n_rows).arg(byCount.share(a, slot, expert) * 100.0, 0, 'f', 1)
-                      .arg(a.weight_mass[i], 0, 'f', 3).arg(byMass.share(a, slot, expert) * 100.0, 0, 'f', 1);
+    return head + QCoreApplication::translate("Routing",
+                                              "<br>Count: %1 of %2 (%3% of the layer)"
+                                              "<br>Weight mass: %4 (%5% of the layer)")
+                      .arg(a.counts[i])
+                      .arg(tokens(a.n_rows))
+                      .arg(byCount.share(a, slot, expert) * 100.0, 0, 'f', 1)
+                      .arg(a.weight_mass[i], 0, 'f', 3)
+                      .arg(byMass.share(a, slot, expert) * 100.0, 0, 'f', 1);
 }
 
 QString HeatmapGrid::sharedTooltip(int32_t slot, int32_t sharedIndex) const {
     if (slot < 0 || slot >= nSlots()) return {};
-    return QCoreApplication::translate("Routing", "<b>Layer %1 · shared expert %2</b><br>Always on: every token "
-                                                  "goes through it (%3 tokens), not chosen by the router.")
-        .arg(moeLayers[size_t(slot)]).arg(sharedIndex).arg(std::max(a.n_rows, b.n_rows));
+    return QCoreApplication::translate("Routing",
+                                       "<b>Layer %1 · shared expert %2</b><br>Always on: every token "
+                                       "goes through it (%3), not chosen by the router.")
+        .arg(moeLayers[size_t(slot)])
+        .arg(sharedIndex)
+        .arg(tokens(std::max(a.n_rows, b.n_rows)));
 }
 
 void RoutingViewModel::setData(RoutingData data) {
@@ -207,12 +231,19 @@ QString RoutingViewModel::csv(const HeatmapGrid& grid) {
         for (int32_t e = 0; e < grid.nExpert; ++e) {
             const size_t i = grid.index(s, e);
             if (grid.difference) {
-                out += QStringLiteral("%1,%2,%3,%4,%5\n").arg(layer).arg(e)
-                           .arg(grid.share(grid.a, s, e), 0, 'g', 9).arg(grid.share(grid.b, s, e), 0, 'g', 9)
+                out += QStringLiteral("%1,%2,%3,%4,%5\n")
+                           .arg(layer)
+                           .arg(e)
+                           .arg(grid.share(grid.a, s, e), 0, 'g', 9)
+                           .arg(grid.share(grid.b, s, e), 0, 'g', 9)
                            .arg(grid.values[i], 0, 'g', 9);
             } else {
-                out += QStringLiteral("%1,%2,%3,%4,%5\n").arg(layer).arg(e).arg(grid.a.counts[i])
-                           .arg(grid.a.weight_mass[i], 0, 'g', 9).arg(grid.share(grid.a, s, e), 0, 'g', 9);
+                out += QStringLiteral("%1,%2,%3,%4,%5\n")
+                           .arg(layer)
+                           .arg(e)
+                           .arg(grid.a.counts[i])
+                           .arg(grid.a.weight_mass[i], 0, 'g', 9)
+                           .arg(grid.share(grid.a, s, e), 0, 'g', 9);
             }
         }
     }

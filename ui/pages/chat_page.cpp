@@ -2,11 +2,14 @@
 
 #include "services/chat_service.h"
 #include "services/conversation_export.h"
+#include "services/routing_codec.h"
 #include "storage/store.h"
+#include "theme/icons.h"
 #include "widgets/chat_colors.h"
 #include "widgets/chat_message_widget.h"
 #include "widgets/chat_transcript_view.h"
 #include "widgets/conversation_list_widget.h"
+#include "widgets/routing_panel.h"
 #include "widgets/sampling_panel.h"
 
 #include <QDateTime>
@@ -22,6 +25,7 @@
 #include <QRegularExpression>
 #include <QSaveFile>
 #include <QScrollArea>
+#include <QSettings>
 #include <QSplitter>
 #include <QStyle>
 #include <QTimer>
@@ -31,6 +35,8 @@
 namespace moe::app::ui {
 
 namespace {
+
+constexpr int kRoutingCacheEntries = 16;
 
 QString titleFromText(const QString& text) {
     QString line = text.trimmed().section(QLatin1Char('\n'), 0, 0).simplified();
@@ -76,9 +82,16 @@ ChatPage::ChatPage(Store* store, ChatService* service, QWidget* parent)
     connect(m_list, &ConversationListWidget::searchChanged, this, &ChatPage::reloadConversations);
     connect(m_transcript, &ChatTranscriptView::emptyStateActionTriggered, this, &ChatPage::modelsPageRequested);
     connectService();
+    m_centerSplit->widget(1)->setVisible(m_routingToggle->isChecked());
     reloadConversations();
     showEmptyState();
     updateHeader();
+}
+
+void ChatPage::changeEvent(QEvent* event) {
+    QWidget::changeEvent(event);
+    if (event->type() == QEvent::PaletteChange)
+        m_routingToggle->setIcon(moe::ui::Icons::icon(moe::ui::IconKind::Routing));
 }
 
 QWidget* ChatPage::buildCenter() {
@@ -87,8 +100,15 @@ QWidget* ChatPage::buildCenter() {
     layout->setContentsMargins(0, 0, 0, 0);
     layout->setSpacing(0);
     layout->addWidget(buildHeader());
-    m_transcript = new ChatTranscriptView(center);
-    layout->addWidget(m_transcript, 1);
+    m_centerSplit = new QSplitter(Qt::Vertical, center);
+    m_centerSplit->setChildrenCollapsible(false);
+    m_transcript = new ChatTranscriptView(m_centerSplit);
+    m_centerSplit->addWidget(m_transcript);
+    m_centerSplit->addWidget(buildRoutingDrawer());
+    m_centerSplit->setStretchFactor(0, 3);
+    m_centerSplit->setStretchFactor(1, 1);
+    m_centerSplit->setSizes({520, 230});
+    layout->addWidget(m_centerSplit, 1);
 
     m_banner = new QFrame(center);
     m_banner->setObjectName(QStringLiteral("chatBanner"));
@@ -107,6 +127,23 @@ QWidget* ChatPage::buildCenter() {
     layout->addWidget(m_banner);
     layout->addWidget(buildComposer());
     return center;
+}
+
+QWidget* ChatPage::buildRoutingDrawer() {
+    auto* drawer = new QFrame(m_centerSplit);
+    drawer->setObjectName(QStringLiteral("chatRoutingDrawer"));
+    auto* layout = new QVBoxLayout(drawer);
+    layout->setContentsMargins(16, 8, 16, 8);
+    m_routingPanel = new moe::ui::RoutingPanel(drawer);
+    m_routingPanel->setMinimumHeight(150);
+    m_routingPanel->setEmptyText(
+        tr("Each reply's expert routing shows here, live while it streams. "
+           "Pick another reply with its Routing button."));
+    layout->addWidget(m_routingPanel);
+    connect(m_routingPanel, &moe::ui::RoutingPanel::openRoutingPageRequested, this, [this] {
+        if (m_routingMessageId > 0) Q_EMIT routingPageRequested(m_routingMessageId);
+    });
+    return drawer;
 }
 
 QWidget* ChatPage::buildHeader() {
@@ -140,11 +177,21 @@ QWidget* ChatPage::buildHeader() {
     m_settingsToggle->setAutoRaise(true);
     m_settingsToggle->setToolTip(tr("Show or hide the system prompt and sampling settings"));
     connect(m_settingsToggle, &QToolButton::toggled, this, [this](bool on) { m_splitter->widget(2)->setVisible(on); });
+    m_routingToggle = new QToolButton(header);
+    m_routingToggle->setText(tr("Routing"));
+    m_routingToggle->setIcon(moe::ui::Icons::icon(moe::ui::IconKind::Routing));
+    m_routingToggle->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    m_routingToggle->setCheckable(true);
+    m_routingToggle->setChecked(QSettings().value(QStringLiteral("chat/routingVisible"), true).toBool());
+    m_routingToggle->setAutoRaise(true);
+    m_routingToggle->setToolTip(tr("Show or hide the expert routing of the reply under the conversation"));
+    connect(m_routingToggle, &QToolButton::toggled, this, &ChatPage::setRoutingVisible);
     layout->addWidget(m_title);
     layout->addSpacing(10);
     layout->addWidget(m_modelBadge);
     layout->addStretch(1);
     layout->addWidget(m_export);
+    layout->addWidget(m_routingToggle);
     layout->addWidget(m_settingsToggle);
     return header;
 }
@@ -163,8 +210,10 @@ QWidget* ChatPage::buildComposer() {
     m_send->setMinimumSize(96, 40);
     m_send->setDefault(true);
     connect(m_send, &QPushButton::clicked, this, [this] {
-        if (m_generating) stopGenerating();
-        else sendMessage(m_composer->toPlainText());
+        if (m_generating)
+            stopGenerating();
+        else
+            sendMessage(m_composer->toPlainText());
     });
     layout->addWidget(m_composer, 1);
     layout->addWidget(m_send, 0, Qt::AlignBottom);
@@ -179,7 +228,7 @@ void ChatPage::connectService() {
     connect(m_service, &ChatService::replyStarted, this, &ChatPage::onReplyStarted);
     connect(m_service, &ChatService::tokensReady, this, &ChatPage::onTokens);
     connect(m_service, &ChatService::replyFinished, this, &ChatPage::onReplyFinished);
-    connect(m_service, &ChatService::routingSnapshot, this, &ChatPage::routingSnapshot);
+    connect(m_service, &ChatService::routingSnapshot, this, &ChatPage::onRoutingSnapshot);
 }
 
 bool ChatPage::eventFilter(QObject* watched, QEvent* event) {
@@ -219,7 +268,8 @@ void ChatPage::updateHeader() {
     m_modelBadge->setText(m_hasModel ? m_modelName : tr("No model loaded"));
     m_modelBadge->setToolTip(m_hasModel ? tr("Replies come from this model") : tr("Load a model on the Models page"));
     m_modelBadge->setStyleSheet(QStringLiteral("#modelBadge { color: %1; border: 1px solid %1; border-radius: 9px;"
-                                               " padding: 1px 8px; }").arg(css(accent)));
+                                               " padding: 1px 8px; }")
+                                    .arg(css(accent)));
     m_export->setEnabled(!m_path.isEmpty());
 }
 
@@ -257,6 +307,7 @@ void ChatPage::newConversation() {
     m_list->setCurrentConversation(0);
     showEmptyState();
     updateHeader();
+    showRoutingOf(0);
     m_composer->setFocus();
 }
 
@@ -300,12 +351,27 @@ void ChatPage::showPath(qint64 leafId) {
             w->setBranch(static_cast<int>(it - s.begin()), static_cast<int>(s.size()));
         }
         w->setActionsEnabled(!m_generating);
-        connect(w, &ChatMessageWidget::editRequested, this, &ChatPage::beginEdit);
-        connect(w, &ChatMessageWidget::regenerateRequested, this, &ChatPage::regenerate);
-        connect(w, &ChatMessageWidget::branchRequested, this, &ChatPage::switchBranch);
+        connectMessage(w);
     }
     if (m_path.isEmpty()) showEmptyState();
     updateHeader();
+    if (m_generating) return;  // the drawer follows the streaming reply
+    const auto lastReply =
+        std::find_if(m_path.rbegin(), m_path.rend(), [](const Message& m) { return m.role == MessageRole::Assistant; });
+    showRoutingOf(lastReply != m_path.rend() ? lastReply->id : 0);
+}
+
+void ChatPage::connectMessage(ChatMessageWidget* w) {
+    connect(w, &ChatMessageWidget::editRequested, this, &ChatPage::beginEdit, Qt::UniqueConnection);
+    connect(w, &ChatMessageWidget::regenerateRequested, this, &ChatPage::regenerate, Qt::UniqueConnection);
+    connect(w, &ChatMessageWidget::branchRequested, this, &ChatPage::switchBranch, Qt::UniqueConnection);
+    connect(
+        w, &ChatMessageWidget::routingRequested, this,
+        [this](qint64 id) {
+            setRoutingVisible(true);
+            showRoutingOf(id);
+        },
+        Qt::UniqueConnection);
 }
 
 void ChatPage::sendMessage(const QString& text) {
@@ -325,7 +391,8 @@ void ChatPage::sendMessage(const QString& text) {
     request.userText = trimmed;
     if (m_editingId) {
         // The new branch starts beside the edited message: the transcript shows what comes before it.
-        const auto it = std::find_if(m_path.begin(), m_path.end(), [&](const Message& m) { return m.id == m_editingId; });
+        const auto it =
+            std::find_if(m_path.begin(), m_path.end(), [&](const Message& m) { return m.id == m_editingId; });
         request.parentId = it != m_path.end() ? it->parentId : std::nullopt;
         m_path.resize(it - m_path.begin());
         m_transcript->truncate(static_cast<int>(m_path.size()));
@@ -396,6 +463,13 @@ void ChatPage::onReplyStarted(qint64 conversationId, qint64 userMessageId, qint6
     const auto stored = m_store->messagesOf(conversationId, messageId);
     if (!stored.ok() || stored.value().size() < 1) return;
     const QList<Message>& path = stored.value();
+    // The drawer follows the reply being written.
+    m_routingMessageId = messageId;
+    m_routingRows = 0;
+    m_routingPanel->clear();
+    const auto replies =
+        std::count_if(path.begin(), path.end(), [](const Message& m) { return m.role == MessageRole::Assistant; });
+    m_routingPanel->setSubject(tr("Reply %1 · streaming…").arg(replies));
     const QList<ChatMessageWidget*> widgets = m_transcript->messageWidgets();
     if (widgets.size() != path.size()) {  // not the transcript the request was sent from
         showPath(messageId);
@@ -414,9 +488,7 @@ void ChatPage::onReplyStarted(qint64 conversationId, qint64 userMessageId, qint6
             w->setBranch(static_cast<int>(it - sib.begin()), static_cast<int>(sib.size()));
         }
         w->setActionsEnabled(false);
-        connect(w, &ChatMessageWidget::editRequested, this, &ChatPage::beginEdit, Qt::UniqueConnection);
-        connect(w, &ChatMessageWidget::regenerateRequested, this, &ChatPage::regenerate, Qt::UniqueConnection);
-        connect(w, &ChatMessageWidget::branchRequested, this, &ChatPage::switchBranch, Qt::UniqueConnection);
+        connectMessage(w);
     }
     m_path = path;
     updateHeader();
@@ -454,12 +526,89 @@ void ChatPage::onReplyFinished(const ChatReplyResult& result) {
         for (ChatMessageWidget* m : m_transcript->messageWidgets()) m->setActionsEnabled(true);
         if (result.droppedMessages > 0)
             showBanner(tr("The conversation is longer than the context: the %n oldest message(s) were left out of "
-                          "the prompt.", nullptr, result.droppedMessages), false, tr("Dismiss"));
+                          "the prompt.",
+                          nullptr, result.droppedMessages),
+                       false, tr("Dismiss"));
     }
     if (failed) showBanner(result.error, true, tr("Dismiss"));
     if (!failed && result.tokensPerS > 0) Q_EMIT lastTokensPerSecond(result.tokensPerS);
     reloadConversations();
     updateHeader();
+}
+
+void ChatPage::onRoutingSnapshot(const RoutingSnapshot& snapshot) {
+    if (snapshot.final) {
+        if (m_routingCache.size() >= kRoutingCacheEntries) m_routingCache.clear();
+        m_routingCache.insert(snapshot.messageId, snapshot);
+    }
+    if (snapshot.messageId == m_routingMessageId && isRoutingVisible() && snapshot.rows() > m_routingRows) {
+        m_routingPanel->appendRows(routingDataFromSnapshot(snapshot, m_routingRows));
+        m_routingRows = snapshot.rows();
+    }
+    if (snapshot.final && snapshot.messageId == m_routingMessageId)
+        m_routingPanel->setSubject(replyLabel(snapshot.messageId));
+    Q_EMIT routingSnapshot(snapshot);
+}
+
+bool ChatPage::isRoutingVisible() const {
+    return m_routingToggle->isChecked();
+}
+
+void ChatPage::setRoutingVisible(bool visible) {
+    if (m_routingToggle->isChecked() != visible) return m_routingToggle->setChecked(visible);  // toggles back here
+    m_centerSplit->widget(1)->setVisible(visible);
+    QSettings().setValue(QStringLiteral("chat/routingVisible"), visible);
+    if (visible) showRoutingOf(m_routingMessageId);  // rows that came while it was hidden
+}
+
+void ChatPage::showRoutingOf(qint64 assistantMessageId) {
+    m_routingMessageId = assistantMessageId;
+    m_routingRows = 0;
+    if (!isRoutingVisible()) return;  // read when the drawer opens
+    const bool streaming = m_generating && assistantMessageId == m_streamingId;
+    const std::optional<RoutingSnapshot> routing =
+        assistantMessageId > 0 && !streaming ? replyRouting(assistantMessageId) : std::nullopt;
+    m_routingPanel->clear();
+    m_routingPanel->setSubject(assistantMessageId > 0 ? replyLabel(assistantMessageId) : QString());
+    if (!routing) return;  // a streaming reply's rows come with its next snapshot
+    m_routingPanel->setRouting(routingDataFromSnapshot(*routing));
+    m_routingRows = routing->rows();
+}
+
+std::optional<RoutingSnapshot> ChatPage::replyRouting(qint64 messageId) const {
+    if (const auto it = m_routingCache.constFind(messageId); it != m_routingCache.cend()) return *it;
+    if (!m_store || messageId <= 0) return std::nullopt;
+    const auto blob = m_store->messageRouting(messageId);
+    if (!blob.ok() || blob.value().isEmpty()) return std::nullopt;
+    std::optional<RoutingSnapshot> routing = decodeRouting(blob.value());
+    if (!routing) return std::nullopt;
+    routing->conversationId = m_conversationId;
+    routing->messageId = messageId;
+    if (m_routingCache.size() >= kRoutingCacheEntries) m_routingCache.clear();
+    m_routingCache.insert(messageId, *routing);
+    return routing;
+}
+
+QString ChatPage::replyLabel(qint64 messageId) const {
+    int reply = 0;
+    for (const Message& m : m_path) {
+        if (m.role != MessageRole::Assistant) continue;
+        ++reply;
+        if (m.id == messageId) return tr("Reply %1").arg(reply);
+    }
+    return tr("Reply");
+}
+
+BranchRouting ChatPage::branchRouting(qint64 messageId) const {
+    BranchRouting out;
+    for (const Message& m : m_path) {
+        if (m.role != MessageRole::Assistant) continue;
+        const std::optional<RoutingSnapshot> routing = replyRouting(m.id);
+        if (!routing || routing->isEmpty()) continue;
+        if (!out.data.append(routingDataFromSnapshot(*routing, 0, replyLabel(m.id)))) continue;  // another model
+        if (m.id == messageId) out.focusSegment = static_cast<int>(out.data.segments().size()) - 1;
+    }
+    return out;
 }
 
 void ChatPage::stopGenerating() {
@@ -471,7 +620,8 @@ void ChatPage::regenerate(qint64 assistantMessageId) {
         if (!m_hasModel) showBanner(tr("Load a model on the Models page to regenerate a reply."), true, tr("Dismiss"));
         return;
     }
-    const auto it = std::find_if(m_path.begin(), m_path.end(), [&](const Message& m) { return m.id == assistantMessageId; });
+    const auto it =
+        std::find_if(m_path.begin(), m_path.end(), [&](const Message& m) { return m.id == assistantMessageId; });
     if (it == m_path.end() || !it->parentId) return;
     const qint64 userId = *it->parentId;
     // Show the branch up to the user message; the new reply comes as its newest child.
@@ -492,7 +642,8 @@ void ChatPage::beginEdit(qint64 userMessageId) {
     m_composer->setFocus();
     m_composer->moveCursor(QTextCursor::End);
     showBanner(tr("Editing a message. Sending starts a new branch from it; the current one stays, "
-                  "reachable with the ‹ › arrows."), false, tr("Cancel edit"));
+                  "reachable with the ‹ › arrows."),
+               false, tr("Cancel edit"));
 }
 
 void ChatPage::cancelEdit() {
@@ -546,8 +697,8 @@ void ChatPage::onRenameClicked(qint64 conversationId) {
     const auto c = m_store ? m_store->conversation(conversationId) : DbResult<Conversation>::failure(QString());
     if (!c.ok()) return;
     bool ok = false;
-    const QString title = QInputDialog::getText(this, tr("Rename conversation"), tr("Title:"), QLineEdit::Normal,
-                                                c.value().title, &ok);
+    const QString title =
+        QInputDialog::getText(this, tr("Rename conversation"), tr("Title:"), QLineEdit::Normal, c.value().title, &ok);
     if (ok) renameConversation(conversationId, title);
 }
 
@@ -581,7 +732,8 @@ void ChatPage::onExportClicked(ExportFormat format) {
                                                       json ? tr("JSON (*.json)") : tr("Markdown (*.md)"));
     if (path.isEmpty()) return;
     const QString error = exportConversation(path, format);
-    if (!error.isEmpty()) QMessageBox::warning(this, tr("Export conversation"), tr("The file was not written: %1").arg(error));
+    if (!error.isEmpty())
+        QMessageBox::warning(this, tr("Export conversation"), tr("The file was not written: %1").arg(error));
 }
 
 void ChatPage::showBanner(const QString& text, bool isError, const QString& buttonText) {
@@ -596,9 +748,13 @@ void ChatPage::showBanner(const QString& text, bool isError, const QString& butt
     m_banner->setVisible(true);
 }
 
-void ChatPage::hideBanner() { m_banner->setVisible(false); }
+void ChatPage::hideBanner() {
+    m_banner->setVisible(false);
+}
 
-QString ChatPage::bannerText() const { return m_banner->isHidden() ? QString() : m_bannerText->text(); }
+QString ChatPage::bannerText() const {
+    return m_banner->isHidden() ? QString() : m_bannerText->text();
+}
 
 void ChatPage::saveSettingsSoon() {
     if (m_conversationId) m_saveTimer->start();

@@ -1,17 +1,22 @@
 // The Chat page: conversations on the left, the active branch of the chosen one in the middle (Markdown,
 // code blocks, collapsible reasoning, streaming replies with Stop, Regenerate, edit-and-branch with < 1/2 >
 // navigation, per-reply figures, copy and export), the system prompt and sampling settings with presets on
-// the right. Generation runs in the ChatService on its own thread: the page only sends requests (queued) and
-// shows what comes back; everything is written through the Store and comes back after a restart.
-// It knows neither the main window nor the model loader: it learns about the model from the service
+// the right, and a routing drawer under the transcript: the expert routing of the streaming or chosen reply
+// (heatmap and token strip, live while it streams). Generation runs in the ChatService on its own thread: the page only
+// sends requests (queued) and shows what comes back; everything is written through the Store and comes back after a
+// restart. It knows neither the main window nor the model loader: it learns about the model from the service
 // (modelChanged) or from setModelStatus().
 #pragma once
 
+#include "models/routing_relay.h"
 #include "services/chat_types.h"
 #include "services/routing_snapshot.h"
 #include "storage/store_types.h"
 
+#include <QHash>
 #include <QWidget>
+
+#include <optional>
 
 class QLabel;
 class QPlainTextEdit;
@@ -25,8 +30,13 @@ class ChatService;
 class Store;
 }  // namespace moe::app
 
+namespace moe::ui {
+class RoutingPanel;
+}
+
 namespace moe::app::ui {
 
+class ChatMessageWidget;
 class ChatTranscriptView;
 class ConversationListWidget;
 class SamplingPanel;
@@ -54,6 +64,13 @@ public:
     QPlainTextEdit* composer() const { return m_composer; }
     QPushButton* sendButton() const { return m_send; }
     QString bannerText() const;
+    moe::ui::RoutingPanel* routingPanel() const { return m_routingPanel; }
+    bool isRoutingVisible() const;
+    qint64 routingMessageId() const { return m_routingMessageId; }  // the reply the drawer shows (0: none)
+    // A reply's per-token routing: the one received while it streamed, else the Store's; nullopt if none.
+    std::optional<RoutingSnapshot> replyRouting(qint64 messageId) const;
+    // The shown branch's replies that have routing, "Reply 1", "Reply 2"..., messageId's as the focus.
+    BranchRouting branchRouting(qint64 messageId) const;
 
 public Q_SLOTS:
     void setModelStatus(bool loaded, const QString& modelName);
@@ -68,15 +85,19 @@ public Q_SLOTS:
     void renameConversation(qint64 conversationId, const QString& title);
     void deleteConversation(qint64 conversationId);
     void reloadConversations();
+    void setRoutingVisible(bool visible);
+    void showRoutingOf(qint64 assistantMessageId);  // opens the drawer on that reply
 
 Q_SIGNALS:
     void routingSnapshot(const moe::app::RoutingSnapshot& snapshot);
     void lastTokensPerSecond(double tokensPerS);
-    void modelsPageRequested();  // the empty state's "Open the Models page" button
+    void modelsPageRequested();                                 // the empty state's "Open the Models page" button
+    void routingPageRequested(qint64 messageId);                // the drawer's "Open on Routing page"
     void replyRequested(const moe::app::ChatRequest& request);  // queued to the service
 
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
+    void changeEvent(QEvent* event) override;
 
 private:
     QWidget* buildCenter();
@@ -96,6 +117,10 @@ private:
     void onReplyStarted(qint64 conversationId, qint64 userMessageId, qint64 messageId);
     void onTokens(qint64 conversationId, qint64 messageId, const QString& delta);
     void onReplyFinished(const moe::app::ChatReplyResult& result);
+    void onRoutingSnapshot(const moe::app::RoutingSnapshot& snapshot);
+    void connectMessage(ChatMessageWidget* widget);
+    QWidget* buildRoutingDrawer();
+    QString replyLabel(qint64 messageId) const;  // "Reply 2": its place among the branch's replies
     void onExportClicked(ExportFormat format);
     void onRenameClicked(qint64 conversationId);
     void onDeleteClicked(qint64 conversationId);
@@ -110,6 +135,9 @@ private:
     QLabel* m_modelBadge = nullptr;
     QToolButton* m_export = nullptr;
     QToolButton* m_settingsToggle = nullptr;
+    QToolButton* m_routingToggle = nullptr;
+    QSplitter* m_centerSplit = nullptr;  // transcript above, routing drawer below
+    moe::ui::RoutingPanel* m_routingPanel = nullptr;
     QWidget* m_banner = nullptr;
     QLabel* m_bannerText = nullptr;
     QPushButton* m_bannerButton = nullptr;
@@ -125,6 +153,9 @@ private:
     bool m_generating = false;
     bool m_hasModel = false;
     QString m_modelName;
+    qint64 m_routingMessageId = 0;
+    int m_routingRows = 0;                                  // rows of the drawer's reply already shown
+    mutable QHash<qint64, RoutingSnapshot> m_routingCache;  // recent replies' routing, by message id
 };
 
 }  // namespace moe::app::ui

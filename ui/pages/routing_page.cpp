@@ -1,5 +1,6 @@
 #include "pages/routing_page.h"
 
+#include "services/memory_fit.h"
 #include "widgets/routing_heatmap_widget.h"
 #include "widgets/routing_stats_table.h"
 #include "widgets/token_routing_table.h"
@@ -8,7 +9,6 @@
 #include <QButtonGroup>
 #include <QCheckBox>
 #include <QComboBox>
-#include <algorithm>
 #include <QFile>
 #include <QFileDialog>
 #include <QHBoxLayout>
@@ -24,6 +24,7 @@
 #include <QTimer>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <algorithm>
 
 namespace moe::ui {
 
@@ -38,6 +39,10 @@ app::RoutingSelection selectionFromVariant(const QVariant& v) {
     const QVariantList l = v.toList();
     if (l.size() != 4) return {};
     return {static_cast<app::RoutingSelection::Kind>(l[0].toInt()), l[1].toInt(), l[2].toLongLong(), l[3].toLongLong()};
+}
+
+QString tokens(int64_t n) {
+    return app::formatQuantity(n, RoutingPage::tr("token"), RoutingPage::tr("tokens"));
 }
 
 QLabel* captionLabel(const QString& text, QWidget* parent) {
@@ -91,7 +96,8 @@ QWidget* RoutingPage::buildEmptyState() {
     head->setAlignment(Qt::AlignCenter);
     auto* text = new QLabel(tr("Chat with a MoE model; each reply's routing appears here.\n"
                                "You will see which experts every layer chose for each token, live while the "
-                               "reply streams, and can compare two replies."), w);
+                               "reply streams, and can compare two replies."),
+                            w);
     text->setObjectName(QStringLiteral("routingEmptyText"));
     text->setAlignment(Qt::AlignCenter);
     text->setWordWrap(true);
@@ -128,9 +134,8 @@ QWidget* RoutingPage::buildToolbar() {
     };
     measureButton(tr("Count"), tr("How often each expert was chosen"), 0)->setChecked(true);
     measureButton(tr("Weight mass"), tr("The summed gate weights each expert received"), 1);
-    connect(m_measureGroup, &QButtonGroup::idClicked, this, [this](int id) {
-        setMeasure(id == 1 ? app::RoutingMeasure::Mass : app::RoutingMeasure::Count);
-    });
+    connect(m_measureGroup, &QButtonGroup::idClicked, this,
+            [this](int id) { setMeasure(id == 1 ? app::RoutingMeasure::Mass : app::RoutingMeasure::Count); });
     m_normalize = new QCheckBox(tr("Normalise per layer"), bar);
     m_normalize->setToolTip(tr("Show each cell as a share of its layer's total, so layers compare"));
     m_normalize->setChecked(true);
@@ -186,8 +191,8 @@ QWidget* RoutingPage::buildContent() {
     auto* sl = new QVBoxLayout(stripBox);
     sl->setContentsMargins(0, 0, 0, 0);
     m_stripCaption = captionLabel(tr("Tokens"), stripBox);
-    auto* hint = new QLabel(tr("Hover or click a token for its experts; shift-click or drag to select a range."),
-                            stripBox);
+    auto* hint =
+        new QLabel(tr("Hover or click a token for its experts; shift-click or drag to select a range."), stripBox);
     hint->setEnabled(false);
     hint->setWordWrap(true);
     m_strip = new TokenStripWidget(stripBox);
@@ -217,9 +222,8 @@ QWidget* RoutingPage::buildContent() {
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 2);
 
-    connect(m_strip, &TokenStripWidget::tokenHovered, this, [this](int row) {
-        showToken(row >= 0 ? row : m_pinnedToken);
-    });
+    connect(m_strip, &TokenStripWidget::tokenHovered, this,
+            [this](int row) { showToken(row >= 0 ? row : m_pinnedToken); });
     connect(m_strip, &TokenStripWidget::tokenClicked, this, [this](int row) {
         m_pinnedToken = row;
         showToken(row);
@@ -241,6 +245,12 @@ void RoutingPage::setRouting(const app::RoutingData& data) {
     rebuildScopeChoices();
     m_scope->setCurrentIndex(m_scope->count() > 2 ? m_scope->count() - 1 : 0);  // the newest reply
     setScope(m_scope->currentIndex());
+}
+
+void RoutingPage::showBranch(const app::BranchRouting& branch) {
+    if (branch.data.nRows() == 0) return clear();
+    setRouting(branch.data);
+    if (branch.focusSegment >= 0) setScope(branch.focusSegment + 1);  // 0 is the whole conversation
 }
 
 void RoutingPage::addReply(const app::RoutingData& reply) {
@@ -352,8 +362,10 @@ void RoutingPage::setTokenSelection(int begin, int end) {
     m_tokenBegin = begin;
     m_tokenEnd = end;
     m_model.setSelection(effectiveSelection());
-    if (m_compare->isChecked()) setComparison(true, m_compareA->currentIndex(), m_compareB->currentIndex());
-    else redraw();
+    if (m_compare->isChecked())
+        setComparison(true, m_compareA->currentIndex(), m_compareB->currentIndex());
+    else
+        redraw();
 }
 
 void RoutingPage::setMeasure(app::RoutingMeasure measure) {
@@ -438,10 +450,17 @@ void RoutingPage::redraw() {
     const QString what = grid.difference ? (mass ? tr("gate-weight") : tr("selection"))
                                          : (mass ? tr("gate-weight mass") : tr("selections"));
     m_heatmapCaption->setText(grid.difference
-        ? tr("Difference B − A of each layer's %1 share · A = %2 (%3 tokens), B = %4 (%5 tokens)")
-              .arg(what).arg(grid.labelA).arg(grid.a.n_rows).arg(grid.labelB).arg(grid.b.n_rows)
-        : tr("%1 · %2 tokens · %3%4").arg(effectiveSelection().label(data)).arg(grid.a.n_rows).arg(what)
-              .arg(grid.normalized ? tr(" as a share of each layer") : QString()));
+                                  ? tr("Difference B − A of each layer's %1 share · A = %2 (%3), B = %4 (%5)")
+                                        .arg(what)
+                                        .arg(grid.labelA)
+                                        .arg(tokens(grid.a.n_rows))
+                                        .arg(grid.labelB)
+                                        .arg(tokens(grid.b.n_rows))
+                                  : tr("%1 · %2 · %3%4")
+                                        .arg(effectiveSelection().label(data))
+                                        .arg(tokens(grid.a.n_rows))
+                                        .arg(what)
+                                        .arg(grid.normalized ? tr(" as a share of each layer") : QString()));
     m_stripCaption->setText(tr("Tokens · %1 (%2)").arg(scopeSelection().label(data)).arg(m_stripRows));
     updateSubtitle();
 }
@@ -468,8 +487,12 @@ void RoutingPage::updateSubtitle() {
         m_subtitle->setText(tr("Which experts each MoE layer chose for every token of a reply"));
         return;
     }
-    m_subtitle->setText(tr("%1 MoE layers · %2 routed experts · top-%3 · %4 shared · %5 tokens%6")
-                            .arg(d.nSlots()).arg(d.nExpert()).arg(d.k()).arg(d.nShared()).arg(d.nRows())
+    m_subtitle->setText(tr("%1 · %2 · top-%3 · %4 shared · %5%6")
+                            .arg(app::formatQuantity(d.nSlots(), tr("MoE layer"), tr("MoE layers")))
+                            .arg(app::formatQuantity(d.nExpert(), tr("routed expert"), tr("routed experts")))
+                            .arg(d.k())
+                            .arg(d.nShared())
+                            .arg(tokens(d.nRows()))
                             .arg(m_live ? tr(" · streaming…") : QString()));
 }
 
@@ -494,8 +517,10 @@ void RoutingPage::exportPngInteractive() {
                                                       tr("PNG images (*.png)"));
     if (path.isEmpty()) return;
     const QString error = exportPng(path);
-    if (!error.isEmpty()) QMessageBox::warning(this, tr("Export failed"), error);
-    else emit statusMessage(tr("Saved %1").arg(path));
+    if (!error.isEmpty())
+        QMessageBox::warning(this, tr("Export failed"), error);
+    else
+        emit statusMessage(tr("Saved %1").arg(path));
 }
 
 void RoutingPage::exportCsvInteractive() {
@@ -503,8 +528,10 @@ void RoutingPage::exportCsvInteractive() {
                                                       tr("CSV files (*.csv)"));
     if (path.isEmpty()) return;
     const QString error = exportCsv(path);
-    if (!error.isEmpty()) QMessageBox::warning(this, tr("Export failed"), error);
-    else emit statusMessage(tr("Saved %1").arg(path));
+    if (!error.isEmpty())
+        QMessageBox::warning(this, tr("Export failed"), error);
+    else
+        emit statusMessage(tr("Saved %1").arg(path));
 }
 
 }  // namespace moe::ui

@@ -5,6 +5,7 @@
 // while a reply streams (redrawn at most every 100 ms).
 #pragma once
 
+#include "models/routing_relay.h"
 #include "models/routing_view_model.h"
 
 #include <QWidget>
@@ -42,11 +43,14 @@ public:
     TokenRoutingTable* tokenTable() const { return m_tokenTable; }
     RoutingStatsTable* statsTable() const { return m_statsTable; }
     QComboBox* scopeCombo() const { return m_scope; }
+    app::RoutingSelection currentScope() const { return scopeSelection(); }
     bool hasPendingRedraw() const;
 
 public Q_SLOTS:
     void setRouting(const moe::app::RoutingData& data);  // replaces everything (a conversation, or one reply)
     void addReply(const moe::app::RoutingData& reply);   // appends as new segment(s); shape must match
+    // A conversation branch's replies (setRouting) with the focus segment as the scope (else the newest).
+    void showBranch(const moe::app::BranchRouting& branch);
     void clear();
     // Live: a reply starts streaming, rows arrive in batches, the reply ends.
     void beginLiveReply(const QString& label);
@@ -55,7 +59,7 @@ public Q_SLOTS:
 
     void setMeasure(moe::app::RoutingMeasure measure);
     void setNormalized(bool on);
-    void setScope(int index);                 // index into the scope combo (whole conversation, segments)
+    void setScope(int index);                    // index into the scope combo (whole conversation, segments)
     void setTokenSelection(int begin, int end);  // rows of the strip (relative to the scope); empty: none
     // Difference mode, B - A: indices into the scope choices (a negative index: the current token selection).
     void setComparison(bool on, int indexA = -1, int indexB = -1);

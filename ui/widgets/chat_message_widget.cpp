@@ -1,6 +1,7 @@
 #include "widgets/chat_message_widget.h"
 
 #include "services/conversation_export.h"
+#include "theme/icons.h"
 #include "widgets/chat_colors.h"
 #include "widgets/message_content_widget.h"
 
@@ -34,7 +35,8 @@ ChatMessageWidget::ChatMessageWidget(const Message& message, QWidget* parent) : 
     who->setFont(bold);
     header->addWidget(who);
     if (message.createdAtMs > 0) {
-        auto* when = new QLabel(QDateTime::fromMSecsSinceEpoch(message.createdAtMs).toString(QStringLiteral("HH:mm")), this);
+        auto* when =
+            new QLabel(QDateTime::fromMSecsSinceEpoch(message.createdAtMs).toString(QStringLiteral("HH:mm")), this);
         when->setObjectName(QStringLiteral("messageMeta"));
         header->addWidget(when);
     }
@@ -56,7 +58,8 @@ ChatMessageWidget::ChatMessageWidget(const Message& message, QWidget* parent) : 
     connect(m_next, &QToolButton::clicked, this, [this] { Q_EMIT branchRequested(m_message.id, +1); });
     header->addWidget(m_branchBox);
 
-    m_copy = makeAction(tr("Copy"), tr("Copy this message as Markdown"), style()->standardIcon(QStyle::SP_FileDialogDetailedView));
+    m_copy = makeAction(tr("Copy"), tr("Copy this message as Markdown"),
+                        style()->standardIcon(QStyle::SP_FileDialogDetailedView));
     connect(m_copy, &QToolButton::clicked, this, &ChatMessageWidget::copyContent);
     header->addWidget(m_copy);
     if (isUser) {
@@ -67,6 +70,10 @@ ChatMessageWidget::ChatMessageWidget(const Message& message, QWidget* parent) : 
         m_action = makeAction(tr("Regenerate"), tr("Write another reply to the same message (this one is kept)"),
                               style()->standardIcon(QStyle::SP_BrowserReload));
         connect(m_action, &QToolButton::clicked, this, [this] { Q_EMIT regenerateRequested(m_message.id); });
+        m_routing = makeAction(tr("Routing"), tr("Show which experts each layer chose for this reply's tokens"),
+                               QIcon());  // drawn in the palette's muted colour by updateColors()
+        connect(m_routing, &QToolButton::clicked, this, [this] { Q_EMIT routingRequested(m_message.id); });
+        header->addWidget(m_routing);
     }
     header->addWidget(m_action);
     layout->addLayout(header);
@@ -99,7 +106,9 @@ void ChatMessageWidget::setMessageIds(qint64 id, std::optional<qint64> parentId)
     m_message.parentId = parentId;
 }
 
-void ChatMessageWidget::appendText(const QString& delta) { setContent(m_message.content + delta); }
+void ChatMessageWidget::appendText(const QString& delta) {
+    setContent(m_message.content + delta);
+}
 
 void ChatMessageWidget::setContent(const QString& content) {
     m_message.content = content;
@@ -122,7 +131,9 @@ void ChatMessageWidget::setError(const QString& message) {
     m_stats->setVisible(true);
 }
 
-QString ChatMessageWidget::statsText() const { return m_stats->text(); }
+QString ChatMessageWidget::statsText() const {
+    return m_stats->text();
+}
 
 void ChatMessageWidget::setBranch(int index, int count) {
     m_branchIndex = index;
@@ -166,6 +177,7 @@ void ChatMessageWidget::updateColors() {
     for (QToolButton* b : findChildren<QToolButton*>()) {
         if (b->parent() == this || b->parent() == m_branchBox) b->setPalette(mutedPalette);
     }
+    if (m_routing) m_routing->setIcon(moe::ui::Icons::icon(moe::ui::IconKind::Routing, muted(app)));
     m_bubble = m_message.role == MessageRole::User ? userBubble(app) : QColor();
     update();
 }

@@ -1,5 +1,6 @@
 // One message of the transcript: who wrote it, its rendered content, the branch navigation (< 1/2 >) when
-// the message has siblings, its actions (copy; edit for the user's messages, regenerate for replies) and,
+// the message has siblings, its actions (copy; edit for the user's messages, regenerate and routing for
+// replies) and,
 // for a reply, its figures (prompt/reply tokens, TTFT, tokens/s).
 #pragma once
 
@@ -45,6 +46,7 @@ Q_SIGNALS:
     void regenerateRequested(qint64 messageId);
     // delta -1: the previous sibling branch, +1: the next.
     void branchRequested(qint64 messageId, int delta);
+    void routingRequested(qint64 messageId);  // a reply's "Routing": show its expert routing
 
 protected:
     void changeEvent(QEvent* event) override;
@@ -63,7 +65,8 @@ private:
     QToolButton* m_prev = nullptr;
     QToolButton* m_next = nullptr;
     QToolButton* m_copy = nullptr;
-    QToolButton* m_action = nullptr;  // edit or regenerate
+    QToolButton* m_action = nullptr;   // edit or regenerate
+    QToolButton* m_routing = nullptr;  // replies only
     int m_branchIndex = 0;
     int m_branchCount = 1;
     bool m_streaming = false;

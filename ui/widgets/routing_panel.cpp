@@ -1,5 +1,6 @@
 #include "widgets/routing_panel.h"
 
+#include "services/memory_fit.h"
 #include "widgets/routing_heatmap_widget.h"
 #include "widgets/token_strip_widget.h"
 
@@ -76,9 +77,10 @@ void RoutingPanel::appendRows(const app::RoutingData& rows) {
 }
 
 void RoutingPanel::clear() {
+    m_redrawTimer->stop();
     m_model.clear();
     m_strip->clear();
-    m_heatmap->setGrid(app::HeatmapGrid());
+    redraw();
 }
 
 void RoutingPanel::redraw() {
@@ -95,7 +97,23 @@ void RoutingPanel::redraw() {
     }
     const app::HeatmapGrid grid = m_model.grid();
     m_heatmap->setGrid(d.nRows() > 0 ? grid : app::HeatmapGrid());
-    m_caption->setText(d.nRows() > 0 ? tr("Expert routing · %1 tokens").arg(grid.a.n_rows) : tr("Expert routing"));
+    QStringList parts{tr("Expert routing")};
+    if (!m_subject.isEmpty()) parts << m_subject;
+    if (d.nRows() > 0) parts << app::formatQuantity(grid.a.n_rows, tr("token"), tr("tokens"));
+    m_caption->setText(parts.join(QStringLiteral(" · ")));
+}
+
+void RoutingPanel::setSubject(const QString& subject) {
+    m_subject = subject;
+    redraw();
+}
+
+void RoutingPanel::setEmptyText(const QString& text) {
+    m_heatmap->setEmptyText(text);
+}
+
+QString RoutingPanel::caption() const {
+    return m_caption->text();
 }
 
 }  // namespace moe::ui

@@ -24,12 +24,16 @@ public:
 
     const app::RoutingViewModel& viewModel() const { return m_model; }
     RoutingHeatmapWidget* heatmap() const { return m_heatmap; }
+    QString caption() const;
     TokenStripWidget* tokenStrip() const { return m_strip; }
 
 public Q_SLOTS:
     void setRouting(const moe::app::RoutingData& reply);
     void appendRows(const moe::app::RoutingData& rows);  // live; redraw throttled
     void clear();
+    // What the rows are, shown in the caption ("Reply 2"); empty: nothing but the token count.
+    void setSubject(const QString& subject);
+    void setEmptyText(const QString& text);
 
 Q_SIGNALS:
     void openRoutingPageRequested();  // "Open on the Routing page"
@@ -39,6 +43,7 @@ private:
 
     app::RoutingViewModel m_model;
     QTimer* m_redrawTimer = nullptr;
+    QString m_subject;
     QLabel* m_caption = nullptr;
     QComboBox* m_measure = nullptr;
     RoutingHeatmapWidget* m_heatmap = nullptr;

@@ -5,6 +5,7 @@
 #include "runtime/session.h"
 
 #include "services/chat_service.h"
+#include "services/routing_codec.h"
 #include "storage/store.h"
 
 #include <QDateTime>
@@ -14,12 +15,15 @@
 #include <QRandomGenerator>
 
 #include <algorithm>
+#include <cmath>
 
 namespace moe::app {
 
 namespace {
 
-qint64 nowMs() { return QDateTime::currentMSecsSinceEpoch(); }
+qint64 nowMs() {
+    return QDateTime::currentMSecsSinceEpoch();
+}
 
 // A conversation's messages as the engine's chat messages: the system prompt, then the branch's turns.
 std::vector<moe::ChatMessage> toChatMessages(const QString& systemPrompt, const QList<Message>& path) {
@@ -69,8 +73,7 @@ void ChatService::setModel(ModelHandle model, qint64 modelId) {
     m_sessionContext = 0;
     m_model = std::move(model);
     m_modelId = m_model ? modelId : 0;
-    Q_EMIT modelChanged(m_model != nullptr,
-                        m_model ? QString::fromStdString(m_model->description().name) : QString());
+    Q_EMIT modelChanged(m_model != nullptr, m_model ? QString::fromStdString(m_model->description().name) : QString());
 }
 
 bool ChatService::ensureSession(int contextTokens, QString* error) {
@@ -131,8 +134,8 @@ bool ChatService::prepare(const ChatRequest& request, ChatReplyResult& result, P
 
     std::vector<moe::ChatMessage> messages = toChatMessages(request.systemPrompt, path);
     const int64_t n_ctx = m_session->n_ctx();
-    const int64_t reserve = request.sampling.maxTokens > 0 ? std::min<int64_t>(request.sampling.maxTokens, n_ctx / 2)
-                                                           : n_ctx / 4;
+    const int64_t reserve =
+        request.sampling.maxTokens > 0 ? std::min<int64_t>(request.sampling.maxTokens, n_ctx / 2) : n_ctx / 4;
     auto fitted = moe::fit_chat_to_context(*m_model, messages, n_ctx, reserve, true);
     if (!fitted.ok()) return fail(result, QString::fromStdString(fitted.error()));
     prepared.promptTokens = std::move(fitted.value().tokens);
@@ -235,8 +238,9 @@ void ChatService::runGeneration(const ChatRequest& request, const Prepared& prep
         record.tokenLatenciesMs.assign(result.tokenLatenciesMs.begin(), result.tokenLatenciesMs.end());
         m_store->recordRequest(record);
     }
-    Q_EMIT routingSnapshot(snapshot(m_replyFirstRow, true));
-    finish(result);
+    const RoutingSnapshot routing = snapshot(m_replyFirstRow, true);
+    Q_EMIT routingSnapshot(routing);
+    finish(result, &routing);
 }
 
 // generate() samples the last token without running it through the model; run it once so that every reply
@@ -273,25 +277,34 @@ RoutingSnapshot ChatService::snapshot(qint64 firstRow, bool final) const {
     return s;
 }
 
-// Per MoE layer x expert selection counts of the reply, kept with the message (the heatmap after a restart).
+// Per MoE layer x expert selection counts and gate-weight mass of the reply, kept with the message.
 QByteArray ChatService::routingSummaryJson(qint64 firstRow) const {
     const moe::RoutingTrace& trace = m_session->trace();
     if (trace.n_slots() == 0 || trace.n_rows() <= firstRow) return {};
     const moe::RoutingAggregate agg = moe::aggregate_routing(trace, firstRow, trace.n_rows());
-    QJsonArray layers, counts;
+    QJsonArray layers, counts, masses;
     for (int32_t layer : agg.moe_layers) layers.append(layer);
     for (size_t slot = 0; slot < agg.moe_layers.size(); ++slot) {
-        QJsonArray row;
-        for (int e = 0; e < agg.n_expert; ++e) row.append(static_cast<qint64>(agg.counts[slot * agg.n_expert + e]));
-        counts.append(row);
+        QJsonArray countRow, massRow;
+        for (int e = 0; e < agg.n_expert; ++e) {
+            const size_t at = slot * agg.n_expert + e;
+            countRow.append(static_cast<qint64>(agg.counts[at]));
+            massRow.append(std::round(agg.weight_mass[at] * 1e4) / 1e4);  // 4 decimals: the summary stays small
+        }
+        counts.append(countRow);
+        masses.append(massRow);
     }
-    const QJsonObject o{{"n_expert", agg.n_expert}, {"k", trace.k()},
+    const QJsonObject o{{"n_expert", agg.n_expert},
+                        {"k", trace.k()},
                         {"n_shared", static_cast<int>(m_model->hparams().n_expert_shared)},
-                        {"rows", static_cast<qint64>(agg.n_rows)}, {"moe_layers", layers}, {"counts", counts}};
+                        {"rows", static_cast<qint64>(agg.n_rows)},
+                        {"moe_layers", layers},
+                        {"counts", counts},
+                        {"mass", masses}};
     return QJsonDocument(o).toJson(QJsonDocument::Compact);
 }
 
-void ChatService::finish(ChatReplyResult& result) {
+void ChatService::finish(ChatReplyResult& result, const RoutingSnapshot* routing) {
     if (m_store && result.messageId > 0) {
         ReplyStats stats;
         stats.promptTokens = result.promptTokens;
@@ -302,6 +315,8 @@ void ChatService::finish(ChatReplyResult& result) {
         if (m_session && result.finishReason != QLatin1String("error"))
             stats.routingJson = routingSummaryJson(m_replyFirstRow);
         m_store->updateMessage(result.messageId, result.content, stats);
+        if (routing && !routing->isEmpty())
+            m_store->saveMessageRouting(result.messageId, routing->rows(), encodeRouting(*routing));
     }
     Q_EMIT replyFinished(result);
 }

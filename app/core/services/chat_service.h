@@ -6,9 +6,10 @@
 //   tokensReady    text deltas, batched: at most one signal per ~30 ms whatever the token rate,
 //   routingSnapshot the reply's expert routing so far (a few times a second) and a final one,
 //   replyFinished  the full text, figures (prompt/reply tokens, TTFT, tokens/s, latencies), finish reason.
-// It writes the messages (the assistant's once at the start, empty, then finalised with its stats) and a
-// RequestRecord through the Store, which is thread-safe for writes. Stop: requestStop() from any thread; the
-// reply ends after the token being computed and keeps what was generated ("cancelled").
+// It writes the messages (the assistant's once at the start, empty, then finalised with its stats, routing
+// summary and per-token routing) and a RequestRecord through the Store, which is thread-safe for writes. Stop:
+// requestStop() from any thread; the reply ends after the token being computed and keeps what was generated
+// ("cancelled").
 #pragma once
 
 #include "services/chat_types.h"
@@ -70,7 +71,8 @@ private:
     void runGeneration(const ChatRequest& request, const Prepared& prepared, ChatReplyResult& result);
     void completeRouting(const moe::GenerateResult& generated, qint64 promptTokens);
     RoutingSnapshot snapshot(qint64 firstRow, bool final) const;
-    void finish(ChatReplyResult& result);
+    // Finalises the reply's message (stats, routing summary and, when given, its per-token routing).
+    void finish(ChatReplyResult& result, const RoutingSnapshot* routing = nullptr);
     bool fail(ChatReplyResult& result, const QString& message);  // always false
     QByteArray routingSummaryJson(qint64 firstRow) const;
 

@@ -1,5 +1,7 @@
 #include "services/conversation_export.h"
 
+#include "services/memory_fit.h"
+
 #include "services/think_parser.h"
 
 #include <QDateTime>
@@ -12,7 +14,9 @@ namespace moe::app {
 
 namespace {
 
-QString isoTime(qint64 ms) { return QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC).toString(Qt::ISODateWithMs); }
+QString isoTime(qint64 ms) {
+    return QDateTime::fromMSecsSinceEpoch(ms, Qt::UTC).toString(Qt::ISODateWithMs);
+}
 
 QJsonObject statsJson(const ReplyStats& s) {
     QJsonObject o;
@@ -41,19 +45,26 @@ QString markdownOfMessage(const Message& m) {
 QString replyStatsLine(const ReplyStats& s) {
     QStringList parts;
     if (s.promptTokens && s.replyTokens)
-        parts << QStringLiteral("%1 prompt · %2 reply tokens").arg(*s.promptTokens).arg(*s.replyTokens);
+        parts << QStringLiteral("%1 prompt · %2")
+                     .arg(*s.promptTokens)
+                     .arg(
+                         formatQuantity(*s.replyTokens, QStringLiteral("reply token"), QStringLiteral("reply tokens")));
     if (s.ttftMs) parts << QStringLiteral("TTFT %1 ms").arg(*s.ttftMs, 0, 'f', *s.ttftMs < 10 ? 1 : 0);
     if (s.tokensPerS && *s.tokensPerS > 0) parts << QStringLiteral("%1 tok/s").arg(*s.tokensPerS, 0, 'f', 1);
-    if (s.finishReason == QLatin1String("cancelled")) parts << QStringLiteral("stopped");
-    else if (s.finishReason == QLatin1String("length")) parts << QStringLiteral("max tokens reached");
-    else if (s.finishReason == QLatin1String("context_full")) parts << QStringLiteral("context full");
-    else if (s.finishReason == QLatin1String("error")) parts << QStringLiteral("failed");
+    if (s.finishReason == QLatin1String("cancelled"))
+        parts << QStringLiteral("stopped");
+    else if (s.finishReason == QLatin1String("length"))
+        parts << QStringLiteral("max tokens reached");
+    else if (s.finishReason == QLatin1String("context_full"))
+        parts << QStringLiteral("context full");
+    else if (s.finishReason == QLatin1String("error"))
+        parts << QStringLiteral("failed");
     return parts.join(QStringLiteral(" · "));
 }
 
 QString conversationToMarkdown(const Conversation& conversation, const QList<Message>& messages) {
-    QString out = QStringLiteral("# %1\n\n").arg(conversation.title.isEmpty() ? QStringLiteral("Conversation")
-                                                                              : conversation.title);
+    QString out = QStringLiteral("# %1\n\n")
+                      .arg(conversation.title.isEmpty() ? QStringLiteral("Conversation") : conversation.title);
     if (!conversation.systemPrompt.trimmed().isEmpty()) {
         QString quoted = conversation.systemPrompt.trimmed();
         quoted.replace(QLatin1Char('\n'), QStringLiteral("\n> "));
@@ -71,7 +82,8 @@ QString conversationToMarkdown(const Conversation& conversation, const QList<Mes
 QByteArray conversationToJson(const Conversation& conversation, const QList<Message>& messages) {
     QJsonArray list;
     for (const Message& m : messages) {
-        QJsonObject o{{"role", messageRoleName(m.role)}, {"content", m.content}, {"created_at", isoTime(m.createdAtMs)}};
+        QJsonObject o{
+            {"role", messageRoleName(m.role)}, {"content", m.content}, {"created_at", isoTime(m.createdAtMs)}};
         if (m.role == MessageRole::Assistant) o["stats"] = statsJson(m.stats);
         list.append(o);
     }

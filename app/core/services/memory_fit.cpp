@@ -63,6 +63,10 @@ QString formatBytes(qint64 bytes) {
     return QStringLiteral("%1 %2").arg(v, 0, 'f', v < 10 ? 2 : (v < 100 ? 1 : 0)).arg(QLatin1String(units[u]));
 }
 
+QString formatQuantity(qint64 n, const QString& singular, const QString& plural) {
+    return QStringLiteral("%1 %2").arg(n).arg(n == 1 ? singular : plural);
+}
+
 QString formatCount(qint64 count) {
     const double v = static_cast<double>(count);
     auto fmt = [](double x, const char* unit) {

@@ -31,5 +31,7 @@ QString memoryFitName(MemoryFit fit);  // "fits", "tight", "does not fit"
 QString formatBytes(qint64 bytes);
 // "671 B", "37.0 B", "2.10 M", "950 K": parameter counts.
 QString formatCount(qint64 count);
+// "1 token", "48 tokens": a number with its noun in the singular for exactly one.
+QString formatQuantity(qint64 n, const QString& singular, const QString& plural);
 
 }  // namespace moe::app

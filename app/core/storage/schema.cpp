@@ -113,6 +113,17 @@ QStringList version2() {
     };
 }
 
+// Version 3: the per-token routing of each reply (services/routing_codec.h), apart from the messages so that
+// reading a conversation does not read it.
+QStringList version3() {
+    return {
+        QStringLiteral(R"(CREATE TABLE message_routing (
+            message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+            n_rows INTEGER NOT NULL CHECK (n_rows >= 0),
+            data BLOB NOT NULL))"),
+    };
+}
+
 QString runStep(const QSqlDatabase& db, const Migration& step) {
     QString error = sql::execute(db, QStringLiteral("BEGIN IMMEDIATE"));
     if (!error.isEmpty()) return error;
@@ -153,6 +164,7 @@ const std::vector<Migration>& migrations() {
     static const std::vector<Migration> steps = {
         {1, QStringLiteral("models, presets, conversations, messages"), version1()},
         {2, QStringLiteral("metrics: requests, samples, bench results"), version2()},
+        {3, QStringLiteral("per-token routing of replies"), version3()},
     };
     return steps;
 }

@@ -91,6 +91,12 @@ public:
     // Follows the newest child from `messageId` down to a leaf (what to show after switching branch).
     DbResult<qint64> latestLeafUnder(qint64 messageId) const;
 
+    // The per-token routing of a reply (services/routing_codec.h), `rows` tokens; replaces an earlier one.
+    // Deleting the message deletes it.
+    QFuture<WriteResult> saveMessageRouting(qint64 messageId, qint64 rows, const QByteArray& blob);
+    // The blob saveMessageRouting stored; empty when the message has none (a failed reply, an older file).
+    DbResult<QByteArray> messageRouting(qint64 messageId) const;
+
     // --- metrics --------------------------------------------------------------------------------------
     QFuture<WriteResult> recordRequest(const RequestRecord& request);
     QFuture<WriteResult> appendSamples(const QList<MetricsSample>& samples);  // one job, one statement reused

@@ -253,6 +253,29 @@ QFuture<WriteResult> Store::updateMessage(qint64 messageId, const QString& conte
     });
 }
 
+QFuture<WriteResult> Store::saveMessageRouting(qint64 messageId, qint64 rows, const QByteArray& blob) {
+    return write(QStringLiteral("saveMessageRouting"), [messageId, rows, blob](const QSqlDatabase& db) {
+        sql::Statement q(db, QStringLiteral("INSERT OR REPLACE INTO message_routing (message_id, n_rows, data) "
+                                            "VALUES (?, ?, ?)"));
+        q.bindAll({messageId, rows, blob});
+        if (!q.exec()) return WriteResult{0, q.error()};
+        return WriteResult{messageId, QString()};
+    });
+}
+
+DbResult<QByteArray> Store::messageRouting(qint64 messageId) const {
+    QByteArray blob;
+    const QString error = readSnapshot([&](const QSqlDatabase& db) {
+        sql::Statement q(db, QStringLiteral("SELECT data FROM message_routing WHERE message_id = ?"));
+        q.bind(messageId);
+        if (!q.exec()) return q.error();
+        if (q.next()) blob = q.value(0).toByteArray();
+        return QString();
+    });
+    if (!error.isEmpty()) return DbResult<QByteArray>::failure(error);
+    return DbResult<QByteArray>::success(std::move(blob));
+}
+
 QFuture<WriteResult> Store::deleteMessage(qint64 messageId) {
     return write(QStringLiteral("deleteMessage"), [messageId](const QSqlDatabase& db) {
         sql::Statement exists(db, QStringLiteral("SELECT 1 FROM messages WHERE id = ?"));

@@ -74,7 +74,8 @@ public:
     DeviceInfo info() const override {
         DeviceInfo d;
         d.kind = "cpu";
-        d.name = cpu_model_name() + " (" + std::to_string(m_pool.size()) + " threads," + simd_features() + ")";
+        d.name = cpu_model_name() + " (" + std::to_string(m_pool.size()) +
+                 (m_pool.size() == 1 ? " thread," : " threads,") + simd_features() + ")";
         read_meminfo(d.memory_total_bytes, d.memory_free_bytes);
         d.n_threads = m_pool.size();
         return d;
