@@ -365,13 +365,7 @@ void ChatPage::connectMessage(ChatMessageWidget* w) {
     connect(w, &ChatMessageWidget::editRequested, this, &ChatPage::beginEdit, Qt::UniqueConnection);
     connect(w, &ChatMessageWidget::regenerateRequested, this, &ChatPage::regenerate, Qt::UniqueConnection);
     connect(w, &ChatMessageWidget::branchRequested, this, &ChatPage::switchBranch, Qt::UniqueConnection);
-    connect(
-        w, &ChatMessageWidget::routingRequested, this,
-        [this](qint64 id) {
-            setRoutingVisible(true);
-            showRoutingOf(id);
-        },
-        Qt::UniqueConnection);
+    connect(w, &ChatMessageWidget::routingRequested, this, &ChatPage::openRoutingDrawer, Qt::UniqueConnection);
 }
 
 void ChatPage::sendMessage(const QString& text) {
@@ -559,6 +553,11 @@ void ChatPage::setRoutingVisible(bool visible) {
     m_centerSplit->widget(1)->setVisible(visible);
     QSettings().setValue(QStringLiteral("chat/routingVisible"), visible);
     if (visible) showRoutingOf(m_routingMessageId);  // rows that came while it was hidden
+}
+
+void ChatPage::openRoutingDrawer(qint64 assistantMessageId) {
+    setRoutingVisible(true);
+    showRoutingOf(assistantMessageId);
 }
 
 void ChatPage::showRoutingOf(qint64 assistantMessageId) {

@@ -119,6 +119,7 @@ private:
     void onReplyFinished(const moe::app::ChatReplyResult& result);
     void onRoutingSnapshot(const moe::app::RoutingSnapshot& snapshot);
     void connectMessage(ChatMessageWidget* widget);
+    void openRoutingDrawer(qint64 assistantMessageId);
     QWidget* buildRoutingDrawer();
     QString replyLabel(qint64 messageId) const;  // "Reply 2": its place among the branch's replies
     void onExportClicked(ExportFormat format);

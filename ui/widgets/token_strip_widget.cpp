@@ -34,9 +34,12 @@ QString TokenStripWidget::displayText(const QString& token) {
     // (C1 controls, stray code points) as <U+XXXX>: never an invisible box.
     QString shown;
     for (const QChar c : t) {
-        if (c.unicode() < 0x20) shown += QChar(0x2400 + c.unicode());
-        else if (!c.isPrint() && !c.isSurrogate()) shown += QStringLiteral("<U+%1>").arg(c.unicode(), 4, 16, QLatin1Char('0'));
-        else shown += c;
+        if (c.unicode() < 0x20)
+            shown += QChar(0x2400 + c.unicode());
+        else if (!c.isPrint() && !c.isSurrogate())
+            shown += QStringLiteral("<U+%1>").arg(c.unicode(), 4, 16, QLatin1Char('0'));
+        else
+            shown += c;
     }
     t = shown;
     if (t.size() > kMaxChipChars) t = t.left(kMaxChipChars - 1) + QStringLiteral("…");
@@ -46,6 +49,8 @@ QString TokenStripWidget::displayText(const QString& token) {
 void TokenStripWidget::setTokens(const QStringList& texts, const std::vector<int32_t>& ids) {
     m_texts = texts;
     m_ids = ids;
+    m_widths.clear();
+    measureChips();
     m_hovered = -1;
     m_anchor = -1;
     m_selBegin = m_selEnd = 0;
@@ -57,6 +62,7 @@ void TokenStripWidget::setTokens(const QStringList& texts, const std::vector<int
 void TokenStripWidget::appendTokens(const QStringList& texts, const std::vector<int32_t>& ids) {
     m_texts.append(texts);
     m_ids.insert(m_ids.end(), ids.begin(), ids.end());
+    measureChips();
     layoutChips(width(), &m_rects);
     updateGeometry();
     update();
@@ -80,14 +86,22 @@ QRect TokenStripWidget::chipRect(int row) const {
     return row >= 0 && row < static_cast<int>(m_rects.size()) ? m_rects[size_t(row)] : QRect();
 }
 
+// Text widths are measured once per token (shaping is the costly part); a layout is then integer sums, cheap
+// enough for the layout system to ask for it several times per batch of a long streaming reply.
+void TokenStripWidget::measureChips() {
+    const QFontMetrics fm(font());
+    m_widths.reserve(static_cast<size_t>(m_texts.size()));
+    for (qsizetype i = static_cast<qsizetype>(m_widths.size()); i < m_texts.size(); ++i)
+        m_widths.push_back(fm.horizontalAdvance(displayText(m_texts[i])) + 2 * kPadX);
+}
+
 int TokenStripWidget::layoutChips(int width, std::vector<QRect>* rects) const {
     const QFontMetrics fm(font());
     const int h = fm.height() + 2 * kPadY;
     int x = kMargin, y = kMargin;
     const int right = std::max(width - kMargin, kMargin + 40);
     if (rects) rects->clear();
-    for (const QString& t : m_texts) {
-        const int w = fm.horizontalAdvance(displayText(t)) + 2 * kPadX;
+    for (const int w : m_widths) {
         if (x > kMargin && x + w > right) {
             x = kMargin;
             y += h + kGap;
@@ -188,13 +202,19 @@ void TokenStripWidget::leaveEvent(QEvent* event) {
 }
 
 bool TokenStripWidget::event(QEvent* event) {
+    if (event->type() == QEvent::FontChange) {
+        m_widths.clear();
+        measureChips();
+        layoutChips(width(), &m_rects);
+        updateGeometry();
+    }
     if (event->type() == QEvent::ToolTip) {
         auto* help = static_cast<QHelpEvent*>(event);
         const int row = rowAt(help->pos());
         if (row >= 0) {
             const QString id = row < static_cast<int>(m_ids.size()) ? QString::number(m_ids[size_t(row)]) : QString();
-            QToolTip::showText(help->globalPos(), tr("Token %1 · id %2 · %3").arg(row + 1).arg(id)
-                                                      .arg(displayText(m_texts[row])), this);
+            QToolTip::showText(help->globalPos(),
+                               tr("Token %1 · id %2 · %3").arg(row + 1).arg(id).arg(displayText(m_texts[row])), this);
         } else {
             QToolTip::hideText();
         }

@@ -53,6 +53,7 @@ protected:
     bool event(QEvent* event) override;
 
 private:
+    void measureChips();  // the widths of the tokens not measured yet
     // Lays the chips out for `width`; returns the height used.
     int layoutChips(int width, std::vector<QRect>* rects) const;
     int rowAt(const QPoint& pos) const;
@@ -60,6 +61,7 @@ private:
 
     QStringList m_texts;
     std::vector<int32_t> m_ids;
+    std::vector<int> m_widths;  // [tokens] chip widths in px for the current font
     std::vector<QRect> m_rects;
     int m_hovered = -1;
     int m_anchor = -1;
