@@ -15,6 +15,8 @@
 #include "widgets/sampling_panel.h"
 #include "widgets/thinking_block_widget.h"
 
+#include "../support/ui_test_support.h"
+
 #include <QApplication>
 #include <QDeadlineTimer>
 #include <QElapsedTimer>
@@ -25,13 +27,13 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QScrollBar>
-#include <QStyle>
-#include <QTimer>
 #include <QSignalSpy>
+#include <QStyle>
 #include <QStyleFactory>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QThread>
+#include <QTimer>
 
 using namespace moe::app;
 using namespace moe::app::ui;
@@ -230,30 +232,22 @@ private Q_SLOTS:
         const QJsonArray messages = QJsonDocument::fromJson(jsFile.readAll()).object()["messages"].toArray();
         QCOMPARE(messages.size(), m_page->shownMessages().size());
         QCOMPARE(messages.last().toObject()["content"].toString(), m_page->shownMessages().last().content);
-        QVERIFY(!m_page->exportConversation(m_dir.path() + "/no/such/dir/x.md", ChatPage::ExportFormat::Markdown).isEmpty());
+        QVERIFY(!m_page->exportConversation(m_dir.path() + "/no/such/dir/x.md", ChatPage::ExportFormat::Markdown)
+                     .isEmpty());
     }
 
     void eventLoopStaysResponsive() {
         SamplingSettings s = m_page->samplingPanel()->settings();
         s.maxTokens = 400;
         m_page->samplingPanel()->setSettings(s);
-        QElapsedTimer clock;
-        qint64 last = 0, maxGapMs = 0;
-        QTimer probe;
-        probe.setInterval(5);
-        connect(&probe, &QTimer::timeout, this, [&] {
-            const qint64 now = clock.elapsed();
-            maxGapMs = std::max(maxGapMs, now - last);
-            last = now;
-        });
-        clock.start();
+        moe::test::StallProbe probe(5);
         probe.start();
         const auto r = sendAndWait([&] { m_page->sendMessage(QStringLiteral("A long answer please")); });
         probe.stop();
-        qInfo("longest UI event-loop stall while generating %lld tokens: %lld ms", static_cast<long long>(r.replyTokens),
-              static_cast<long long>(maxGapMs));
+        qInfo("longest UI event-loop stall while generating %lld tokens: %lld ms",
+              static_cast<long long>(r.replyTokens), static_cast<long long>(probe.maxGapMs()));
         QVERIFY(r.replyTokens > 50);
-        QVERIFY2(maxGapMs < 50, qPrintable(QStringLiteral("stall %1 ms").arg(maxGapMs)));
+        QVERIFY2(probe.maxGapMs() < 50, qPrintable(QStringLiteral("stall %1 ms").arg(probe.maxGapMs())));
         s.maxTokens = 48;
         m_page->samplingPanel()->setSettings(s);
     }
@@ -300,7 +294,8 @@ private Q_SLOTS:
         Message m;
         m.id = 99;
         m.role = MessageRole::Assistant;
-        m.content = QStringLiteral("<think>\nFirst add, then check.\n</think>\n\nThe sum is **4**.\n\n```python\nprint(2 + 2)\n```");
+        m.content = QStringLiteral(
+            "<think>\nFirst add, then check.\n</think>\n\nThe sum is **4**.\n\n```python\nprint(2 + 2)\n```");
         ChatMessageWidget w(m);
         ThinkingBlockWidget* think = w.contentWidget()->thinkingBlock();
         QVERIFY(think);
@@ -332,20 +327,24 @@ void TestChatPage::screenshots() {
         m_store->flush();
         return f.result().id;
     };
-    const qint64 u = add(std::nullopt, MessageRole::User, QStringLiteral("How does top-k expert routing work in DeepSeek-V3?"));
+    const qint64 u =
+        add(std::nullopt, MessageRole::User, QStringLiteral("How does top-k expert routing work in DeepSeek-V3?"));
     ReplyStats st;
     st.promptTokens = 31;
     st.replyTokens = 142;
     st.ttftMs = 41;
     st.tokensPerS = 38.6;
     st.finishReason = QStringLiteral("eos");
-    add(u, MessageRole::Assistant, QStringLiteral(
-        "<think>\nThe user asks about the router. V3 uses sigmoid scores with a bias for load balancing, "
-        "groups, then top-k.\n</think>\n\nEach MoE layer scores every routed expert for the token and keeps the "
-        "**top 8 of 256**; one *shared* expert always runs.\n\n1. Sigmoid affinity per expert\n2. A bias term "
-        "balances the load (used for selection only)\n3. The chosen weights are normalised and scaled\n\n"
-        "```python\nscores = torch.sigmoid(h @ W_gate.T)\nidx = (scores + bias).topk(8).indices\nw = scores.gather(-1, idx)\n"
-        "w = 2.5 * w / w.sum(-1, keepdim=True)\n```\n\nThe routing views show which experts each token used."), st);
+    add(u, MessageRole::Assistant,
+        QStringLiteral(
+            "<think>\nThe user asks about the router. V3 uses sigmoid scores with a bias for load balancing, "
+            "groups, then top-k.\n</think>\n\nEach MoE layer scores every routed expert for the token and keeps the "
+            "**top 8 of 256**; one *shared* expert always runs.\n\n1. Sigmoid affinity per expert\n2. A bias term "
+            "balances the load (used for selection only)\n3. The chosen weights are normalised and scaled\n\n"
+            "```python\nscores = torch.sigmoid(h @ W_gate.T)\nidx = (scores + bias).topk(8).indices\nw = "
+            "scores.gather(-1, idx)\n"
+            "w = 2.5 * w / w.sum(-1, keepdim=True)\n```\n\nThe routing views show which experts each token used."),
+        st);
     m_page->reloadConversations();
     m_page->openConversation(conv);
     const auto r = sendAndWait([&] { m_page->sendMessage(QStringLiteral("Show me a short example.")); });

@@ -100,7 +100,11 @@ void TestMetricsPage::initTestCase() {
         s.gpuTempC = 55 + 10 * std::sin(phase / 2);
         samples.append(s);
     }
-    { auto f = m_store.appendSamples(samples); f.waitForFinished(); QVERIFY2(f.result().ok(), qPrintable(f.result().error)); }
+    {
+        auto f = m_store.appendSamples(samples);
+        f.waitForFinished();
+        QVERIFY2(f.result().ok(), qPrintable(f.result().error));
+    }
     // 12 generations over the last 36 minutes.
     for (int i = 0; i < 12; ++i) {
         RequestRecord r;
@@ -112,7 +116,11 @@ void TestMetricsPage::initTestCase() {
         r.totalMs = 3000 + 100 * i;
         for (int t = 0; t < 20; ++t) r.tokenLatenciesMs.push_back(float(25 + (t * 7 + i) % 13));
         m_requestTimes.append(r.startedAtMs);
-        { auto f = m_store.recordRequest(r); f.waitForFinished(); QVERIFY2(f.result().ok(), qPrintable(f.result().error)); }
+        {
+            auto f = m_store.recordRequest(r);
+            f.waitForFinished();
+            QVERIFY2(f.result().ok(), qPrintable(f.result().error));
+        }
     }
 }
 

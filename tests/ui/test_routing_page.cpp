@@ -123,8 +123,8 @@ void TestRoutingPage::initTestCase() {
     const int64_t afterFirst = trace.n_rows();
     QVERIFY(afterFirst > m_promptRows);
     m_data = RoutingData::fromTrace(trace, tok, m_nShared, 0, m_promptRows, QStringLiteral("Prompt"));
-    QVERIFY(m_data.append(RoutingData::fromTrace(trace, tok, m_nShared, m_promptRows, afterFirst,
-                                                 QStringLiteral("Reply 1"))));
+    QVERIFY(m_data.append(
+        RoutingData::fromTrace(trace, tok, m_nShared, m_promptRows, afterFirst, QStringLiteral("Reply 1"))));
     // A second turn: the conversation so far plus more user text, different routing.
     std::vector<int32_t> turn2 = m_session->tokens();
     for (int32_t t : m_model->tokenizer().encode(" And now a different topic entirely.", false, false))
@@ -133,8 +133,8 @@ void TestRoutingPage::initTestCase() {
     options.sampler.seed = 3;
     auto second = moe::generate(*m_session, turn2, options);
     QVERIFY2(second.ok(), second.error().c_str());
-    QVERIFY(m_data.append(RoutingData::fromTrace(trace, tok, m_nShared, afterFirst, trace.n_rows(),
-                                                 QStringLiteral("Reply 2"))));
+    QVERIFY(m_data.append(
+        RoutingData::fromTrace(trace, tok, m_nShared, afterFirst, trace.n_rows(), QStringLiteral("Reply 2"))));
     QCOMPARE(m_data.nRows(), trace.n_rows());
     QCOMPARE(int(m_data.segments().size()), 3);
     QCOMPARE(m_data.nSlots(), int32_t(m_model->moe_layers().size()));
@@ -333,7 +333,8 @@ void TestRoutingPage::heatmapTooltip() {
     QVERIFY2(tip.contains(QStringLiteral("Layer %1 · expert %2").arg(m_data.moeLayers()[slot]).arg(expert)),
              qPrintable(tip));
     const auto& grid = page.heatmap()->grid();
-    QVERIFY(tip.contains(QStringLiteral("Count: %1 of %2").arg(grid.a.counts[grid.index(slot, expert)]).arg(m_data.nRows())));
+    QVERIFY(tip.contains(
+        QStringLiteral("Count: %1 of %2").arg(grid.a.counts[grid.index(slot, expert)]).arg(m_data.nRows())));
     QVERIFY(page.heatmap()->tooltipAt(QPoint(1, 1)).isEmpty());
 }
 

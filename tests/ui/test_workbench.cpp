@@ -29,19 +29,18 @@
 #include "widgets/token_strip_widget.h"
 #include "workbench.h"
 
+#include "../support/ui_test_support.h"
+
 #include <QApplication>
 #include <QDeadlineTimer>
-#include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QPlainTextEdit>
-#include <QProcess>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
-#include <QTimer>
 #include <QToolButton>
 
 using namespace moe::app;
@@ -126,20 +125,8 @@ private Q_SLOTS:
         QVERIFY(m_dir.isValid());
         Workbench::keepSettingsIn(dataDir());
         m_fixture = m_dir.path() + QStringLiteral("/fixture-tiny.gguf");
-        QProcess moewb;
-        moewb.start(
-            QStringLiteral(MOE_MOEWB_PATH),
-            {QStringLiteral("make-fixture"), QStringLiteral("--arch"), QStringLiteral("deepseek2"),
-             QStringLiteral("--preset"), QStringLiteral("tiny"), QStringLiteral("--type"), QStringLiteral("f32"),
-             QStringLiteral("--format"), QStringLiteral("gguf"), QStringLiteral("--seed"), QStringLiteral("3"),
-             // Larger than the preset (21 M parameters, ~1 ms a token on one core), so that a reply
-             // streams for a second or two; a vocabulary of 8192 makes an early end of turn rare.
-             QStringLiteral("--layers"), QStringLiteral("6"), QStringLiteral("--embd"), QStringLiteral("256"),
-             QStringLiteral("--ff-exp"), QStringLiteral("128"), QStringLiteral("--experts"), QStringLiteral("32"),
-             QStringLiteral("--experts-used"), QStringLiteral("4"), QStringLiteral("--vocab"), QStringLiteral("8192"),
-             QStringLiteral("--quiet"), m_fixture});
-        QVERIFY(moewb.waitForFinished(60000));
-        QVERIFY2(moewb.exitCode() == 0, moewb.readAllStandardError().constData());
+        const QString error = moe::test::writeWorkbenchFixture(QStringLiteral(MOE_MOEWB_PATH), m_fixture);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
         openWorkbench();
     }
     void cleanupTestCase() { m_wb.reset(); }
@@ -187,28 +174,19 @@ private Q_SLOTS:
                 m_wb->routingPage()->viewModel().data().nRows() > 0)
                 sawLiveRouting = true;
         });
-        QElapsedTimer clock;
-        qint64 last = 0, maxGapMs = 0;
-        QTimer probe;
-        probe.setInterval(2);
-        connect(&probe, &QTimer::timeout, this, [&] {
-            const qint64 now = clock.elapsed();
-            maxGapMs = std::max(maxGapMs, now - last);
-            last = now;
-        });
-        clock.start();
+        moe::test::StallProbe probe;
         probe.start();
         const ChatReplyResult r = replyTo([&] { typeAndEnter(QStringLiteral("Which experts answer this?")); });
         probe.stop();
         disconnect(c);
         qInfo("longest UI event-loop stall while the workbench generated %lld tokens in %lld ms: %lld ms",
-              static_cast<long long>(r.replyTokens), static_cast<long long>(clock.elapsed()),
-              static_cast<long long>(maxGapMs));
+              static_cast<long long>(r.replyTokens), static_cast<long long>(probe.elapsedMs()),
+              static_cast<long long>(probe.maxGapMs()));
         QCOMPARE(r.error, QString());
         QVERIFY2(r.replyTokens > 500, qPrintable(r.finishReason));
         QVERIFY(sawPartialText);
         QVERIFY(sawLiveRouting);
-        QVERIFY2(maxGapMs < 50, qPrintable(QStringLiteral("stall %1 ms").arg(maxGapMs)));
+        QVERIFY2(probe.maxGapMs() < 50, qPrintable(QStringLiteral("stall %1 ms").arg(probe.maxGapMs())));
         QCOMPARE(chat()->transcript()->messageWidgets().size(), 2);
         QCOMPARE(lastWidget()->content(), r.content);
         QVERIFY(lastWidget()->statsText().contains(QStringLiteral("tok/s")));
