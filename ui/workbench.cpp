@@ -113,6 +113,12 @@ void Workbench::connectPages() {
             [this] { m_window->showPage(QStringLiteral("models")); });
     connect(m_chat, &app::ui::ChatPage::routingPageRequested, this, &Workbench::openRoutingOf);
     connect(m_routing, &RoutingPage::statusMessage, m_window.get(), &MainWindow::showStatusMessage);
+    // A reply's request row is queued before the reply ends: once it committed, the metrics show it.
+    connect(m_chatService, &app::ChatService::replyFinished, m_metrics, [this] {
+        m_store->flush().then(m_metrics, [metrics = m_metrics](const app::WriteResult&) {
+            if (metrics->range() == MetricsPage::Range::Live) metrics->reload();
+        });
+    });
     // A Routing page opened with nothing to show takes the chat's branch: after a restart the last
     // conversation's routing is one click away.
     connect(m_window.get(), &MainWindow::pageChanged, this, [this](const QString& id) {

@@ -41,35 +41,19 @@ private:
 };
 
 // A deepseek2 fixture written by `moewb make-fixture` (tiny preset, grown to 21 M parameters: ~1 ms a token
-// on one core, so a reply streams for a second or two; a vocabulary of 8192 makes an early end of turn
-// rare). Returns moewb's error output, empty on success.
-inline QString writeWorkbenchFixture(const QString& moewbPath, const QString& out, int seed = 3) {
+// on one core, so a reply streams for a second or two; a vocabulary of 8192 makes an early end of turn rare,
+// the preset's 512 gives short byte-level tokens). Returns moewb's error output, empty on success.
+inline QString writeWorkbenchFixture(const QString& moewbPath, const QString& out, int seed = 3, int vocab = 8192) {
+    QStringList args = QStringLiteral(
+                           "make-fixture --arch deepseek2 --preset tiny --type f32 --format gguf --seed %1 "
+                           "--layers 6 --embd 256 --ff-exp 128 --experts 32 --experts-used 4 --vocab %2 "
+                           "--quiet")
+                           .arg(seed)
+                           .arg(vocab)
+                           .split(QLatin1Char(' '));
+    args << out;
     QProcess moewb;
-    moewb.start(moewbPath, {QStringLiteral("make-fixture"),
-                            QStringLiteral("--arch"),
-                            QStringLiteral("deepseek2"),
-                            QStringLiteral("--preset"),
-                            QStringLiteral("tiny"),
-                            QStringLiteral("--type"),
-                            QStringLiteral("f32"),
-                            QStringLiteral("--format"),
-                            QStringLiteral("gguf"),
-                            QStringLiteral("--seed"),
-                            QString::number(seed),
-                            QStringLiteral("--layers"),
-                            QStringLiteral("6"),
-                            QStringLiteral("--embd"),
-                            QStringLiteral("256"),
-                            QStringLiteral("--ff-exp"),
-                            QStringLiteral("128"),
-                            QStringLiteral("--experts"),
-                            QStringLiteral("32"),
-                            QStringLiteral("--experts-used"),
-                            QStringLiteral("4"),
-                            QStringLiteral("--vocab"),
-                            QStringLiteral("8192"),
-                            QStringLiteral("--quiet"),
-                            out});
+    moewb.start(moewbPath, args);
     if (!moewb.waitForFinished(60000))
         return QStringLiteral("moewb make-fixture did not finish: ") + moewb.errorString();
     if (moewb.exitStatus() != QProcess::NormalExit || moewb.exitCode() != 0)

@@ -101,7 +101,7 @@ private Q_SLOTS:
         const QString dataDir = m_dir.path() + QStringLiteral("/data");
         Workbench::keepSettingsIn(dataDir);
         const QString fixture = m_dir.path() + QStringLiteral("/fixture-deepseek2.gguf");
-        const QString error = moe::test::writeWorkbenchFixture(QStringLiteral(MOE_MOEWB_PATH), fixture);
+        const QString error = moe::test::writeWorkbenchFixture(QStringLiteral(MOE_MOEWB_PATH), fixture, 3, 512);
         QVERIFY2(error.isEmpty(), qPrintable(error));
         Workbench::Options options;
         options.samplerIntervalMs = 150;

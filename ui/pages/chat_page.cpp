@@ -54,7 +54,7 @@ ChatPage::ChatPage(Store* store, ChatService* service, QWidget* parent)
     m_splitter = new QSplitter(Qt::Horizontal, this);
     m_splitter->setChildrenCollapsible(false);
     m_list = new ConversationListWidget(m_splitter);
-    m_list->setMinimumWidth(200);
+    m_list->setMinimumWidth(180);
     m_splitter->addWidget(m_list);
     m_splitter->addWidget(buildCenter());
     auto* panelScroll = new QScrollArea(m_splitter);
@@ -67,7 +67,7 @@ ChatPage::ChatPage(Store* store, ChatService* service, QWidget* parent)
     m_splitter->setStretchFactor(0, 0);
     m_splitter->setStretchFactor(1, 1);
     m_splitter->setStretchFactor(2, 0);
-    m_splitter->setSizes({240, 760, 280});
+    m_splitter->setSizes({200, 820, 260});
     layout->addWidget(m_splitter);
 
     m_saveTimer = new QTimer(this);
@@ -107,7 +107,7 @@ QWidget* ChatPage::buildCenter() {
     m_centerSplit->addWidget(buildRoutingDrawer());
     m_centerSplit->setStretchFactor(0, 3);
     m_centerSplit->setStretchFactor(1, 1);
-    m_centerSplit->setSizes({520, 230});
+    m_centerSplit->setSizes({330, 280});
     layout->addWidget(m_centerSplit, 1);
 
     m_banner = new QFrame(center);
@@ -135,7 +135,7 @@ QWidget* ChatPage::buildRoutingDrawer() {
     auto* layout = new QVBoxLayout(drawer);
     layout->setContentsMargins(16, 8, 16, 8);
     m_routingPanel = new moe::ui::RoutingPanel(drawer);
-    m_routingPanel->setMinimumHeight(150);
+    m_routingPanel->setMinimumHeight(240);
     m_routingPanel->setEmptyText(
         tr("Each reply's expert routing shows here, live while it streams. "
            "Pick another reply with its Routing button."));
@@ -156,6 +156,10 @@ QWidget* ChatPage::buildHeader() {
     f.setPointSizeF(f.pointSizeF() * 1.15);
     f.setWeight(QFont::DemiBold);
     m_title->setFont(f);
+    // Takes the room the buttons leave and elides a long title rather than clipping it.
+    m_title->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    m_title->setMinimumWidth(80);
+    m_title->installEventFilter(this);
     m_modelBadge = new QLabel(header);
     m_modelBadge->setObjectName(QStringLiteral("modelBadge"));
     m_export = new QToolButton(header);
@@ -186,10 +190,10 @@ QWidget* ChatPage::buildHeader() {
     m_routingToggle->setAutoRaise(true);
     m_routingToggle->setToolTip(tr("Show or hide the expert routing of the reply under the conversation"));
     connect(m_routingToggle, &QToolButton::toggled, this, &ChatPage::setRoutingVisible);
-    layout->addWidget(m_title);
+    layout->addWidget(m_title, 1);
     layout->addSpacing(10);
     layout->addWidget(m_modelBadge);
-    layout->addStretch(1);
+    layout->addSpacing(10);
     layout->addWidget(m_export);
     layout->addWidget(m_routingToggle);
     layout->addWidget(m_settingsToggle);
@@ -231,7 +235,13 @@ void ChatPage::connectService() {
     connect(m_service, &ChatService::routingSnapshot, this, &ChatPage::onRoutingSnapshot);
 }
 
+void ChatPage::elideTitle() {
+    m_title->setText(m_title->fontMetrics().elidedText(m_titleText, Qt::ElideRight, m_title->width()));
+    m_title->setToolTip(m_title->text() == m_titleText ? QString() : m_titleText);
+}
+
 bool ChatPage::eventFilter(QObject* watched, QEvent* event) {
+    if (watched == m_title && event->type() == QEvent::Resize) elideTitle();
     if (watched == m_composer && event->type() == QEvent::KeyPress) {
         auto* key = static_cast<QKeyEvent*>(event);
         const bool enter = key->key() == Qt::Key_Return || key->key() == Qt::Key_Enter;
@@ -262,7 +272,8 @@ void ChatPage::updateHeader() {
         const auto c = m_store->conversation(m_conversationId);
         if (c.ok()) title = c.value().title;
     }
-    m_title->setText(title);
+    m_titleText = title;
+    elideTitle();
     const QPalette p = palette();
     const QColor accent = m_hasModel ? p.color(QPalette::Highlight) : muted(p);
     m_modelBadge->setText(m_hasModel ? m_modelName : tr("No model loaded"));
@@ -724,7 +735,7 @@ QString ChatPage::exportConversation(const QString& path, ExportFormat format) c
 
 void ChatPage::onExportClicked(ExportFormat format) {
     const bool json = format == ExportFormat::Json;
-    QString name = m_title->text().simplified();
+    QString name = m_titleText.simplified();
     name.replace(QRegularExpression(QStringLiteral("[^\\w\\- ]")), QString());
     const QString suggested = (name.isEmpty() ? QStringLiteral("conversation") : name) + (json ? ".json" : ".md");
     const QString path = QFileDialog::getSaveFileName(this, tr("Export conversation"), suggested,

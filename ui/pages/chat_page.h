@@ -114,6 +114,7 @@ private:
     void saveSettingsNow();
     void setGenerating(bool generating);
     void updateHeader();
+    void elideTitle();
     void onReplyStarted(qint64 conversationId, qint64 userMessageId, qint64 messageId);
     void onTokens(qint64 conversationId, qint64 messageId, const QString& delta);
     void onReplyFinished(const moe::app::ChatReplyResult& result);
@@ -133,6 +134,7 @@ private:
     SamplingPanel* m_panel = nullptr;
     QSplitter* m_splitter = nullptr;
     QLabel* m_title = nullptr;
+    QString m_titleText;  // the full title; m_title shows it elided to its width
     QLabel* m_modelBadge = nullptr;
     QToolButton* m_export = nullptr;
     QToolButton* m_settingsToggle = nullptr;

@@ -27,6 +27,7 @@ namespace moe::ui {
 
 namespace {
 constexpr qint64 kLiveWindowMs = 5 * 60 * 1000;
+constexpr qint64 kLiveMinSpanMs = 60 * 1000;
 constexpr qint64 kHourMs = 3600 * 1000;
 constexpr int kHistoryPoints = 1500;  // the Store averages longer ranges into this many buckets
 
@@ -58,8 +59,9 @@ MetricsPage::MetricsPage(QWidget* parent) : QWidget(parent), m_window(kLiveWindo
     m_gpuBanner->setObjectName(QStringLiteral("gpuBanner"));
     m_gpuBanner->setWordWrap(true);
     m_gpuBanner->setVisible(false);
-    m_gpuBanner->setStyleSheet(QStringLiteral("QLabel#gpuBanner { border: 1px solid palette(mid); border-radius: 6px;"
-                                              " padding: 8px; background: palette(alternate-base); }"));
+    m_gpuBanner->setStyleSheet(
+        QStringLiteral("QLabel#gpuBanner { border: 1px solid palette(mid); border-radius: 6px;"
+                       " padding: 8px; background: palette(alternate-base); }"));
     root->addWidget(m_gpuBanner);
     m_error = new QLabel(this);
     m_error->setWordWrap(true);
@@ -88,8 +90,10 @@ QWidget* MetricsPage::buildToolbar() {
     auto* l = new QHBoxLayout(bar);
     l->setContentsMargins(0, 0, 0, 0);
     m_rangeGroup = new QButtonGroup(bar);
-    const QList<std::pair<Range, QString>> ranges{{Range::Live, tr("Live (5 min)")}, {Range::Hour, tr("Last hour")},
-                                                  {Range::Day, tr("Last day")}, {Range::Week, tr("Last week")},
+    const QList<std::pair<Range, QString>> ranges{{Range::Live, tr("Live (5 min)")},
+                                                  {Range::Hour, tr("Last hour")},
+                                                  {Range::Day, tr("Last day")},
+                                                  {Range::Week, tr("Last week")},
                                                   {Range::Custom, tr("Custom…")}};
     for (const auto& [range, text] : ranges) {
         auto* b = new QToolButton(bar);
@@ -138,6 +142,7 @@ QWidget* MetricsPage::buildToolbar() {
 QWidget* MetricsPage::buildPlots() {
     auto* w = new QWidget(this);
     auto* grid = new QGridLayout(w);
+    m_plotGrid = grid;
     grid->setContentsMargins(0, 0, 0, 0);
     grid->setSpacing(10);
     m_cpuPlot = new TimeSeriesPlot(tr("CPU"), tr("Busy (%)"), QString(), w);
@@ -165,8 +170,8 @@ QWidget* MetricsPage::buildPlots() {
     m_requestCount->setEnabled(false);
     m_percentiles = new QTableWidget(3, 4, latency);
     m_percentiles->setHorizontalHeaderLabels({tr("p50"), tr("p90"), tr("p99"), tr("Samples")});
-    m_percentiles->setVerticalHeaderLabels({tr("Time to first token (ms)"), tr("Per-token latency (ms)"),
-                                            tr("Tokens/s")});
+    m_percentiles->setVerticalHeaderLabels(
+        {tr("Time to first token (ms)"), tr("Per-token latency (ms)"), tr("Tokens/s")});
     m_percentiles->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_percentiles->setSelectionMode(QAbstractItemView::NoSelection);
     m_percentiles->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
@@ -180,7 +185,8 @@ QWidget* MetricsPage::buildPlots() {
     m_percentiles->setFixedHeight(tableHeight);
     auto* note = new QLabel(tr("p50 is the typical value, p90 and p99 the slow tail: 1 in 10 and 1 in 100 "
                                "generations (or tokens) took longer. Per-token latency counts every generated "
-                               "token of every request in the range."), latency);
+                               "token of every request in the range."),
+                            latency);
     note->setWordWrap(true);
     note->setEnabled(false);
     ll->addWidget(head);
@@ -215,7 +221,8 @@ void MetricsPage::setGpuStatus(bool available, const QString& reason) {
     m_gpuBanner->setText(available ? QString()
                                    : tr("<b>No NVIDIA GPU found:</b> %1. CPU and memory are still recorded; "
                                         "GPU figures appear here when the app runs on a machine with an NVIDIA "
-                                        "driver.").arg(reason.toHtmlEscaped()));
+                                        "driver.")
+                                         .arg(reason.toHtmlEscaped()));
     m_gpuBanner->setVisible(!available);
     plotSamples();
 }
@@ -224,8 +231,10 @@ void MetricsPage::setRange(Range range) {
     m_range = range;
     if (auto* b = m_rangeGroup->button(static_cast<int>(range))) b->setChecked(true);
     m_customBox->setVisible(range == Range::Custom);
-    if (range == Range::Live) m_liveRequestsTimer->start();
-    else m_liveRequestsTimer->stop();
+    if (range == Range::Live)
+        m_liveRequestsTimer->start();
+    else
+        m_liveRequestsTimer->stop();
     updateRangeFromButtons();
 }
 
@@ -238,19 +247,32 @@ void MetricsPage::setCustomRange(const QDateTime& from, const QDateTime& to) {
 void MetricsPage::updateRangeFromButtons() {
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     switch (m_range) {
-    case Range::Live: m_t0Ms = now - kLiveWindowMs; m_t1Ms = now; break;
-    case Range::Hour: m_t0Ms = now - kHourMs; m_t1Ms = now; break;
-    case Range::Day: m_t0Ms = now - 24 * kHourMs; m_t1Ms = now; break;
-    case Range::Week: m_t0Ms = now - 7 * 24 * kHourMs; m_t1Ms = now; break;
-    case Range::Custom:
-        m_t0Ms = std::min(m_from->dateTime(), m_to->dateTime()).toMSecsSinceEpoch();
-        m_t1Ms = std::max(m_from->dateTime(), m_to->dateTime()).toMSecsSinceEpoch();
-        break;
+        case Range::Live:
+            m_t0Ms = liveStartMs(now);
+            m_t1Ms = now;
+            break;
+        case Range::Hour:
+            m_t0Ms = now - kHourMs;
+            m_t1Ms = now;
+            break;
+        case Range::Day:
+            m_t0Ms = now - 24 * kHourMs;
+            m_t1Ms = now;
+            break;
+        case Range::Week:
+            m_t0Ms = now - 7 * 24 * kHourMs;
+            m_t1Ms = now;
+            break;
+        case Range::Custom:
+            m_t0Ms = std::min(m_from->dateTime(), m_to->dateTime()).toMSecsSinceEpoch();
+            m_t1Ms = std::max(m_from->dateTime(), m_to->dateTime()).toMSecsSinceEpoch();
+            break;
     }
-    m_rangeLabel->setText(m_range == Range::Live ? tr("Updates every second")
-                                                 : QStringLiteral("%1 – %2").arg(
-                                                       QDateTime::fromMSecsSinceEpoch(m_t0Ms).toString(QStringLiteral("MMM d hh:mm")),
-                                                       QDateTime::fromMSecsSinceEpoch(m_t1Ms).toString(QStringLiteral("MMM d hh:mm"))));
+    m_rangeLabel->setText(m_range == Range::Live
+                              ? tr("Updates every second")
+                              : QStringLiteral("%1 – %2").arg(
+                                    QDateTime::fromMSecsSinceEpoch(m_t0Ms).toString(QStringLiteral("MMM d hh:mm")),
+                                    QDateTime::fromMSecsSinceEpoch(m_t1Ms).toString(QStringLiteral("MMM d hh:mm"))));
     if (m_range == Range::Live) m_samples = m_window.samples();
     reload();
 }
@@ -258,7 +280,7 @@ void MetricsPage::updateRangeFromButtons() {
 void MetricsPage::reload() {
     if (m_range == Range::Live) {
         m_t1Ms = QDateTime::currentMSecsSinceEpoch();
-        m_t0Ms = m_t1Ms - kLiveWindowMs;
+        m_t0Ms = liveStartMs(m_t1Ms);
     }
     if (!m_store || !m_store->isOpen()) {
         plotSamples();
@@ -316,11 +338,19 @@ void MetricsPage::addLiveSample(const app::MetricsSample& sample) {
     m_window.append(sample);
     if (m_range != Range::Live) return;
     m_t1Ms = std::max(sample.tsMs, QDateTime::currentMSecsSinceEpoch());
-    m_t0Ms = m_t1Ms - kLiveWindowMs;
+    m_t0Ms = liveStartMs(m_t1Ms);
     m_samples = m_window.samples();
     plotSamples();
     m_requestsPlot->setTimeRange(double(m_t0Ms) / 1000.0, double(m_t1Ms) / 1000.0);
     m_requestsPlot->refresh();
+}
+
+// The last 5 minutes; while this session is younger than that, from its first sample (a minute at least), so
+// a fresh start shows its few samples across the plot instead of squeezed against its right edge.
+qint64 MetricsPage::liveStartMs(qint64 endMs) const {
+    const qint64 windowStart = endMs - kLiveWindowMs;
+    if (m_window.samples().isEmpty()) return std::max(windowStart, endMs - kLiveMinSpanMs);
+    return std::max(windowStart, std::min(m_window.samples().first().tsMs, endMs - kLiveMinSpanMs));
 }
 
 void MetricsPage::plotSamples() {
@@ -333,7 +363,8 @@ void MetricsPage::plotSamples() {
     m_gpuPlot->setSeries(1, s.gpuMemGiB, true);
     m_gpuPowerPlot->setSeries(0, s.gpuPowerW);
     m_gpuPowerPlot->setSeries(1, s.gpuTempC, true);
-    const QString empty = m_range == Range::Live ? tr("Waiting for the first samples…") : tr("No samples in this range");
+    const QString empty =
+        m_range == Range::Live ? tr("Waiting for the first samples…") : tr("No samples in this range");
     m_cpuPlot->setEmptyMessage(empty);
     m_memPlot->setEmptyMessage(empty);
     const QString noGpu = m_gpuKnownMissing ? tr("No NVIDIA GPU found") : tr("No GPU figures in this range");
@@ -347,6 +378,7 @@ void MetricsPage::plotSamples() {
     const bool hideGpu = m_gpuKnownMissing && !s.hasGpu();
     m_gpuPlot->setVisible(!hideGpu);
     m_gpuPowerPlot->setVisible(!hideGpu);
+    m_plotGrid->setRowStretch(1, hideGpu ? 0 : 1);  // the other plots take the hidden row's height
 }
 
 void MetricsPage::plotRequests() {
@@ -391,8 +423,10 @@ void MetricsPage::exportInteractive(bool requests) {
                                                       suggested, tr("CSV files (*.csv)"));
     if (path.isEmpty()) return;
     const QString error = requests ? exportRequestsCsv(path) : exportSamplesCsv(path);
-    if (!error.isEmpty()) QMessageBox::warning(this, tr("Export failed"), error);
-    else emit statusMessage(tr("Saved %1").arg(path));
+    if (!error.isEmpty())
+        QMessageBox::warning(this, tr("Export failed"), error);
+    else
+        emit statusMessage(tr("Saved %1").arg(path));
 }
 
 }  // namespace moe::ui

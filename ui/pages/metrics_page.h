@@ -11,6 +11,7 @@
 
 class QButtonGroup;
 class QDateTimeEdit;
+class QGridLayout;
 class QLabel;
 class QTableWidget;
 class QTimer;
@@ -62,7 +63,7 @@ public:
 public Q_SLOTS:
     void setRange(moe::ui::MetricsPage::Range range);
     void setCustomRange(const QDateTime& from, const QDateTime& to);  // switches to Range::Custom
-    void reload();  // reads the range again from the Store
+    void reload();                                                    // reads the range again from the Store
     void addLiveSample(const moe::app::MetricsSample& sample);
     void setGpuStatus(bool available, const QString& reason);
 
@@ -85,6 +86,7 @@ private:
     void showPercentiles();
     void exportInteractive(bool requests);
     void updateRangeFromButtons();
+    qint64 liveStartMs(qint64 endMs) const;
 
     app::Store* m_store = nullptr;
     app::MetricsSampler* m_sampler = nullptr;
@@ -107,6 +109,7 @@ private:
     QLabel* m_rangeLabel = nullptr;
     QLabel* m_gpuBanner = nullptr;
     QLabel* m_error = nullptr;
+    QGridLayout* m_plotGrid = nullptr;
     TimeSeriesPlot* m_cpuPlot = nullptr;
     TimeSeriesPlot* m_memPlot = nullptr;
     TimeSeriesPlot* m_gpuPlot = nullptr;

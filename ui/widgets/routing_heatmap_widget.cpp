@@ -33,8 +33,7 @@ void fillCells(QCPColorMap* map, int nKeys, int nValues, F value) {
     map->data()->setSize(keys, values);
     map->data()->setRange(keyRange, valueRange);
     for (int v = 0; v < values; ++v)
-        for (int k = 0; k < keys; ++k)
-            map->data()->setCell(k, v, value(nKeys == 1 ? 0 : k, nValues == 1 ? 0 : v));
+        for (int k = 0; k < keys; ++k) map->data()->setCell(k, v, value(nKeys == 1 ? 0 : k, nValues == 1 ? 0 : v));
 }
 }  // namespace
 
@@ -168,8 +167,20 @@ void RoutingHeatmapWidget::setGrid(const app::HeatmapGrid& grid) {
     applyTheme();
 }
 
+void RoutingHeatmapWidget::setCompact(bool compact) {
+    m_compact = compact;
+    m_plot->setMinimumSize(compact ? QSize(240, 130) : QSize(320, 200));
+    m_scale->axis()->setLabel(scaleLabel());
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
 QString RoutingHeatmapWidget::scaleLabel() const {
     const bool mass = m_grid.measure == app::RoutingMeasure::Mass;
+    if (m_compact) {  // the colour bar's label runs along a low plot: a few words only
+        if (m_grid.difference) return tr("B − A (points)");
+        if (m_grid.normalized) return tr("% of layer");
+        return mass ? tr("Mass") : tr("Count");
+    }
     if (m_grid.difference) return mass ? tr("B − A, weight share (points)") : tr("B − A, selection share (points)");
     if (m_grid.normalized) return mass ? tr("Share of layer weight (%)") : tr("Share of layer selections (%)");
     return mass ? tr("Gate-weight mass") : tr("Selections (tokens)");
@@ -251,8 +262,10 @@ void RoutingHeatmapWidget::onMouseMove(QMouseEvent* event) {
     bool shared = false;
     const auto cell = cellAt(event->pos(), &shared);
     const QString tip = tooltipAt(event->pos());
-    if (tip.isEmpty()) QToolTip::hideText();
-    else QToolTip::showText(m_plot->mapToGlobal(event->pos()), tip, m_plot);
+    if (tip.isEmpty())
+        QToolTip::hideText();
+    else
+        QToolTip::showText(m_plot->mapToGlobal(event->pos()), tip, m_plot);
     const std::pair<int, int> routed = shared ? std::pair<int, int>{-1, -1} : cell;
     if (routed != m_lastHover) {
         m_lastHover = routed;

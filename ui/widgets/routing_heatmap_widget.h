@@ -33,6 +33,8 @@ public:
     const app::HeatmapGrid& grid() const { return m_grid; }
     // Text of the empty state (no routing yet).
     void setEmptyText(const QString& text);
+    // A low plot (a drawer under the chat): a smaller minimum size and a short colour-bar label.
+    void setCompact(bool compact);
     // Outlines cells (slot, expert): the experts of the token under the mouse in the token strip.
     void setHighlightedCells(const std::vector<std::pair<int32_t, int32_t>>& cells);
     // The tooltip (HTML) for a point of the plot widget; empty outside every cell. Also used on hover.
@@ -59,6 +61,7 @@ private:
     // (slot, expert) under a plot-widget point in the routed block, or (-1,-1); shared: index in the block.
     std::pair<int, int> cellAt(const QPoint& pos, bool* shared) const;
     QString scaleLabel() const;
+    bool m_compact = false;
     double displayFactor() const { return (m_grid.normalized || m_grid.difference) ? 100.0 : 1.0; }
 
     app::HeatmapGrid m_grid;

@@ -36,15 +36,18 @@ RoutingPanel::RoutingPanel(QWidget* parent) : QWidget(parent) {
     head->addWidget(open);
     root->addLayout(head);
     m_heatmap = new RoutingHeatmapWidget(this);
+    m_heatmap->setCompact(true);
     m_heatmap->setEmptyText(tr("The routing of the reply appears here while it streams."));
-    root->addWidget(m_heatmap, 3);
+    root->addWidget(m_heatmap, 1);
+    // Under the heatmap, two rows of tokens at a time: the heatmap keeps the drawer's height.
     m_strip = new TokenStripWidget(this);
     auto* scroll = new QScrollArea(this);
     scroll->setWidget(m_strip);
     scroll->setWidgetResizable(true);
     scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-    scroll->setMaximumHeight(110);
-    root->addWidget(scroll, 1);
+    scroll->setFixedHeight(2 * m_strip->fontMetrics().height() + 28);
+    scroll->setToolTip(tr("The reply's tokens: hover one to outline its experts, drag to narrow the heatmap"));
+    root->addWidget(scroll);
 
     m_model.setNormalized(true);
     connect(m_measure, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int i) {

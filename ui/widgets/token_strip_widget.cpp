@@ -30,6 +30,8 @@ QString TokenStripWidget::displayText(const QString& token) {
     t.replace(QLatin1Char('\n'), QStringLiteral("↵")).replace(QLatin1Char('\t'), QStringLiteral("⇥"));
     t.replace(QLatin1Char('\r'), QString());
     t.replace(QLatin1Char(' '), QStringLiteral("·"));
+    // DeepSeek's special tokens use the fullwidth bar (<｜end▁of▁sentence｜>), which many UI fonts lack.
+    t.replace(QChar(0xFF5C), QLatin1Char('|'));
     // Other control characters as their Unicode "control picture" (U+2400 + code), other unprintable ones
     // (C1 controls, stray code points) as <U+XXXX>: never an invisible box.
     QString shown;
