@@ -340,9 +340,13 @@ void TestRoutingPage::heatmapTooltip() {
 
 void TestRoutingPage::liveRowsAreRedrawnOnATimer() {
     RoutingPage page;
+    page.resize(1100, 700);
+    page.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&page));
     page.beginLiveReply(QStringLiteral("Reply 1"));
     const auto& seg = m_data.segments()[1];
     int64_t sent = 0;
+    std::vector<RoutingData> batches;
     for (int64_t r = seg.begin; r < seg.end; r += 3) {
         RoutingData rows(m_data.nExpert(), m_data.k(), m_data.moeLayers(), m_data.nShared());
         for (int64_t i = r; i < std::min(r + 3, seg.end); ++i) {
@@ -355,6 +359,7 @@ void TestRoutingPage::liveRowsAreRedrawnOnATimer() {
             rows.appendRow(m_data.token(i), m_data.tokenText(i), ids, w);
         }
         sent += rows.nRows();
+        batches.push_back(rows);
         page.appendLiveRows(rows);
         QVERIFY(page.hasPendingRedraw());  // batched: drawn by the timer, not per batch
     }
@@ -364,6 +369,18 @@ void TestRoutingPage::liveRowsAreRedrawnOnATimer() {
     QVERIFY(!page.hasPendingRedraw());
     page.setNormalized(false);
     for (int s = 0; s < m_data.nSlots(); ++s) QCOMPARE(layerSum(page.heatmap(), s), double(sent * m_data.k()));
+
+    // A hidden page (another page is on screen) keeps the rows but draws once, when it is shown again.
+    page.hide();
+    page.beginLiveReply(QStringLiteral("Reply 2"));
+    const int64_t shownBefore = page.tokenStrip()->count();
+    for (const RoutingData& rows : batches) page.appendLiveRows(rows);
+    QVERIFY(page.hasPendingRedraw());
+    QTest::qWait(150);  // longer than the live redraw interval: still nothing drawn
+    QCOMPARE(int64_t(page.tokenStrip()->count()), shownBefore);
+    page.show();
+    QCOMPARE(int64_t(page.tokenStrip()->count()), shownBefore + sent);
+    QVERIFY(!page.hasPendingRedraw());
 }
 
 void TestRoutingPage::emptyStateAndPanel() {

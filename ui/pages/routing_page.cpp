@@ -233,7 +233,7 @@ QWidget* RoutingPage::buildContent() {
 }
 
 bool RoutingPage::hasPendingRedraw() const {
-    return m_redrawTimer->isActive();
+    return m_redrawTimer->isActive() || m_redrawPending;
 }
 
 void RoutingPage::setRouting(const app::RoutingData& data) {
@@ -304,7 +304,16 @@ void RoutingPage::finishLiveReply() {
 }
 
 void RoutingPage::scheduleRedraw() {
+    if (!isVisible()) {  // a page not on screen draws once, when it is shown
+        m_redrawPending = true;
+        return;
+    }
     if (!m_redrawTimer->isActive()) m_redrawTimer->start();  // not restarted: a steady stream still redraws
+}
+
+void RoutingPage::showEvent(QShowEvent* event) {
+    QWidget::showEvent(event);
+    if (m_redrawPending) redraw();
 }
 
 void RoutingPage::rebuildScopeChoices() {
@@ -423,6 +432,7 @@ void RoutingPage::setComparison(bool on, int indexA, int indexB) {
 
 void RoutingPage::redraw() {
     m_redrawTimer->stop();
+    m_redrawPending = false;
     const app::RoutingData& data = m_model.data();
     if (data.nExpert() == 0 || data.nRows() == 0) {
         m_stack->setCurrentIndex(m_live ? 1 : 0);

@@ -69,6 +69,9 @@ public Q_SLOTS:
 Q_SIGNALS:
     void statusMessage(const QString& message);
 
+protected:
+    void showEvent(QShowEvent* event) override;
+
 private:
     QWidget* buildToolbar();
     QWidget* buildContent();
@@ -86,7 +89,8 @@ private:
     app::RoutingViewModel m_model;
     QTimer* m_redrawTimer = nullptr;
     bool m_live = false;
-    int m_stripRows = 0;  // rows shown in the strip (it grows while a reply streams)
+    bool m_redrawPending = false;  // live rows arrived while the page was hidden
+    int m_stripRows = 0;           // rows shown in the strip (it grows while a reply streams)
     int m_tokenBegin = 0, m_tokenEnd = 0;
     int m_pinnedToken = -1;  // clicked token (relative to the scope); hover shows others meanwhile
 

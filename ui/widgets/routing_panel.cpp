@@ -76,7 +76,16 @@ void RoutingPanel::setRouting(const app::RoutingData& reply) {
 }
 
 void RoutingPanel::appendRows(const app::RoutingData& rows) {
-    if (m_model.appendRows(rows) && !m_redrawTimer->isActive()) m_redrawTimer->start();
+    if (!m_model.appendRows(rows)) return;
+    if (!isVisible())
+        m_redrawPending = true;  // drawn when shown
+    else if (!m_redrawTimer->isActive())
+        m_redrawTimer->start();
+}
+
+void RoutingPanel::showEvent(QShowEvent* event) {
+    QWidget::showEvent(event);
+    if (m_redrawPending) redraw();
 }
 
 void RoutingPanel::clear() {
@@ -88,6 +97,7 @@ void RoutingPanel::clear() {
 
 void RoutingPanel::redraw() {
     m_redrawTimer->stop();
+    m_redrawPending = false;
     const app::RoutingData& d = m_model.data();
     if (m_strip->count() < d.nRows()) {
         QStringList texts;

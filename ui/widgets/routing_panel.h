@@ -38,11 +38,15 @@ public Q_SLOTS:
 Q_SIGNALS:
     void openRoutingPageRequested();  // "Open on the Routing page"
 
+protected:
+    void showEvent(QShowEvent* event) override;
+
 private:
     void redraw();
 
     app::RoutingViewModel m_model;
     QTimer* m_redrawTimer = nullptr;
+    bool m_redrawPending = false;  // rows arrived while hidden
     QString m_subject;
     QLabel* m_caption = nullptr;
     QComboBox* m_measure = nullptr;
