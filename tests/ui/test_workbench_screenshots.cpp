@@ -88,6 +88,11 @@ private:
             QVERIFY(m_wb->window()->showPage(page));
             QTest::qWait(150);  // plots replot on a queued timer
             if (page == QLatin1String("chat")) chat()->transcript()->verticalScrollBar()->setValue(0);
+            if (page == QLatin1String("routing")) {
+                moe::ui::TokenStripWidget* strip = m_wb->routingPage()->tokenStrip();
+                QTest::mouseMove(strip, strip->chipRect(2).center());
+                QTest::qWait(50);
+            }
             const QImage image = m_wb->window()->grab().toImage();
             QCOMPARE(image.size(), QSize(1280, 800));
             const QString path = dir + QStringLiteral("/workbench-%1-%2.png").arg(page, theme);
@@ -131,11 +136,8 @@ private Q_SLOTS:
         m_liveReply = result.messageId;
         QCOMPARE(chat()->routingMessageId(), m_liveReply);
         QCOMPARE(chat()->routingPanel()->viewModel().data().nRows(), result.replyTokens);
-        // The Routing page on that reply, one token picked: its experts per layer in the table.
+        // The Routing page on that reply, the mouse over one token: its experts outlined and in the table.
         m_wb->openRoutingOf(m_liveReply);
-        moe::ui::TokenStripWidget* strip = m_wb->routingPage()->tokenStrip();
-        QTest::qWait(50);
-        QTest::mouseClick(strip, Qt::LeftButton, {}, strip->chipRect(2).center());
         // Enough samples for the live plots (every 150 ms here).
         QTRY_VERIFY_WITH_TIMEOUT(m_wb->store()->sampleCount().value() >= 12, 10000);
 

@@ -530,9 +530,12 @@ void ChatPage::onReplyFinished(const ChatReplyResult& result) {
         }
         for (ChatMessageWidget* m : m_transcript->messageWidgets()) m->setActionsEnabled(true);
         if (result.droppedMessages > 0)
-            showBanner(tr("The conversation is longer than the context: the %n oldest message(s) were left out of "
-                          "the prompt.",
-                          nullptr, result.droppedMessages),
+            showBanner(result.droppedMessages == 1
+                           ? tr("The conversation is longer than the context: the oldest message was left out of "
+                                "the prompt.")
+                           : tr("The conversation is longer than the context: the %1 oldest messages were left out "
+                                "of the prompt.")
+                                 .arg(result.droppedMessages),
                        false, tr("Dismiss"));
     }
     if (failed) showBanner(result.error, true, tr("Dismiss"));

@@ -1,5 +1,7 @@
 #include "pages/metrics_page.h"
 
+#include "services/memory_fit.h"
+
 #include "metrics/metrics_sampler.h"
 #include "storage/store.h"
 #include "widgets/time_series_plot.h"
@@ -404,9 +406,10 @@ void MetricsPage::showPercentiles() {
             m_percentiles->setItem(r, c, item);
         }
     }
-    m_requestCount->setText(m_latency.requests == 0
-                                ? tr("No generations in this range")
-                                : tr("%n generation(s) in this range", "", int(m_latency.requests)));
+    m_requestCount->setText(
+        m_latency.requests == 0
+            ? tr("No generations in this range")
+            : tr("%1 in this range").arg(app::formatQuantity(m_latency.requests, tr("generation"), tr("generations"))));
 }
 
 QString MetricsPage::exportSamplesCsv(const QString& path) const {

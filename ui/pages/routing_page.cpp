@@ -217,8 +217,8 @@ QWidget* RoutingPage::buildContent() {
     m_statsTable = new RoutingStatsTable(m_tabs);
     m_tabs->addTab(tokenTab, tr("Token routing"));
     m_tabs->addTab(m_statsTable, tr("Layer load"));
-    bottom->setStretchFactor(0, 3);
-    bottom->setStretchFactor(1, 2);
+    bottom->setStretchFactor(0, 1);  // the token table needs k + 2 columns
+    bottom->setStretchFactor(1, 1);
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 2);
 
