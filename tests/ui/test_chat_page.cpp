@@ -15,6 +15,7 @@
 #include "widgets/sampling_panel.h"
 #include "widgets/thinking_block_widget.h"
 
+#include "../support/sample_conversation.h"
 #include "../support/ui_test_support.h"
 
 #include <QApplication>
@@ -312,39 +313,7 @@ private Q_SLOTS:
 // A conversation written as a user would see it with a reasoning model (Markdown, code, reasoning), plus a
 // live reply of the fixture model, in light and dark.
 void TestChatPage::screenshots() {
-    Conversation c;
-    c.title = QStringLiteral("Top-k routing in MoE layers");
-    c.createdAtMs = c.updatedAtMs = QDateTime::currentMSecsSinceEpoch();
-    c.systemPrompt = QStringLiteral("You are a concise assistant for ML engineers.");
-    SamplingSettings short_;
-    short_.maxTokens = 24;  // the fixture's random-weight text: a line is enough to show streaming worked
-    short_.seed = 11;
-    c.samplerJson = short_.toJsonText();
-    const qint64 conv = m_store->createConversation(c).result().id;
-    auto add = [&](std::optional<qint64> parent, MessageRole role, const QString& text, ReplyStats stats = {}) {
-        Message m{0, conv, parent, role, text, QDateTime::currentMSecsSinceEpoch(), stats};
-        auto f = m_store->appendMessage(m);
-        m_store->flush();
-        return f.result().id;
-    };
-    const qint64 u =
-        add(std::nullopt, MessageRole::User, QStringLiteral("How does top-k expert routing work in DeepSeek-V3?"));
-    ReplyStats st;
-    st.promptTokens = 31;
-    st.replyTokens = 142;
-    st.ttftMs = 41;
-    st.tokensPerS = 38.6;
-    st.finishReason = QStringLiteral("eos");
-    add(u, MessageRole::Assistant,
-        QStringLiteral(
-            "<think>\nThe user asks about the router. V3 uses sigmoid scores with a bias for load balancing, "
-            "groups, then top-k.\n</think>\n\nEach MoE layer scores every routed expert for the token and keeps the "
-            "**top 8 of 256**; one *shared* expert always runs.\n\n1. Sigmoid affinity per expert\n2. A bias term "
-            "balances the load (used for selection only)\n3. The chosen weights are normalised and scaled\n\n"
-            "```python\nscores = torch.sigmoid(h @ W_gate.T)\nidx = (scores + bias).topk(8).indices\nw = "
-            "scores.gather(-1, idx)\n"
-            "w = 2.5 * w / w.sum(-1, keepdim=True)\n```\n\nThe routing views show which experts each token used."),
-        st);
+    const qint64 conv = moe::test::storeSampleConversation(*m_store, 24);
     m_page->reloadConversations();
     m_page->openConversation(conv);
     const auto r = sendAndWait([&] { m_page->sendMessage(QStringLiteral("Show me a short example.")); });

@@ -16,6 +16,7 @@
 #include "widgets/token_strip_widget.h"
 #include "workbench.h"
 
+#include "../support/sample_conversation.h"
 #include "../support/ui_test_support.h"
 
 #include <QDateTime>
@@ -40,46 +41,6 @@ private:
     qint64 m_liveReply = 0;
 
     ui::ChatPage* chat() const { return m_wb->chatPage(); }
-
-    // A conversation as a user of a reasoning model would have it: a question, a finished answer with a
-    // thinking block, a list and code, then a follow-up the fixture model answers live.
-    qint64 storeConversation() {
-        Store* store = m_wb->store();
-        Conversation c;
-        c.title = QStringLiteral("Top-k routing in MoE layers");
-        c.createdAtMs = c.updatedAtMs = QDateTime::currentMSecsSinceEpoch();
-        c.systemPrompt = QStringLiteral("You are a concise assistant for ML engineers.");
-        SamplingSettings sampling;
-        sampling.maxTokens = 32;  // the fixture's random-weight text: a few lines show streaming worked
-        sampling.seed = 11;
-        c.samplerJson = sampling.toJsonText();
-        const qint64 conv = store->createConversation(c).result().id;
-        auto add = [&](std::optional<qint64> parent, MessageRole role, const QString& text, ReplyStats stats = {}) {
-            Message m{0, conv, parent, role, text, QDateTime::currentMSecsSinceEpoch(), stats};
-            auto f = store->appendMessage(m);
-            store->flush();
-            return f.result().id;
-        };
-        const qint64 u =
-            add(std::nullopt, MessageRole::User, QStringLiteral("How does top-k expert routing work in DeepSeek-V3?"));
-        ReplyStats st;
-        st.promptTokens = 31;
-        st.replyTokens = 142;
-        st.ttftMs = 41;
-        st.tokensPerS = 38.6;
-        st.finishReason = QStringLiteral("eos");
-        add(u, MessageRole::Assistant,
-            QStringLiteral(
-                "<think>\nThe user asks about the router. V3 uses sigmoid scores with a bias for load balancing, "
-                "groups, then top-k.\n</think>\n\nEach MoE layer scores every routed expert for the token and keeps "
-                "the **top 8 of 256**; one *shared* expert always runs.\n\n1. Sigmoid affinity per expert\n2. A bias "
-                "term balances the load (used for selection only)\n3. The chosen weights are normalised and scaled\n\n"
-                "```python\nscores = torch.sigmoid(h @ W_gate.T)\nidx = (scores + bias).topk(8).indices\n"
-                "w = scores.gather(-1, idx)\nw = 2.5 * w / w.sum(-1, keepdim=True)\n```\n\nThe routing views show "
-                "which experts each token used."),
-            st);
-        return conv;
-    }
 
     void grabAll(const QString& theme) {
         const QString dir = QStringLiteral(MOE_SCREENSHOT_DIR);
@@ -124,7 +85,7 @@ private Q_SLOTS:
     }
 
     void everyPageInBothThemes() {
-        const qint64 conv = storeConversation();
+        const qint64 conv = moe::test::storeSampleConversation(*m_wb->store(), 32);
         chat()->reloadConversations();
         chat()->openConversation(conv);
         QSignalSpy finished(m_wb->chatService(), &ChatService::replyFinished);
