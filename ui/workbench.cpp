@@ -104,8 +104,13 @@ void Workbench::buildWindow() {
 
 void Workbench::connectPages() {
     auto* relay = new app::RoutingRelay(m_window.get());
+    relay->setLabelProvider([chat = m_chat](qint64 messageId) { return chat->replyLabel(messageId); });
     connect(m_chat, &app::ui::ChatPage::routingSnapshot, relay, &app::RoutingRelay::onSnapshot);
-    connect(relay, &app::RoutingRelay::liveReplyStarted, m_routing, &RoutingPage::beginLiveReply);
+    // A reply that starts streaming joins the routing of the branch it belongs to (not another chat's).
+    connect(relay, &app::RoutingRelay::liveReplyStarted, m_routing, [this, relay](const QString& label) {
+        m_routing->showBranch(m_chat->branchRouting(0, relay->liveMessageId()));
+        m_routing->beginLiveReply(label);
+    });
     connect(relay, &app::RoutingRelay::liveRows, m_routing, &RoutingPage::appendLiveRows);
     connect(relay, &app::RoutingRelay::liveReplyFinished, m_routing, &RoutingPage::finishLiveReply);
     connect(m_chat, &app::ui::ChatPage::lastTokensPerSecond, m_window.get(), &MainWindow::setLastTokensPerSecond);
@@ -134,7 +139,8 @@ void Workbench::connectPages() {
 }
 
 void Workbench::openRoutingOf(qint64 messageId) {
-    m_routing->showBranch(m_chat->branchRouting(messageId));
+    // While a reply streams the page already shows its branch, the live reply growing as its last part.
+    if (!m_chat->isGenerating()) m_routing->showBranch(m_chat->branchRouting(messageId));
     m_window->showPage(QStringLiteral("routing"));
 }
 

@@ -187,6 +187,11 @@ private Q_SLOTS:
         QVERIFY(sawPartialText);
         QVERIFY(sawLiveRouting);
         QVERIFY2(probe.maxGapMs() < 50, qPrintable(QStringLiteral("stall %1 ms").arg(probe.maxGapMs())));
+        // The Routing page followed the reply live, as the branch's first reply.
+        const RoutingData& live = m_wb->routingPage()->viewModel().data();
+        QCOMPARE(static_cast<int>(live.segments().size()), 1);
+        QCOMPARE(live.segments().front().label, QStringLiteral("Reply 1"));
+        QCOMPARE(live.nRows(), r.replyTokens);
         QCOMPARE(chat()->transcript()->messageWidgets().size(), 2);
         QCOMPARE(lastWidget()->content(), r.content);
         QVERIFY(lastWidget()->statsText().contains(QStringLiteral("tok/s")));
@@ -260,6 +265,11 @@ private Q_SLOTS:
         QCOMPARE(lastWidget()->branchIndex(), 1);
         QCOMPARE(chat()->routingMessageId(), r.messageId);
         QCOMPARE(chat()->routingPanel()->viewModel().data().nRows(), r.replyTokens);
+        // On the Routing page: the branch's first reply, then this one (the stopped reply is another branch).
+        const RoutingData& page = m_wb->routingPage()->viewModel().data();
+        QCOMPARE(static_cast<int>(page.segments().size()), 2);
+        QCOMPARE(page.segments().back().label, QStringLiteral("Reply 2"));
+        QCOMPARE(page.segments().back().end - page.segments().back().begin, r.replyTokens);
     }
 
     void editBranchesAndTheOldBranchComesBack() {

@@ -24,7 +24,9 @@ void RoutingRelay::onSnapshot(const RoutingSnapshot& snapshot) {
         if (m_messageId >= 0) emit liveReplyFinished();
         m_messageId = snapshot.messageId;
         m_sentRows = 0;
-        emit liveReplyStarted(tr("Reply %1").arg(++m_replies));
+        ++m_replies;
+        const QString label = m_label ? m_label(snapshot.messageId) : QString();
+        emit liveReplyStarted(label.isEmpty() ? tr("Reply %1").arg(m_replies) : label);
     }
     if (snapshot.rows() > m_sentRows) {
         emit liveRows(routingDataFromSnapshot(snapshot, m_sentRows));

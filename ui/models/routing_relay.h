@@ -9,6 +9,8 @@
 #include <QObject>
 #include <QString>
 
+#include <functional>
+
 namespace moe::app {
 
 // Rows [fromRow, rows()) of a snapshot as RoutingData: one segment called `label` (none when empty).
@@ -24,6 +26,9 @@ class RoutingRelay : public QObject {
     Q_OBJECT
 public:
     explicit RoutingRelay(QObject* parent = nullptr) : QObject(parent) {}
+    // Names a reply's live segment (the chat's "Reply 2"); unset or empty: "Reply N", N counting the replies seen.
+    void setLabelProvider(std::function<QString(qint64 messageId)> provider) { m_label = std::move(provider); }
+    qint64 liveMessageId() const { return m_messageId; }  // the reply streaming now (-1: none)
 
 public slots:
     void onSnapshot(const moe::app::RoutingSnapshot& snapshot);
@@ -37,6 +42,7 @@ private:
     qint64 m_messageId = -1;
     int m_sentRows = 0;
     int m_replies = 0;
+    std::function<QString(qint64)> m_label;
 };
 
 }  // namespace moe::app

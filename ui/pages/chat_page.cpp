@@ -612,10 +612,10 @@ QString ChatPage::replyLabel(qint64 messageId) const {
     return tr("Reply");
 }
 
-BranchRouting ChatPage::branchRouting(qint64 messageId) const {
+BranchRouting ChatPage::branchRouting(qint64 messageId, qint64 leaveOut) const {
     BranchRouting out;
     for (const Message& m : m_path) {
-        if (m.role != MessageRole::Assistant) continue;
+        if (m.role != MessageRole::Assistant || m.id == leaveOut) continue;
         const std::optional<RoutingSnapshot> routing = replyRouting(m.id);
         if (!routing || routing->isEmpty()) continue;
         if (!out.data.append(routingDataFromSnapshot(*routing, 0, replyLabel(m.id)))) continue;  // another model

@@ -69,8 +69,10 @@ public:
     qint64 routingMessageId() const { return m_routingMessageId; }  // the reply the drawer shows (0: none)
     // A reply's per-token routing: the one received while it streamed, else the Store's; nullopt if none.
     std::optional<RoutingSnapshot> replyRouting(qint64 messageId) const;
-    // The shown branch's replies that have routing, "Reply 1", "Reply 2"..., messageId's as the focus.
-    BranchRouting branchRouting(qint64 messageId) const;
+    // The shown branch's replies that have routing, "Reply 1", "Reply 2"..., messageId's as the focus, all
+    // but `leaveOut`'s (a reply streaming now, whose rows come live).
+    BranchRouting branchRouting(qint64 messageId, qint64 leaveOut = 0) const;
+    QString replyLabel(qint64 messageId) const;  // "Reply 2": its place among the shown branch's replies
 
 public Q_SLOTS:
     void setModelStatus(bool loaded, const QString& modelName);
@@ -122,7 +124,7 @@ private:
     void connectMessage(ChatMessageWidget* widget);
     void openRoutingDrawer(qint64 assistantMessageId);
     QWidget* buildRoutingDrawer();
-    QString replyLabel(qint64 messageId) const;  // "Reply 2": its place among the branch's replies
+
     void onExportClicked(ExportFormat format);
     void onRenameClicked(qint64 conversationId);
     void onDeleteClicked(qint64 conversationId);

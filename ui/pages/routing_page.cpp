@@ -277,6 +277,7 @@ void RoutingPage::clear() {
 
 void RoutingPage::beginLiveReply(const QString& label) {
     m_live = true;
+    m_liveLabel = label;
     m_model.beginSegment(label);
     rebuildScopeChoices();
 }
@@ -285,7 +286,7 @@ void RoutingPage::appendLiveRows(const app::RoutingData& rows) {
     if (m_model.data().nExpert() == 0) {
         app::RoutingData first = rows;
         first.clear();
-        first.beginSegment(tr("Reply 1"));
+        first.beginSegment(m_liveLabel.isEmpty() ? tr("Reply 1") : m_liveLabel);  // the first rows give the shape
         m_model.setData(first);
         rebuildScopeChoices();
     }

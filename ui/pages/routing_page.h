@@ -89,8 +89,9 @@ private:
     app::RoutingViewModel m_model;
     QTimer* m_redrawTimer = nullptr;
     bool m_live = false;
-    bool m_redrawPending = false;  // live rows arrived while the page was hidden
-    int m_stripRows = 0;           // rows shown in the strip (it grows while a reply streams)
+    bool m_redrawPending = false;
+    QString m_liveLabel;  // the streaming reply's segment  // live rows arrived while the page was hidden
+    int m_stripRows = 0;  // rows shown in the strip (it grows while a reply streams)
     int m_tokenBegin = 0, m_tokenEnd = 0;
     int m_pinnedToken = -1;  // clicked token (relative to the scope); hover shows others meanwhile
 
