@@ -3,6 +3,7 @@
 #include <QFloat16>
 #include <QtEndian>
 
+#include <bit>
 #include <cstring>
 #include <limits>
 
@@ -52,16 +53,11 @@ private:
 };
 
 quint16 halfBits(float value) {
-    const qfloat16 h(value);
-    quint16 bits = 0;
-    std::memcpy(&bits, &h, sizeof(bits));
-    return bits;
+    return std::bit_cast<quint16>(qfloat16(value));
 }
 
 float fromHalfBits(quint16 bits) {
-    qfloat16 h;
-    std::memcpy(&h, &bits, sizeof(bits));
-    return static_cast<float>(h);
+    return static_cast<float>(std::bit_cast<qfloat16>(bits));
 }
 
 }  // namespace
