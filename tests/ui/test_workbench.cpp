@@ -23,6 +23,7 @@
 #include "widgets/chat_transcript_view.h"
 #include "widgets/conversation_list_widget.h"
 #include "widgets/model_details_panel.h"
+#include "widgets/routing_heatmap_widget.h"
 #include "widgets/routing_panel.h"
 #include "widgets/sampling_panel.h"
 #include "widgets/time_series_plot.h"
@@ -30,6 +31,8 @@
 #include "workbench.h"
 
 #include "../support/ui_test_support.h"
+
+#include <qcustomplot.h>
 
 #include <QApplication>
 #include <QDeadlineTimer>
@@ -55,6 +58,19 @@ QToolButton* actionButton(QWidget* message, const QString& textOrTip) {
     for (QToolButton* b : message->findChildren<QToolButton*>())
         if (b->text() == textOrTip || b->toolTip() == textOrTip) return b;
     return nullptr;
+}
+
+// The drawn heatmap: a row of cells for every MoE layer, a column for every routed expert, each layer's
+// shares summing to 100 %.
+void verifyDrawnHeatmap(moe::ui::RoutingHeatmapWidget* heatmap, int moeLayers, int experts) {
+    QCPColorMapData* cells = heatmap->colorMap()->data();
+    QCOMPARE(cells->valueSize(), moeLayers);
+    QCOMPARE(cells->keySize(), experts);
+    for (int slot = 0; slot < moeLayers; ++slot) {
+        double percent = 0.0;
+        for (int e = 0; e < experts; ++e) percent += cells->cell(e, slot);
+        QVERIFY2(std::abs(percent - 100.0) < 1e-6, qPrintable(QString::number(percent)));
+    }
 }
 
 // Every MoE layer's counts of a reply: one row per layer, summing to rows x k.
@@ -209,6 +225,7 @@ private Q_SLOTS:
         QTRY_COMPARE(chat()->routingPanel()->viewModel().data().nRows(), m_firstReplyTokens);
         verifyReplyGrid(chat()->routingPanel()->viewModel().grid(), m_firstReplyTokens, model.expertsUsed,
                         model.moeLayers);
+        verifyDrawnHeatmap(chat()->routingPanel()->heatmap(), model.moeLayers, model.experts);
         QVERIFY(chat()->routingPanel()->caption().contains(QStringLiteral("Reply 1")));
         // The stored summary and per-token routing follow the same rule.
         m_wb->store()->flush().waitForFinished();
@@ -234,6 +251,7 @@ private Q_SLOTS:
         QCOMPARE(page->currentScope().kind, RoutingSelection::Kind::Segment);
         QCOMPARE(page->currentScope().label(page->viewModel().data()), QStringLiteral("Reply 1"));
         verifyReplyGrid(page->viewModel().grid(), m_firstReplyTokens, model.expertsUsed, model.moeLayers);
+        verifyDrawnHeatmap(page->heatmap(), model.moeLayers, model.experts);
         m_wb->window()->showPage(QStringLiteral("chat"));
     }
 
