@@ -282,7 +282,7 @@ private Q_SLOTS:
         QCOMPARE(lastWidget()->branchCount(), 2);
         QCOMPARE(lastWidget()->branchIndex(), 1);
         QCOMPARE(chat()->routingMessageId(), r.messageId);
-        QCOMPARE(chat()->routingPanel()->viewModel().data().nRows(), r.replyTokens);
+        QTRY_COMPARE(chat()->routingPanel()->viewModel().data().nRows(), r.replyTokens);
         // On the Routing page: the branch's first reply, then this one (the stopped reply is another branch).
         const RoutingData& page = m_wb->routingPage()->viewModel().data();
         QCOMPARE(static_cast<int>(page.segments().size()), 2);

@@ -96,7 +96,7 @@ private Q_SLOTS:
         QVERIFY2(result.replyTokens > 0, qPrintable(result.finishReason + result.error));
         m_liveReply = result.messageId;
         QCOMPARE(chat()->routingMessageId(), m_liveReply);
-        QCOMPARE(chat()->routingPanel()->viewModel().data().nRows(), result.replyTokens);
+        QTRY_COMPARE(chat()->routingPanel()->viewModel().data().nRows(), result.replyTokens);
         // The Routing page on that reply, the mouse over one token: its experts outlined and in the table.
         m_wb->openRoutingOf(m_liveReply);
         // Enough samples for the live plots (every 150 ms here).

@@ -37,6 +37,7 @@ namespace moe::app::ui {
 namespace {
 
 constexpr int kRoutingCacheEntries = 16;
+constexpr int kRoutingApplyMs = 40;
 
 QString titleFromText(const QString& text) {
     QString line = text.trimmed().section(QLatin1Char('\n'), 0, 0).simplified();
@@ -70,6 +71,10 @@ ChatPage::ChatPage(Store* store, ChatService* service, QWidget* parent)
     m_splitter->setSizes({200, 820, 260});
     layout->addWidget(m_splitter);
 
+    m_routingApplyTimer = new QTimer(this);
+    m_routingApplyTimer->setSingleShot(true);
+    m_routingApplyTimer->setInterval(kRoutingApplyMs);
+    connect(m_routingApplyTimer, &QTimer::timeout, this, &ChatPage::applyPendingRouting);
     m_saveTimer = new QTimer(this);
     m_saveTimer->setSingleShot(true);
     m_saveTimer->setInterval(400);
@@ -549,13 +554,26 @@ void ChatPage::onRoutingSnapshot(const RoutingSnapshot& snapshot) {
         if (m_routingCache.size() >= kRoutingCacheEntries) m_routingCache.clear();
         m_routingCache.insert(snapshot.messageId, snapshot);
     }
-    if (snapshot.messageId == m_routingMessageId && isRoutingVisible() && snapshot.rows() > m_routingRows) {
+    // Applied from a timer, not here: the last snapshot, the last tokens and the end of a reply arrive
+    // together, and doing all of it in one go would hold the event loop. Snapshots are cumulative: the newest
+    // one replaces a pending one.
+    if (snapshot.messageId == m_routingMessageId) {
+        m_pendingRouting = snapshot;
+        if (!m_routingApplyTimer->isActive()) m_routingApplyTimer->start();
+    }
+    Q_EMIT routingSnapshot(snapshot);
+}
+
+void ChatPage::applyPendingRouting() {
+    if (!m_pendingRouting) return;
+    const RoutingSnapshot snapshot = *m_pendingRouting;
+    m_pendingRouting.reset();
+    if (snapshot.messageId != m_routingMessageId) return;  // the drawer moved to another reply meanwhile
+    if (isRoutingVisible() && snapshot.rows() > m_routingRows) {
         m_routingPanel->appendRows(routingDataFromSnapshot(snapshot, m_routingRows));
         m_routingRows = snapshot.rows();
     }
-    if (snapshot.final && snapshot.messageId == m_routingMessageId)
-        m_routingPanel->setSubject(replyLabel(snapshot.messageId));
-    Q_EMIT routingSnapshot(snapshot);
+    if (snapshot.final) m_routingPanel->setSubject(replyLabel(snapshot.messageId));
 }
 
 bool ChatPage::isRoutingVisible() const {

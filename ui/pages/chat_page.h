@@ -121,6 +121,7 @@ private:
     void onTokens(qint64 conversationId, qint64 messageId, const QString& delta);
     void onReplyFinished(const moe::app::ChatReplyResult& result);
     void onRoutingSnapshot(const moe::app::RoutingSnapshot& snapshot);
+    void applyPendingRouting();  // the drawer's reply's newest snapshot, off the reply's burst of signals
     void connectMessage(ChatMessageWidget* widget);
     void openRoutingDrawer(qint64 assistantMessageId);
     QWidget* buildRoutingDrawer();
@@ -159,7 +160,9 @@ private:
     bool m_hasModel = false;
     QString m_modelName;
     qint64 m_routingMessageId = 0;
-    int m_routingRows = 0;                                  // rows of the drawer's reply already shown
+    int m_routingRows = 0;  // rows of the drawer's reply already shown
+    std::optional<RoutingSnapshot> m_pendingRouting;
+    QTimer* m_routingApplyTimer = nullptr;
     mutable QHash<qint64, RoutingSnapshot> m_routingCache;  // recent replies' routing, by message id
 };
 
