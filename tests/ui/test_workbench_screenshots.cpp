@@ -99,8 +99,8 @@ private Q_SLOTS:
         QTRY_COMPARE(chat()->routingPanel()->viewModel().data().nRows(), result.replyTokens);
         // The Routing page on that reply, the mouse over one token: its experts outlined and in the table.
         m_wb->openRoutingOf(m_liveReply);
-        // Enough samples for the live plots (every 150 ms here).
-        QTRY_VERIFY_WITH_TIMEOUT(m_wb->store()->sampleCount().value() >= 12, 10000);
+        // Enough samples for the live plots (every 150 ms here): about 4 s of them.
+        QTRY_VERIFY_WITH_TIMEOUT(m_wb->store()->sampleCount().value() >= 25, 15000);
 
         Theme::apply(ThemeMode::Light);
         grabAll(QStringLiteral("light"));

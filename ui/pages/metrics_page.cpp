@@ -29,7 +29,7 @@ namespace moe::ui {
 
 namespace {
 constexpr qint64 kLiveWindowMs = 5 * 60 * 1000;
-constexpr qint64 kLiveMinSpanMs = 60 * 1000;
+constexpr qint64 kLiveMinSpanMs = 5 * 1000;
 constexpr qint64 kHourMs = 3600 * 1000;
 constexpr int kHistoryPoints = 1500;  // the Store averages longer ranges into this many buckets
 
@@ -180,11 +180,7 @@ QWidget* MetricsPage::buildPlots() {
     m_percentiles->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_percentiles->setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     m_percentiles->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-    m_percentiles->resizeRowsToContents();
-    // Exactly the three rows: no empty grey area under them.
-    int tableHeight = m_percentiles->horizontalHeader()->sizeHint().height() + 2 * m_percentiles->frameWidth();
-    for (int r = 0; r < m_percentiles->rowCount(); ++r) tableHeight += m_percentiles->verticalHeader()->sectionSize(r);
-    m_percentiles->setFixedHeight(tableHeight);
+    fitPercentileTable();
     auto* note = new QLabel(tr("p50 is the typical value, p90 and p99 the slow tail: 1 in 10 and 1 in 100 "
                                "generations (or tokens) took longer. Per-token latency counts every generated "
                                "token of every request in the range."),
@@ -347,12 +343,12 @@ void MetricsPage::addLiveSample(const app::MetricsSample& sample) {
     m_requestsPlot->refresh();
 }
 
-// The last 5 minutes; while this session is younger than that, from its first sample (a minute at least), so
-// a fresh start shows its few samples across the plot instead of squeezed against its right edge.
+// The last 5 minutes; while this session is younger than that, its samples so far over 4/5 of the width (5 s
+// at least), so a fresh start shows them across the plot instead of squeezed against its right edge.
 qint64 MetricsPage::liveStartMs(qint64 endMs) const {
-    const qint64 windowStart = endMs - kLiveWindowMs;
-    if (m_window.samples().isEmpty()) return std::max(windowStart, endMs - kLiveMinSpanMs);
-    return std::max(windowStart, std::min(m_window.samples().first().tsMs, endMs - kLiveMinSpanMs));
+    const qint64 since = m_window.samples().isEmpty() ? endMs : m_window.samples().first().tsMs;
+    const qint64 span = std::clamp((endMs - since) * 5 / 4, kLiveMinSpanMs, kLiveWindowMs);
+    return endMs - span;
 }
 
 void MetricsPage::plotSamples() {
@@ -406,10 +402,19 @@ void MetricsPage::showPercentiles() {
             m_percentiles->setItem(r, c, item);
         }
     }
+    fitPercentileTable();
     m_requestCount->setText(
         m_latency.requests == 0
             ? tr("No generations in this range")
             : tr("%1 in this range").arg(app::formatQuantity(m_latency.requests, tr("generation"), tr("generations"))));
+}
+
+// Exactly the three rows, no empty grey area under them and none cut off: rows grow with their items.
+void MetricsPage::fitPercentileTable() {
+    m_percentiles->resizeRowsToContents();
+    int height = m_percentiles->horizontalHeader()->sizeHint().height() + 2 * m_percentiles->frameWidth();
+    for (int r = 0; r < m_percentiles->rowCount(); ++r) height += m_percentiles->verticalHeader()->sectionSize(r);
+    m_percentiles->setFixedHeight(height);
 }
 
 QString MetricsPage::exportSamplesCsv(const QString& path) const {

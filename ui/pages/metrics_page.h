@@ -87,6 +87,7 @@ private:
     void exportInteractive(bool requests);
     void updateRangeFromButtons();
     qint64 liveStartMs(qint64 endMs) const;
+    void fitPercentileTable();
 
     app::Store* m_store = nullptr;
     app::MetricsSampler* m_sampler = nullptr;

@@ -27,7 +27,21 @@ TimeSeriesPlot::TimeSeriesPlot(const QString& title, const QString& leftLabel, c
     QFont lf = font();
     lf.setPointSizeF(lf.pointSizeF() * 0.9);
     legend->setFont(lf);
-    axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+    // The legend in its own row under the title, never over the data (a fresh session's first points sit
+    // where an inset legend would be).
+    axisRect()->insetLayout()->take(legend);
+    axisRect()->insetLayout()->simplify();
+    auto* legendRow = new QCPLayoutGrid;
+    plotLayout()->insertRow(1);
+    plotLayout()->addElement(1, 0, legendRow);
+    legendRow->setMargins(QMargins(0, 0, 0, 0));
+    legendRow->addElement(0, 0, legend);
+    legendRow->addElement(0, 1, new QCPLayoutElement(this));  // packs the entries to the left
+    legendRow->setColumnStretchFactor(0, 0.001);
+    legend->setFillOrder(QCPLegend::foColumnsFirst);
+    legend->setMargins(QMargins(4, 0, 4, 0));
+    plotLayout()->setRowStretchFactor(1, 0.001);
+    plotLayout()->setRowSpacing(0);
     m_empty = new QCPItemText(this);
     m_empty->setPositionAlignment(Qt::AlignCenter);
     m_empty->position->setType(QCPItemPosition::ptAxisRectRatio);
@@ -59,10 +73,13 @@ void TimeSeriesPlot::setTimeRange(double t0, double t1) {
     auto ticker = qSharedPointerDynamicCast<QCPAxisTickerDateTime>(xAxis->ticker());
     if (ticker) {
         const double span = t1 - t0;
-        ticker->setDateTimeFormat(span <= 900 ? QStringLiteral("hh:mm:ss")
+        ticker->setDateTimeFormat(span <= 900         ? QStringLiteral("hh:mm:ss")
                                   : span <= 2 * 86400 ? QStringLiteral("hh:mm")
                                                       : QStringLiteral("MMM d\nhh:mm"));
-        ticker->setTickCount(span <= 3600 ? 6 : 5);
+        // About one label per 90 px: "hh:mm:ss" labels must not run into each other on a narrow plot.
+        const int width = axisRect()->width() > 0 ? axisRect()->width() : 500;
+        ticker->setTickCount(std::clamp(width / 90, 2, span <= 3600 ? 6 : 5));
+        ticker->setTickStepStrategy(QCPAxisTicker::tssMeetTickCount);
     }
 }
 
@@ -107,6 +124,8 @@ void TimeSeriesPlot::changeEvent(QEvent* event) {
 
 void TimeSeriesPlot::applyTheme() {
     applyPlotPalette(this);
+    legend->setBorderPen(Qt::NoPen);  // a row of entries under the title, not a box
+    legend->setBrush(Qt::NoBrush);
     m_title->setTextColor(palette().color(QPalette::WindowText));
     QColor muted = palette().color(QPalette::WindowText);
     muted.setAlpha(140);
