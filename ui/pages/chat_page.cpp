@@ -36,7 +36,7 @@ namespace moe::app::ui {
 
 namespace {
 
-constexpr int kRoutingCacheEntries = 16;
+constexpr int kRoutingCacheEntries = 8;  // a long DeepSeek-V3 reply is megabytes
 constexpr int kRoutingApplyMs = 40;
 
 QString titleFromText(const QString& text) {
