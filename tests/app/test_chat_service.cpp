@@ -178,9 +178,12 @@ private Q_SLOTS:
         req.userText = QStringLiteral("Write a very long story");
         req.sampling.maxTokens = 0;  // until stopped (or the context is full)
         req.sampling.contextTokens = 8192;
+        req.sampling.seed = 7;
         QSignalSpy finished(m_service, &ChatService::replyFinished);
-        // Stop as soon as the first batch arrives (requestStop is thread-safe).
-        auto c = connect(m_service, &ChatService::tokensReady, this, [this] { m_service->requestStop(); });
+        // Stop as soon as the first batch arrives: on the worker thread, inside the emit (requestStop is
+        // thread-safe), so a busy machine delaying this thread cannot let the reply run on to its end of turn.
+        auto c = connect(
+            m_service, &ChatService::tokensReady, this, [this] { m_service->requestStop(); }, Qt::DirectConnection);
         QMetaObject::invokeMethod(m_service, "generateReply", Qt::QueuedConnection, Q_ARG(moe::app::ChatRequest, req));
         QVERIFY(waitForCount(finished, 1, 30000));
         disconnect(c);
