@@ -243,6 +243,15 @@ float dot_half_avx2(const uint8_t* w, const void* xv, int64_t n) {
     return s;
 }
 
+// How far ahead (in bytes, whole groups of four rows) the four-row kernels prefetch the rows they will read
+// next: at least ~6 KiB, about one memory latency at a core's share of the bandwidth. Decode's rows are short
+// (0.5-2 KiB) and a group of four is a new set of streams the hardware prefetcher only picks up late; measured
+// on the medium preset (2 threads): Q8_0 decode 71 -> 123 tokens/s, F16 83 -> 100-128 tokens/s.
+inline uint64_t prefetch_ahead(uint64_t rb) {
+    const uint64_t rows = std::max<uint64_t>(4, (6144 / std::max<uint64_t>(rb, 1) + 3) / 4 * 4);
+    return rows * rb;
+}
+
 // Sums of four accumulators, one per row: out[r] is hsum8 of the r-th, in hsum8's exact order (so a row gives
 // the same bits alone or in a group of four, whatever the thread split).
 inline void store_sums4(__m256 a, __m256 b, __m256 c, __m256 d, float* out) {
@@ -265,8 +274,15 @@ void dot4_half_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, fl
         return;
     }
     const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
+    const uint64_t ahead = prefetch_ahead(rb);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     for (int64_t i = 0; i < n; i += 16) {
+        if ((i & 31) == 0) {
+            _mm_prefetch(reinterpret_cast<const char*>(w0 + ahead + 2 * i), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(w1 + ahead + 2 * i), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(w2 + ahead + 2 * i), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(w3 + ahead + 2 * i), _MM_HINT_T0);
+        }
         const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
         a0 = _mm256_fmadd_ps(load8_half<kBf16>(w0 + 2 * i), x0, a0);
         b0 = _mm256_fmadd_ps(load8_half<kBf16>(w0 + 2 * i + 16), x1, b0);
@@ -290,8 +306,11 @@ void dot4_f32_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, flo
     const auto* w1 = reinterpret_cast<const float*>(w + rb);
     const auto* w2 = reinterpret_cast<const float*>(w + 2 * rb);
     const auto* w3 = reinterpret_cast<const float*>(w + 3 * rb);
+    const uint64_t ahead = prefetch_ahead(rb);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     for (int64_t i = 0; i < n; i += 16) {
+        for (int r = 0; r < 4; ++r)
+            _mm_prefetch(reinterpret_cast<const char*>(w + r * rb + ahead + 4 * i), _MM_HINT_T0);
         const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
         a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i), x0, a0);
         b0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i + 8), x1, b0);
@@ -328,10 +347,17 @@ void dot4_q8_0_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, fl
         const __m256i p = mul_sum_i8(loadu256(blk + 2), xq);
         return _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(blk) * xd), _mm256_cvtepi32_ps(p), acc);
     };
+    const uint64_t ahead = prefetch_ahead(rb);
     for (int64_t b = 0; b < nb; ++b) {
         const __m256i xq = loadu256(x[b].q);
         const float xd = x[b].d;
         const uint64_t o = static_cast<uint64_t>(b) * 34;
+        if ((b & 1) == 0) {
+            _mm_prefetch(reinterpret_cast<const char*>(w0 + ahead + o), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(w1 + ahead + o), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(w2 + ahead + o), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(w3 + ahead + o), _MM_HINT_T0);
+        }
         a0 = row(w0 + o, xq, xd, a0);
         a1 = row(w1 + o, xq, xd, a1);
         a2 = row(w2 + o, xq, xd, a2);

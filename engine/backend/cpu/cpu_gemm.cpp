@@ -257,6 +257,21 @@ void WeightPackerT::pack(int64_t n0, int64_t nc, int64_t k0, int64_t kc, float* 
     }
 }
 
+void gemm_serial(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const BPacker& b, float* c,
+                 int64_t ldc) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) {
+        for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+        return;
+    }
+    const int64_t n_slivers = (m + MR - 1) / MR;
+    float* pa = scratch_floats(2, n_slivers * MR * k);
+    for (int64_t pc = 0; pc < k; pc += KC)
+        for (int64_t s = 0; s < n_slivers; ++s)
+            pack_a_sliver(a, lda, m, s * MR, pc, std::min(KC, k - pc), pa + a_offset(n_slivers, k, pc, s));
+    gemm_block(m, k, pa, n_slivers, b, c, ldc, 1.0f, 0.0f, 0, m, 0, n);
+}
+
 void gemm(ThreadPool& pool, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const BPacker& b, float* c,
           int64_t ldc, float alpha, float beta) {
     if (m <= 0 || n <= 0) return;

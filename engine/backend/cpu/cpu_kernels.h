@@ -107,6 +107,10 @@ public:
 void gemm(ThreadPool& pool, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const BPacker& b, float* c,
           int64_t ldc, float alpha, float beta);
 
+// gemm with alpha = 1, beta = 0 on the calling thread only (the same values as gemm: for work already split
+// between threads, e.g. one expert per thread).
+void gemm_serial(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const BPacker& b, float* c, int64_t ldc);
+
 // B = weight matrix in its stored type, C = A W^T (matmul's GEMM path): B(k, n) = dequant(W)[n][k].
 class WeightPacker final : public BPacker {
 public:

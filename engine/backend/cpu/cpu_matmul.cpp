@@ -130,6 +130,16 @@ void prepare_acts(ThreadPool& pool, ActType t, const float* x, int64_t x_stride,
         pool.parallel_for(n_tokens, 1, body);
 }
 
+void float_act_row(ActType act, const float* x, int64_t cols, float* dst) {
+    if (act_is_float(act)) {
+        prepare_act(act, x, cols, dst);
+        return;
+    }
+    uint8_t* tmp = scratch_bytes(3, act_row_bytes(act, cols));
+    prepare_act(act, x, cols, tmp);
+    act_to_float(act, tmp, cols, dst);
+}
+
 void matmul_gemm(ThreadPool& pool, const MatrixView& w, ActType act, const float* x, int64_t x_stride, int64_t n_tokens,
                  float* y, int64_t y_stride) {
     const float* xr = x;
@@ -137,17 +147,8 @@ void matmul_gemm(ThreadPool& pool, const MatrixView& w, ActType act, const float
     if (act != ActType::F32) {
         // dequant(quantize(x)) (or the fp16/bf16-rounded x) as float32 rows.
         float* buf = scratch_floats(4, n_tokens * w.cols);
-        const int64_t bytes = act_row_bytes(act, w.cols);
         pool.parallel_for(n_tokens, 1, [&](int64_t t0, int64_t t1) {
-            if (act_is_float(act)) {
-                for (int64_t t = t0; t < t1; ++t) prepare_act(act, x + t * x_stride, w.cols, buf + t * w.cols);
-                return;
-            }
-            uint8_t* tmp = scratch_bytes(3, bytes);
-            for (int64_t t = t0; t < t1; ++t) {
-                prepare_act(act, x + t * x_stride, w.cols, tmp);
-                act_to_float(act, tmp, w.cols, buf + t * w.cols);
-            }
+            for (int64_t t = t0; t < t1; ++t) float_act_row(act, x + t * x_stride, w.cols, buf + t * w.cols);
         });
         xr = buf;
         ldx = w.cols;
@@ -156,14 +157,6 @@ void matmul_gemm(ThreadPool& pool, const MatrixView& w, ActType act, const float
 }
 
 }  // namespace detail
-
-namespace {
-
-bool use_gemm(const RowKernel& k, int64_t n_tokens) {
-    return n_tokens >= kGemmMinTokens && k.act != ActType::Q8_1;
-}
-
-}  // namespace
 
 bool matmul_supports(GgmlType type) {
     RowKernel k;

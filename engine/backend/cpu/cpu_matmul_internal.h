@@ -53,12 +53,21 @@ void run_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t n_toke
 void prepare_acts(ThreadPool& pool, ActType t, const float* x, int64_t x_stride, int64_t n_tokens, int64_t cols,
                   uint8_t* dst, int64_t dst_stride);
 
+// One activation row as the GEMM path multiplies it: dequant(quantize(x)) or the fp16/bf16-rounded x (uses slot 3).
+void float_act_row(ActType act, const float* x, int64_t cols, float* dst);
+
+// Whether a product of n_tokens tokens with this kernel takes the packed GEMM path.
+inline bool use_gemm(const RowKernel& k, int64_t n_tokens) {
+    return n_tokens >= kGemmMinTokens && k.act != ActType::Q8_1;
+}
+
 // y = W x for float-ready activations through the packed GEMM (n_tokens >= kGemmMinTokens).
 void matmul_gemm(ThreadPool& pool, const MatrixView& w, ActType act, const float* x, int64_t x_stride, int64_t n_tokens,
                  float* y, int64_t y_stride);
 
 // Scratch slots: 0-2 gemm (B panel, packer rows, packed A), 3 matmul activations, 4 GEMM float activations,
-// 5 dequantized weight row, 6-12 moe_ffn, 13-15 prompt attention (float K, V, scores). A scratch byte buffer, 64-byte aligned:
+// 5 dequantized weight row, 6-12 moe_ffn, 13-15 prompt attention (float K, V, scores). A scratch byte buffer, 64-byte
+// aligned:
 inline uint8_t* scratch_bytes(int slot, int64_t n) {
     return reinterpret_cast<uint8_t*>(scratch_floats(slot, (n + 3) / 4));
 }

@@ -1,13 +1,14 @@
 // The mixture-of-experts SwiGLU FFN. Decode (one token) runs in exactly two parallel regions: gate+up of all k
 // selected experts (with silu(g)*u) in the first, all the down products in the second, so the few-microsecond
 // cost of a region is paid twice per layer, not 3k times. Several tokens are grouped per expert (gathered
-// rows) and run as batched products, then scattered back weighted.
+// rows), whole experts per thread in one region (see moe_grouped), then added back weighted per token.
 #include "backend/cpu/cpu_matmul.h"
 
 #include "backend/cpu/cpu_matmul_internal.h"
 #include "backend/cpu/thread_pool.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <string>
 
@@ -24,6 +25,16 @@ inline float silu(float v) {
     if (v > 88.0f) return v;
     if (!(v >= -88.0f)) return v != v ? v : -0.0f;
     return v / (1.0f + std::exp(-v));
+}
+
+// The selections of one token in ascending expert id (the shared FFN, given last, has the largest): the order in
+// which their weighted outputs are added, for prompts and decode alike, as llama.cpp's reference values have it.
+inline void ascending_ids(const int32_t* ids, int64_t k, int64_t* order) {
+    for (int64_t j = 0; j < k; ++j) {
+        int64_t i = j;
+        for (; i > 0 && ids[order[i - 1]] > ids[j]; --i) order[i] = order[i - 1];
+        order[i] = j;
+    }
 }
 
 // (Strings are only built on failure: decode checks the selected experts thousands of times per token.)
@@ -59,6 +70,8 @@ public:
         m_kd.resize(n);
         m_xg.resize(n);
         m_xu.resize(n);
+        m_order.resize(n);
+        ascending_ids(ids, k, m_order.data());
         m_n_acts = 0;
         // At most one prepared x per activation type (7 kinds), each <= n_embd floats.
         m_act_stride = (act_row_bytes(ActType::F32, n_embd) + 63) / 64 * 64;
@@ -94,7 +107,7 @@ public:
     }
 
     // Region 2: output rows split evenly; every thread first prepares all h_j for the down products (a few
-    // thousand values: cheaper than a barrier). Per output row the selections are added in order j.
+    // thousand values: cheaper than a barrier). Per output row the selections are added in ascending expert id.
     void set_output(const float* weights, float* y) {
         m_weights = weights;
         m_y = y;
@@ -117,7 +130,8 @@ public:
         for (int64_t rt = r0; rt < r1; rt += kTile) {
             const int64_t re = std::min(r1, rt + kTile);
             for (int64_t r = rt; r < re; ++r) acc[r - rt] = y[r];
-            for (size_t j = 0; j < n; ++j) {
+            for (const int64_t jo : m_order) {
+                const auto j = static_cast<size_t>(jo);
                 dot_rows(m_ex[j]->down, m_kd[j], rt, re, hact + hact_off[j], d, scratch);
                 for (int64_t r = rt; r < re; ++r) acc[r - rt] += weights[j] * d[r - rt];
             }
@@ -138,6 +152,7 @@ private:
     int64_t m_n_embd = 0;
     std::vector<const SwigluWeights*> m_ex;
     std::vector<int64_t> m_h_off, m_rows, m_costs;
+    std::vector<int64_t> m_order;  // selections in ascending expert id: the order the down outputs are added
     std::vector<RowKernel> m_kg, m_ku, m_kd;
     std::vector<const uint8_t*> m_xg, m_xu;
     ActType m_act_types[7] = {};
@@ -160,50 +175,120 @@ void moe_decode(ThreadPool& pool, std::span<const SwigluWeights> experts, const 
     pool.run([&](int ith, int nth) { plan.down(ith, nth); });
 }
 
+// y_e[i] = W x_e[i] for the cnt gathered rows of one expert matrix, on the calling thread: the packed GEMM from
+// kGemmMinTokens rows on, else the dot kernels. `x` rows are taken from x + rows[i] * x_stride.
+void expert_product(const MatrixView& w, const float* x, int64_t x_stride, const int64_t* rows, int64_t cnt, float* y) {
+    RowKernel k;
+    make_row_kernel(w.type, ActivationMode::Native, &k);
+    if (use_gemm(k, cnt)) {
+        float* xf = scratch_floats(6, cnt * w.cols);
+        for (int64_t i = 0; i < cnt; ++i) float_act_row(k.act, x + rows[i] * x_stride, w.cols, xf + i * w.cols);
+        gemm_serial(cnt, w.rows, w.cols, xf, w.cols, WeightPacker(w), y, w.rows);
+        return;
+    }
+    GemvTask task;
+    task.w = w;
+    task.kernel = k;
+    task.act_bytes = (act_row_bytes(k.act, w.cols) + 63) / 64 * 64;
+    uint8_t* acts = scratch_bytes(10, cnt * task.act_bytes);
+    for (int64_t i = 0; i < cnt; ++i) prepare_act(k.act, x + rows[i] * x_stride, w.cols, acts + i * task.act_bytes);
+    task.acts = acts;
+    task.y = y;
+    task.y_stride = w.rows;
+    gemv_rows(task, 0, w.rows, cnt);
+}
+
+// One expert over its selections `sel` (indices t * k + j): gather, gate and up, silu(g) * u, down; row i of the
+// result goes to d_sel[sel[i]]. With `wide`, each product is split over that pool's threads; without, all of it
+// runs on the calling thread.
+void expert_ffn(const SwigluWeights& ex, const float* x, int64_t n_embd, const std::vector<int64_t>& sel, int64_t k,
+                float* d_sel, ThreadPool* wide) {
+    const int64_t cnt = static_cast<int64_t>(sel.size()), n_ff = ex.gate.rows;
+    float* g = scratch_floats(7, cnt * n_ff);
+    float* u = scratch_floats(8, cnt * n_ff);
+    float* d = scratch_floats(9, cnt * n_embd);
+    thread_local std::vector<int64_t> rows;
+    rows.resize(sel.size());
+    const auto silu_mul = [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) g[i] = silu(g[i]) * u[i];
+    };
+    if (wide != nullptr) {
+        float* xe = scratch_floats(6, cnt * n_embd);
+        for (int64_t i = 0; i < cnt; ++i)
+            std::copy_n(x + (sel[static_cast<size_t>(i)] / k) * n_embd, n_embd, xe + i * n_embd);
+        const MatmulJob gu[2] = {{ex.gate, xe, n_embd, g, n_ff, ActivationMode::Native},
+                                 {ex.up, xe, n_embd, u, n_ff, ActivationMode::Native}};
+        run_batch(*wide, std::span<const MatmulJob>(gu, 2), cnt);
+        if (cnt * n_ff < (1 << 13))
+            silu_mul(0, cnt * n_ff);
+        else
+            wide->parallel_for(cnt * n_ff, 1024, silu_mul);
+        const MatmulJob dj{ex.down, g, n_ff, d, n_embd, ActivationMode::Native};
+        run_batch(*wide, std::span<const MatmulJob>(&dj, 1), cnt);
+    } else {
+        for (int64_t i = 0; i < cnt; ++i) rows[static_cast<size_t>(i)] = sel[static_cast<size_t>(i)] / k;
+        expert_product(ex.gate, x, n_embd, rows.data(), cnt, g);
+        expert_product(ex.up, x, n_embd, rows.data(), cnt, u);
+        silu_mul(0, cnt * n_ff);
+        for (int64_t i = 0; i < cnt; ++i) rows[static_cast<size_t>(i)] = i;
+        expert_product(ex.down, g, n_ff, rows.data(), cnt, d);
+    }
+    for (int64_t i = 0; i < cnt; ++i) std::copy_n(d + i * n_embd, n_embd, d_sel + sel[static_cast<size_t>(i)] * n_embd);
+}
+
+// Several tokens: selections (t, j) grouped by expert, in token order within each expert. With enough experts to
+// share out (at least two per thread), every expert is one task of a single parallel region (whole experts per
+// thread, largest first, taken dynamically), so a layer costs one region instead of several per expert; with
+// fewer, each expert's products are split over the threads instead. The down rows land per selection; a last
+// region adds them to y per token in ascending expert id (ascending_ids), as decode does.
 void moe_grouped(ThreadPool& pool, std::span<const SwigluWeights> experts, const float* x, int64_t n_tokens,
                  int64_t n_embd, int64_t k, const int32_t* ids, const float* weights, float* y) {
-    // Selections (t, j) grouped by expert, in token order within each expert.
-    std::vector<std::vector<int64_t>> by_expert(experts.size());
+    thread_local std::vector<std::vector<int64_t>> by_expert_storage;
+    thread_local std::vector<int64_t> order_storage;
+    std::vector<std::vector<int64_t>>& by_expert = by_expert_storage;
+    std::vector<int64_t>& order = order_storage;
+    by_expert.resize(experts.size());
+    for (auto& v : by_expert) v.clear();
     for (int64_t i = 0; i < n_tokens * k; ++i) by_expert[static_cast<size_t>(ids[i])].push_back(i);
-    for (size_t e = 0; e < experts.size(); ++e) {
-        const std::vector<int64_t>& sel = by_expert[e];
-        if (sel.empty()) continue;
-        const SwigluWeights& ex = experts[e];
-        const int64_t cnt = static_cast<int64_t>(sel.size()), n_ff = ex.gate.rows;
-        float* xe = scratch_floats(6, cnt * n_embd);
-        float* g = scratch_floats(7, cnt * n_ff);
-        float* u = scratch_floats(8, cnt * n_ff);
-        float* d = scratch_floats(9, cnt * n_embd);
-        for (int64_t i = 0; i < cnt; ++i)
-            std::copy(x + (sel[i] / k) * n_embd, x + (sel[i] / k + 1) * n_embd, xe + i * n_embd);
-        MatmulJob gu[2];
-        gu[0] = MatmulJob{ex.gate, xe, n_embd, g, n_ff, ActivationMode::Native};
-        gu[1] = MatmulJob{ex.up, xe, n_embd, u, n_ff, ActivationMode::Native};
-        run_batch(pool, std::span<const MatmulJob>(gu, 2), cnt);
-        // Element-wise work in parallel when large (a prompt: cnt * n_ff in the millions).
-        const auto swiglu = [&](int64_t i0, int64_t i1) {
-            for (int64_t i = i0; i < i1; ++i) g[i] = silu(g[i]) * u[i];
-        };
-        if (cnt * n_ff < (1 << 13))
-            swiglu(0, cnt * n_ff);
-        else
-            pool.parallel_for(cnt * n_ff, 1024, swiglu);
-        const MatmulJob dj{ex.down, g, n_ff, d, n_embd, ActivationMode::Native};
-        run_batch(pool, std::span<const MatmulJob>(&dj, 1), cnt);
-        // Scatter by column ranges: each y element still receives its selections in order.
-        const auto scatter = [&](int64_t c0, int64_t c1) {
-            for (int64_t i = 0; i < cnt; ++i) {
-                float* yt = y + (sel[i] / k) * n_embd;
-                const float w = weights[sel[i]];
-                const float* di = d + i * n_embd;
-                for (int64_t c = c0; c < c1; ++c) yt[c] += w * di[c];
+    order.clear();
+    for (size_t e = 0; e < experts.size(); ++e)
+        if (!by_expert[e].empty()) order.push_back(static_cast<int64_t>(e));
+    const auto cost = [&](int64_t e) {
+        const auto i = static_cast<size_t>(e);
+        return static_cast<int64_t>(by_expert[i].size()) * experts[i].gate.rows;
+    };
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return cost(a) > cost(b); });
+    float* d_sel = scratch_floats(12, n_tokens * k * n_embd);  // [n_tokens * k][n_embd]
+    if (order.size() >= 2 * static_cast<size_t>(pool.size())) {
+        std::atomic<size_t> next{0};
+        pool.run([&](int, int) {
+            for (size_t o = next.fetch_add(1); o < order.size(); o = next.fetch_add(1)) {
+                const auto e = static_cast<size_t>(order[o]);
+                expert_ffn(experts[e], x, n_embd, by_expert[e], k, d_sel, nullptr);
             }
-        };
-        if (cnt * n_embd < (1 << 13))
-            scatter(0, n_embd);
-        else
-            pool.parallel_for(n_embd, 16, scatter);
+        });
+    } else {
+        for (const int64_t e : order)
+            expert_ffn(experts[static_cast<size_t>(e)], x, n_embd, by_expert[static_cast<size_t>(e)], k, d_sel, &pool);
     }
+    const auto combine = [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+            float* yt = y + t * n_embd;
+            thread_local std::vector<int64_t> order_j;
+            order_j.resize(static_cast<size_t>(k));
+            ascending_ids(ids + t * k, k, order_j.data());
+            for (int64_t jj = 0; jj < k; ++jj) {
+                const int64_t j = order_j[static_cast<size_t>(jj)];
+                const float w = weights[t * k + j];
+                const float* dj = d_sel + (t * k + j) * n_embd;
+                for (int64_t c = 0; c < n_embd; ++c) yt[c] += w * dj[c];
+            }
+        }
+    };
+    if (n_tokens * k * n_embd < (1 << 14))
+        combine(0, n_tokens);
+    else
+        pool.parallel_for(n_tokens, 1, combine);
 }
 
 }  // namespace
