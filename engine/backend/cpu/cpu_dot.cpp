@@ -246,7 +246,7 @@ float dot_half_avx2(const uint8_t* w, const void* xv, int64_t n) {
 // How far ahead (in bytes, whole groups of four rows) the four-row kernels prefetch the rows they will read
 // next: at least ~6 KiB, about one memory latency at a core's share of the bandwidth. Decode's rows are short
 // (0.5-2 KiB) and a group of four is a new set of streams the hardware prefetcher only picks up late; measured
-// on the medium preset (2 threads): Q8_0 decode 71 -> 123 tokens/s, F16 83 -> 100-128 tokens/s.
+// on the medium preset (2 threads): F16 decode 83 -> 100-128 tokens/s.
 inline uint64_t prefetch_ahead(uint64_t rb) {
     const uint64_t rows = std::max<uint64_t>(4, (6144 / std::max<uint64_t>(rb, 1) + 3) / 4 * 4);
     return rows * rb;
@@ -324,8 +324,9 @@ void dot4_f32_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, flo
     store_sums4(_mm256_add_ps(a0, b0), _mm256_add_ps(a1, b1), _mm256_add_ps(a2, b2), _mm256_add_ps(a3, b3), out);
 }
 
-// One accumulator over the blocks in order, then hsum8: llama.cpp's ggml_vec_dot_q8_0_q8_0 sequence (and the
-// per-row sequence of dot4_q8_0_avx2).
+// One accumulator over the blocks in order, then hsum8: llama.cpp's ggml_vec_dot_q8_0_q8_0 sequence. Q8_0 has no
+// four-row kernel: with 34-byte blocks, four interleaved rows measured slower than one row at a time (bench_matmul,
+// 2 threads, Zen 4: lm_head shape 102400 x 512 at 58-71% of the read bandwidth against 99-110%).
 float dot_q8_0_avx2(const uint8_t* w, const void* xv, int64_t n) {
     const auto* x = static_cast<const ActQ8x32*>(xv);
     __m256 acc = _mm256_setzero_ps();
@@ -335,35 +336,6 @@ float dot_q8_0_avx2(const uint8_t* w, const void* xv, int64_t n) {
         acc = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w) * x[b].d), _mm256_cvtepi32_ps(p), acc);
     }
     return hsum8(acc);
-}
-
-// Four Q8_0 rows at once: one activation load per block serves the four rows.
-void dot4_q8_0_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out) {
-    const auto* x = static_cast<const ActQ8x32*>(xv);
-    const int64_t nb = n / 32;
-    const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    const auto row = [](const uint8_t* blk, __m256i xq, float xd, __m256 acc) {
-        const __m256i p = mul_sum_i8(loadu256(blk + 2), xq);
-        return _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(blk) * xd), _mm256_cvtepi32_ps(p), acc);
-    };
-    const uint64_t ahead = prefetch_ahead(rb);
-    for (int64_t b = 0; b < nb; ++b) {
-        const __m256i xq = loadu256(x[b].q);
-        const float xd = x[b].d;
-        const uint64_t o = static_cast<uint64_t>(b) * 34;
-        if ((b & 1) == 0) {
-            _mm_prefetch(reinterpret_cast<const char*>(w0 + ahead + o), _MM_HINT_T0);
-            _mm_prefetch(reinterpret_cast<const char*>(w1 + ahead + o), _MM_HINT_T0);
-            _mm_prefetch(reinterpret_cast<const char*>(w2 + ahead + o), _MM_HINT_T0);
-            _mm_prefetch(reinterpret_cast<const char*>(w3 + ahead + o), _MM_HINT_T0);
-        }
-        a0 = row(w0 + o, xq, xd, a0);
-        a1 = row(w1 + o, xq, xd, a1);
-        a2 = row(w2 + o, xq, xd, a2);
-        a3 = row(w3 + o, xq, xd, a3);
-    }
-    store_sums4(a0, a1, a2, a3, out);
 }
 
 // One Q4_0 (18 B) / Q4_1 (20 B) / Q5_0 (22 B) / Q5_1 (24 B) block's unsigned quants (4 or 5 bits) times its
@@ -502,8 +474,6 @@ Dot4Fn native_kernel4(GgmlType type, bool simd) {
                 return dot4_half_avx2<false>;
             case GgmlType::BF16:
                 return dot4_half_avx2<true>;
-            case GgmlType::Q8_0:
-                return dot4_q8_0_avx2;
             default:
                 return nullptr;
         }
