@@ -1,0 +1,139 @@
+#include "attention.h"
+
+#include "cuda_common.cuh"
+
+#include <string>
+
+namespace moe::cuda {
+
+namespace {
+
+constexpr int kMaxPerLane = 32;  // head widths up to 32 * 32 = 1024
+constexpr int kAttnWarps = 8;
+
+// One attention problem: query rows [n_tokens][n_head][q_stride], key row s at k + s * k_stride (width dk),
+// value row s at v + s * v_stride (width dv), kv head = h / group; out [n_tokens][n_head][dv].
+template <class C>
+struct AttnDev {
+    const float* q;
+    int64_t q_head_stride, q_token_stride;
+    const C* k;
+    const C* v;
+    int64_t k_stride, v_stride, kv_head_stride_k, kv_head_stride_v;
+    int64_t dk, dv, n_head, group;
+    const int32_t* pos;
+    float scale;
+    float* out;
+};
+
+__device__ __forceinline__ float load_c(const float* p) { return *p; }
+__device__ __forceinline__ float load_c(const uint16_t* p) { return half_bits_to_float(*p); }
+
+template <class C>
+__global__ void __launch_bounds__(kAttnWarps * kWarp) attention_kernel(AttnDev<C> a) {
+    __shared__ float s_q[kMaxPerLane * kWarp];
+    __shared__ float s_m[kAttnWarps], s_l[kAttnWarps];
+    __shared__ float s_o[kAttnWarps][kMaxPerLane * kWarp / 4];  // reused per quarter of dv while merging
+    const int64_t t = blockIdx.y, h = blockIdx.x;
+    const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
+    const float* q = a.q + t * a.q_token_stride + h * a.q_head_stride;
+    for (int64_t i = threadIdx.x; i < a.dk; i += blockDim.x) s_q[i] = q[i];
+    __syncthreads();
+    const C* kb = a.k + (h / a.group) * a.kv_head_stride_k;
+    const C* vb = a.v + (h / a.group) * a.kv_head_stride_v;
+    const int64_t n_kv = int64_t(a.pos[t]) + 1;
+    float m = -INFINITY, l = 0.0f;
+    float o[kMaxPerLane];
+#pragma unroll
+    for (int i = 0; i < kMaxPerLane; ++i) o[i] = 0.0f;
+    for (int64_t s = warp; s < n_kv; s += kAttnWarps) {
+        const C* kr = kb + s * a.k_stride;
+        float dot = 0.0f;
+        for (int64_t i = lane; i < a.dk; i += kWarp) dot += s_q[i] * load_c(kr + i);
+        const float score = warp_sum(dot) * a.scale;
+        const float m_new = fmaxf(m, score);
+        const float corr = expf(m - m_new);  // 0 on the first key (m = -inf)
+        const float p = expf(score - m_new);
+        l = l * corr + p;
+        const C* vr = vb + s * a.v_stride;
+#pragma unroll
+        for (int i = 0; i < kMaxPerLane; ++i) {
+            const int64_t c = lane + int64_t(i) * kWarp;
+            if (c < a.dv) o[i] = o[i] * corr + p * load_c(vr + c);
+        }
+        m = m_new;
+    }
+    if (lane == 0) s_m[warp] = m, s_l[warp] = l;
+    __syncthreads();
+    float gm = -INFINITY;
+    for (int w = 0; w < kAttnWarps; ++w) gm = fmaxf(gm, s_m[w]);
+    float gl = 0.0f;
+    for (int w = 0; w < kAttnWarps; ++w) gl += s_m[w] == -INFINITY ? 0.0f : s_l[w] * expf(s_m[w] - gm);
+    const float my_corr = m == -INFINITY ? 0.0f : expf(m - gm);
+    float* out = a.out + (t * a.n_head + h) * a.dv;
+    // Merge the warps' value sums a quarter of the register slots at a time (shared memory stays under 48 KB).
+    constexpr int kQuarter = kMaxPerLane / 4;
+    for (int part = 0; part < 4; ++part) {
+#pragma unroll
+        for (int i = 0; i < kQuarter; ++i) s_o[warp][lane + i * kWarp] = o[part * kQuarter + i] * my_corr;
+        __syncthreads();
+        for (int idx = threadIdx.x; idx < kQuarter * kWarp; idx += blockDim.x) {
+            const int64_t c = int64_t(part) * kQuarter * kWarp + idx;
+            if (c >= a.dv) continue;
+            float sum = 0.0f;
+            for (int w = 0; w < kAttnWarps; ++w) sum += s_o[w][idx];
+            out[c] = sum / gl;
+        }
+        __syncthreads();
+    }
+}
+
+template <class C>
+Status launch(const AttnDev<C>& d, int64_t n_tokens, const char* op, cudaStream_t stream) {
+    if (n_tokens > 65535) return shape_error(op, "more than 65535 tokens in one call");
+    attention_kernel<C><<<dim3(unsigned(d.n_head), unsigned(n_tokens)), kAttnWarps * kWarp, 0, stream>>>(d);
+    return launch_status(op);
+}
+
+}  // namespace
+
+Status mla_attention(const MlaAttentionArgs& a, cudaStream_t stream) {
+    const char* op = "mla_attention";
+    const int64_t row = a.kv_lora + a.n_rope;
+    if (a.n_tokens < 0 || a.n_head <= 0 || a.kv_lora <= 0 || a.n_rope < 0 || row > kMaxPerLane * kWarp)
+        return shape_error(op, "kv_lora " + std::to_string(a.kv_lora) + " + rope " + std::to_string(a.n_rope) +
+                                   " must be positive and at most 1024 wide");
+    if (!a.q || !a.out || !a.pos || (!a.cache && !a.cache_f16)) return shape_error(op, "missing buffer");
+    if (a.n_tokens == 0) return {};
+    // Absorbed MLA = MQA: one kv head, key = the whole row [c | k_pe], value = c.
+    if (a.cache) {
+        AttnDev<float> d{a.q, row, a.n_head * row, a.cache, a.cache, row, row, 0, 0, row, a.kv_lora, a.n_head, a.n_head,
+                         a.pos, a.kq_scale, a.out};
+        return launch(d, a.n_tokens, op, stream);
+    }
+    AttnDev<uint16_t> d{a.q, row, a.n_head * row, a.cache_f16, a.cache_f16, row, row, 0, 0, row, a.kv_lora, a.n_head,
+                        a.n_head, a.pos, a.kq_scale, a.out};
+    return launch(d, a.n_tokens, op, stream);
+}
+
+Status mha_attention(const MhaAttentionArgs& a, cudaStream_t stream) {
+    const char* op = "mha_attention";
+    if (a.n_tokens < 0 || a.n_head <= 0 || a.n_head_kv <= 0 || a.n_head % a.n_head_kv != 0 || a.head_dim_k <= 0 ||
+        a.head_dim_v <= 0 || a.head_dim_k > kMaxPerLane * kWarp || a.head_dim_v > kMaxPerLane * kWarp)
+        return shape_error(op, "heads " + std::to_string(a.n_head) + " / kv heads " + std::to_string(a.n_head_kv) +
+                                   ", head widths " + std::to_string(a.head_dim_k) + " / " +
+                                   std::to_string(a.head_dim_v) + " (at most 1024)");
+    if (!a.q || !a.out || !a.pos || !((a.k && a.v) || (a.k_f16 && a.v_f16))) return shape_error(op, "missing buffer");
+    if (a.n_tokens == 0) return {};
+    const int64_t ks = a.n_head_kv * a.head_dim_k, vs = a.n_head_kv * a.head_dim_v, group = a.n_head / a.n_head_kv;
+    if (a.k) {
+        AttnDev<float> d{a.q, a.head_dim_k, a.n_head * a.head_dim_k, a.k, a.v, ks, vs, a.head_dim_k, a.head_dim_v,
+                         a.head_dim_k, a.head_dim_v, a.n_head, group, a.pos, a.kq_scale, a.out};
+        return launch(d, a.n_tokens, op, stream);
+    }
+    AttnDev<uint16_t> d{a.q, a.head_dim_k, a.n_head * a.head_dim_k, a.k_f16, a.v_f16, ks, vs, a.head_dim_k,
+                        a.head_dim_v, a.head_dim_k, a.head_dim_v, a.n_head, group, a.pos, a.kq_scale, a.out};
+    return launch(d, a.n_tokens, op, stream);
+}
+
+}  // namespace moe::cuda

@@ -1,0 +1,380 @@
+#include "cuda_backend.h"
+
+#include "activation.h"
+#include "attention.h"
+#include "elementwise.h"
+#include "gemm.h"
+#include "gemv.h"
+#include "moe_ffn.h"
+#include "norm_rope.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace moe::cuda {
+
+namespace {
+
+Status cuda_error(cudaError_t e, const std::string& what) {
+    if (e == cudaSuccess) return {};
+    return Status::error(what + ": " + cudaGetErrorString(e) + " (" + cudaGetErrorName(e) + ")");
+}
+
+class DeviceBuffer final : public Buffer {
+public:
+    DeviceBuffer(void* p, uint64_t n) : m_data(p), m_size(n) {}
+    ~DeviceBuffer() override { cudaFree(m_data); }
+    void* data() override { return m_data; }
+    uint64_t size_bytes() const override { return m_size; }
+
+private:
+    void* m_data = nullptr;
+    uint64_t m_size = 0;
+};
+
+// A device scratch area that grows (never shrinks) and is reused by the ops of one stream.
+class Scratch {
+public:
+    ~Scratch() { cudaFree(m_p); }
+    Result<void*> get(uint64_t n_bytes, cudaStream_t stream) {
+        if (n_bytes <= m_size) return m_p;
+        if (m_p) {
+            cudaStreamSynchronize(stream);  // the old area may still be read by queued kernels
+            cudaFree(m_p);
+            m_p = nullptr;
+            m_size = 0;
+        }
+        const uint64_t want = std::max<uint64_t>(n_bytes, 1 << 20);
+        if (cudaMalloc(&m_p, want) != cudaSuccess) {
+            cudaGetLastError();
+            return Status::error("out of GPU memory: scratch of " + std::to_string(want) + " bytes");
+        }
+        m_size = want;
+        return m_p;
+    }
+
+private:
+    void* m_p = nullptr;
+    uint64_t m_size = 0;
+};
+
+int64_t padded4(int64_t n) {
+    return (n + 3) / 4 * 4;
+}
+
+constexpr int64_t kGemvMaxTokens = 8;     // more tokens: dequantized tiles + cuBLAS
+constexpr int64_t kMoeSlotMaxTokens = 4;  // more tokens: experts grouped (gather, GEMM, scatter)
+constexpr uint64_t kGemmTileBytes = 64ull << 20;
+
+class CudaBackend final : public Backend {
+public:
+    CudaBackend(int device, cudaStream_t stream, cublasHandle_t blas)
+        : m_device(device), m_stream(stream), m_blas(blas) {}
+    ~CudaBackend() override {
+        cudaSetDevice(m_device);
+        cudaStreamSynchronize(m_stream);
+        for (auto& [k, v] : m_expert_tables) cudaFree(v.device);
+        for (auto& [k, v] : m_freq_factors) cudaFree(v);
+        cublasDestroy(m_blas);
+        cudaStreamDestroy(m_stream);
+    }
+
+    DeviceInfo info() const override {
+        DeviceInfo d;
+        d.kind = "cuda";
+        cudaDeviceProp prop{};
+        if (cudaGetDeviceProperties(&prop, m_device) == cudaSuccess)
+            d.name = std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ", " +
+                     std::to_string(prop.multiProcessorCount) + " SMs)";
+        size_t free_b = 0, total_b = 0;
+        if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess) {
+            d.memory_total_bytes = total_b;
+            d.memory_free_bytes = free_b;
+        }
+        d.n_threads = 0;
+        return d;
+    }
+    bool supports(Op op, GgmlType type) const override {
+        if (op == Op::Matmul || op == Op::MatmulTransposed || op == Op::MoeFfn) return gemv_supports(type);
+        return true;
+    }
+    Result<std::unique_ptr<Buffer>> alloc(uint64_t n_bytes) override {
+        void* p = nullptr;
+        const cudaError_t e = cudaMalloc(&p, std::max<uint64_t>(n_bytes, 256));
+        if (e != cudaSuccess) {
+            cudaGetLastError();
+            return Status::error("out of GPU memory: could not allocate " + std::to_string(n_bytes) + " bytes (" +
+                                 cudaGetErrorString(e) + ")");
+        }
+        return std::unique_ptr<Buffer>(new DeviceBuffer(p, n_bytes));
+    }
+    Status synchronize() override { return cuda_error(cudaStreamSynchronize(m_stream), "CUDA stream"); }
+
+    Status matmul(const MatrixView& w, const float* x, int64_t xs, int64_t n, float* y, int64_t ys,
+                  ActivationMode mode) override {
+        const WeightDesc wd = weight_desc(w);
+        MOE_RETURN_IF_ERROR(check_weight("matmul", wd));
+        if (n <= 0) return {};
+        const ActRound r = act_round_for(w.type, mode);
+        const int64_t ps = padded4(w.cols);
+        MOE_ASSIGN_OR_RETURN(void* xp_raw, m_act.get(uint64_t(n * ps) * 4, m_stream));
+        float* xp = static_cast<float*>(xp_raw);
+        MOE_RETURN_IF_ERROR(round_activations(r, x, xs, n, w.cols, xp, ps, m_stream));
+        if (n <= kGemvMaxTokens) return gemv(wd, xp, ps, n, y, ys, m_stream);
+        GemmScratch sc;
+        gemm_scratch_needs(wd, n, kGemmTileBytes, &sc.w_tile_bytes, &sc.x_conv_bytes);
+        MOE_ASSIGN_OR_RETURN(sc.w_tile, m_tile.get(sc.w_tile_bytes + 256, m_stream));
+        MOE_ASSIGN_OR_RETURN(sc.x_conv, m_conv.get(sc.x_conv_bytes + 256, m_stream));
+        return gemm(m_blas, wd, xp, ps, n, y, ys, sc, m_stream);
+    }
+    Status matmul_batch(std::span<const MatmulJob> jobs, int64_t n) override {
+        for (const MatmulJob& j : jobs) MOE_RETURN_IF_ERROR(matmul(j.w, j.x, j.x_stride, n, j.y, j.y_stride, j.mode));
+        return {};
+    }
+    Status matmul_transposed(const MatrixView& w, const float* x, int64_t xs, int64_t n, float* y,
+                             int64_t ys) override {
+        return gemv_transposed(weight_desc(w), x, xs, n, y, ys, m_stream);
+    }
+    Status matmul_transposed_batch(std::span<const MatmulJob> jobs, int64_t n) override {
+        for (const MatmulJob& j : jobs)
+            MOE_RETURN_IF_ERROR(matmul_transposed(j.w, j.x, j.x_stride, n, j.y, j.y_stride));
+        return {};
+    }
+    Status moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n, int64_t n_embd, int64_t k,
+                   const int32_t* ids, const float* weights, float* y) override;
+
+    Status rms_norm(const float* x, int64_t xs, const float* w, int64_t n, int64_t n_tokens, float eps, float* y,
+                    int64_t ys) override {
+        return cuda::rms_norm(x, xs, w, n, n_tokens, eps, y, ys, m_stream);
+    }
+    Status rope(float* x, int64_t xs, int64_t n_tokens, int64_t n_heads, int64_t hs, const int32_t* pos,
+                const RopeParams& p) override {
+        const float* ff = nullptr;
+        if (p.freq_factors) {
+            MOE_ASSIGN_OR_RETURN(ff, upload_freq_factors(p.freq_factors, p.n_rot / 2));
+        }
+        return cuda::rope(x, xs, n_tokens, n_heads, hs, pos, p, ff, m_stream);
+    }
+    Status mla_attention(const MlaAttentionArgs& a) override { return cuda::mla_attention(a, m_stream); }
+    Status mha_attention(const MhaAttentionArgs& a) override { return cuda::mha_attention(a, m_stream); }
+    Status add(float* y, const float* x, int64_t n) override { return cuda::add(y, x, n, m_stream); }
+
+private:
+    struct ExpertTable {
+        std::vector<ExpertDesc> host;
+        ExpertDesc* device = nullptr;
+    };
+
+    Result<const float*> upload_freq_factors(const float* host, int64_t n) {
+        auto it = m_freq_factors.find(host);
+        if (it != m_freq_factors.end()) return static_cast<const float*>(it->second);
+        float* d = nullptr;
+        MOE_RETURN_IF_ERROR(cuda_error(cudaMalloc(&d, uint64_t(n) * 4), "rope frequency factors"));
+        MOE_RETURN_IF_ERROR(
+            cuda_error(cudaMemcpy(d, host, uint64_t(n) * 4, cudaMemcpyHostToDevice), "rope frequency factors"));
+        m_freq_factors[host] = d;
+        return static_cast<const float*>(d);
+    }
+    // The experts' descriptors on the device, uploaded once per distinct list (keyed by the span's address and
+    // checked against its contents).
+    Result<const ExpertDesc*> expert_table(std::span<const SwigluWeights> experts);
+    Status moe_ffn_slots(std::span<const SwigluWeights> experts, const ExpertDesc* table, const float* x, int64_t n,
+                         int64_t n_embd, int64_t k, const int32_t* ids, const float* weights, float* y);
+    Status moe_ffn_grouped(std::span<const SwigluWeights> experts, const float* x, int64_t n, int64_t n_embd, int64_t k,
+                           const int32_t* ids, const float* weights, float* y);
+
+    int m_device = 0;
+    cudaStream_t m_stream = nullptr;
+    cublasHandle_t m_blas = nullptr;
+    Scratch m_act, m_tile, m_conv, m_moe_h, m_moe_hp, m_moe_y, m_moe_rows, m_moe_g, m_moe_u, m_moe_d;
+    std::map<const void*, ExpertTable> m_expert_tables;
+    std::map<const float*, void*> m_freq_factors;
+};
+
+Result<const ExpertDesc*> CudaBackend::expert_table(std::span<const SwigluWeights> experts) {
+    std::vector<ExpertDesc> host(experts.size());
+    for (size_t e = 0; e < experts.size(); ++e)
+        host[e] = {weight_desc(experts[e].gate), weight_desc(experts[e].up), weight_desc(experts[e].down)};
+    ExpertTable& t = m_expert_tables[experts.data()];
+    if (t.device && t.host.size() == host.size() &&
+        std::memcmp(t.host.data(), host.data(), host.size() * sizeof(ExpertDesc)) == 0)
+        return static_cast<const ExpertDesc*>(t.device);
+    if (t.device && t.host.size() < host.size()) {
+        cudaStreamSynchronize(m_stream);
+        cudaFree(t.device);
+        t.device = nullptr;
+    }
+    if (!t.device)
+        MOE_RETURN_IF_ERROR(cuda_error(cudaMalloc(&t.device, host.size() * sizeof(ExpertDesc)), "expert table"));
+    MOE_RETURN_IF_ERROR(cuda_error(
+        cudaMemcpyAsync(t.device, host.data(), host.size() * sizeof(ExpertDesc), cudaMemcpyHostToDevice, m_stream),
+        "expert table"));
+    MOE_RETURN_IF_ERROR(cuda_error(cudaStreamSynchronize(m_stream), "expert table"));  // host copy goes out of scope
+    t.host = std::move(host);
+    return static_cast<const ExpertDesc*>(t.device);
+}
+
+Status CudaBackend::moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n, int64_t n_embd,
+                            int64_t k, const int32_t* ids, const float* weights, float* y) {
+    if (experts.empty() || k <= 0 || n_embd <= 0) return Status::error("moe_ffn: no experts, k or width");
+    for (size_t e = 0; e < experts.size(); ++e) {
+        const SwigluWeights& s = experts[e];
+        for (const MatrixView* m : {&s.gate, &s.up, &s.down})
+            MOE_RETURN_IF_ERROR(check_weight("moe_ffn", weight_desc(*m)).with_context("expert " + std::to_string(e)));
+        if (s.gate.cols != n_embd || s.up.cols != n_embd || s.down.rows != n_embd || s.up.rows != s.gate.rows ||
+            s.down.cols != s.gate.rows || s.gate.type != s.up.type)
+            return Status::error("moe_ffn: expert " + std::to_string(e) + " does not form an FFN " +
+                                 std::to_string(n_embd) + " -> n_ff -> " + std::to_string(n_embd) +
+                                 " with gate and up of one type");
+    }
+    if (n <= 0) return {};
+    if (n > kMoeSlotMaxTokens) return moe_ffn_grouped(experts, x, n, n_embd, k, ids, weights, y);
+    MOE_ASSIGN_OR_RETURN(const ExpertDesc* table, expert_table(experts));
+    return moe_ffn_slots(experts, table, x, n, n_embd, k, ids, weights, y);
+}
+
+Status CudaBackend::moe_ffn_slots(std::span<const SwigluWeights> experts, const ExpertDesc* table, const float* x,
+                                  int64_t n, int64_t n_embd, int64_t k, const int32_t* ids, const float* weights,
+                                  float* y) {
+    std::vector<GgmlType> gate_types, down_types;
+    int64_t n_ff = 0;
+    for (const SwigluWeights& e : experts) {
+        if (std::find(gate_types.begin(), gate_types.end(), e.gate.type) == gate_types.end())
+            gate_types.push_back(e.gate.type);
+        if (std::find(down_types.begin(), down_types.end(), e.down.type) == down_types.end())
+            down_types.push_back(e.down.type);
+        n_ff = std::max(n_ff, e.gate.rows);
+    }
+    const int64_t slots = n * k;
+    const int64_t xs = padded4(n_embd), hs = (n_ff + 255) / 256 * 256;
+    MOE_ASSIGN_OR_RETURN(void* xp, m_act.get(uint64_t(n * xs) * 4, m_stream));
+    MOE_ASSIGN_OR_RETURN(void* h, m_moe_h.get(uint64_t(slots * hs) * 4, m_stream));
+    MOE_ASSIGN_OR_RETURN(void* hp, m_moe_hp.get(uint64_t(slots * hs) * 4, m_stream));
+    MOE_ASSIGN_OR_RETURN(void* ys, m_moe_y.get(uint64_t(slots * n_embd) * 4, m_stream));
+    MOE_RETURN_IF_ERROR(cuda_error(cudaMemsetAsync(h, 0, uint64_t(slots * hs) * 4, m_stream), "moe_ffn"));
+    for (GgmlType t : gate_types) {
+        MOE_RETURN_IF_ERROR(round_activations(act_round_for(t, ActivationMode::Native), x, n_embd, n, n_embd,
+                                              static_cast<float*>(xp), xs, m_stream));
+        MOE_RETURN_IF_ERROR(moe_gate_up(table, t, n_ff, static_cast<float*>(xp), xs, ids, slots, k,
+                                        static_cast<float*>(h), hs, m_stream));
+    }
+    for (GgmlType t : down_types) {
+        const ActRound r = act_round_for(t, ActivationMode::Native);
+        const int64_t blk = act_round_block(r);
+        MOE_RETURN_IF_ERROR(round_activations(r, static_cast<float*>(h), hs, slots, hs / blk * blk,
+                                              static_cast<float*>(hp), hs, m_stream));
+        MOE_RETURN_IF_ERROR(moe_down(table, t, n_embd, static_cast<float*>(hp), hs, ids, slots, static_cast<float*>(ys),
+                                     n_embd, m_stream));
+    }
+    return moe_combine(static_cast<float*>(ys), n_embd, weights, n, k, y, m_stream);
+}
+
+// Prompt batches: the routing comes to the host once, tokens are grouped per expert, and each used expert runs
+// as three matrix products over its gathered rows (cuBLAS beyond 8 rows), then a weighted scatter-add.
+Status CudaBackend::moe_ffn_grouped(std::span<const SwigluWeights> experts, const float* x, int64_t n, int64_t n_embd,
+                                    int64_t k, const int32_t* ids, const float* weights, float* y) {
+    std::vector<int32_t> h_ids(static_cast<size_t>(n * k));
+    std::vector<float> h_w(static_cast<size_t>(n * k));
+    MOE_RETURN_IF_ERROR(cuda_error(
+        cudaMemcpyAsync(h_ids.data(), ids, h_ids.size() * 4, cudaMemcpyDeviceToHost, m_stream), "moe_ffn ids"));
+    MOE_RETURN_IF_ERROR(cuda_error(
+        cudaMemcpyAsync(h_w.data(), weights, h_w.size() * 4, cudaMemcpyDeviceToHost, m_stream), "moe_ffn weights"));
+    MOE_RETURN_IF_ERROR(cuda_error(cudaStreamSynchronize(m_stream), "moe_ffn routing"));
+    // Per expert: the token rows and their weights, laid out expert after expert in one upload.
+    std::vector<std::vector<int32_t>> rows(experts.size());
+    std::vector<std::vector<float>> wts(experts.size());
+    for (int64_t s = 0; s < n * k; ++s) {
+        const int32_t e = h_ids[s];
+        if (e < 0 || e >= int64_t(experts.size()))
+            return Status::error("moe_ffn: expert id " + std::to_string(e) + " outside [0, " +
+                                 std::to_string(experts.size()) + ")");
+        rows[e].push_back(int32_t(s / k));
+        wts[e].push_back(h_w[s]);
+    }
+    std::vector<int32_t> packed_rows;
+    std::vector<float> packed_w;
+    std::vector<int64_t> offset(experts.size() + 1, 0);
+    int64_t n_ff = 0, max_m = 0;
+    for (size_t e = 0; e < experts.size(); ++e) {
+        offset[e + 1] = offset[e] + int64_t(rows[e].size());
+        packed_rows.insert(packed_rows.end(), rows[e].begin(), rows[e].end());
+        packed_w.insert(packed_w.end(), wts[e].begin(), wts[e].end());
+        if (!rows[e].empty())
+            n_ff = std::max(n_ff, experts[e].gate.rows), max_m = std::max<int64_t>(max_m, rows[e].size());
+    }
+    const int64_t total = offset.back();
+    MOE_ASSIGN_OR_RETURN(void* d_meta, m_moe_rows.get(uint64_t(total) * 8, m_stream));
+    int32_t* d_rows = static_cast<int32_t*>(d_meta);
+    float* d_w = reinterpret_cast<float*>(d_rows + total);
+    MOE_RETURN_IF_ERROR(cuda_error(
+        cudaMemcpyAsync(d_rows, packed_rows.data(), uint64_t(total) * 4, cudaMemcpyHostToDevice, m_stream), "moe_ffn"));
+    MOE_RETURN_IF_ERROR(cuda_error(
+        cudaMemcpyAsync(d_w, packed_w.data(), uint64_t(total) * 4, cudaMemcpyHostToDevice, m_stream), "moe_ffn"));
+    const int64_t xs = padded4(n_embd), fs = padded4(n_ff);
+    MOE_ASSIGN_OR_RETURN(void* xg, m_moe_hp.get(uint64_t(max_m * xs) * 4, m_stream));
+    MOE_ASSIGN_OR_RETURN(void* g, m_moe_g.get(uint64_t(max_m * fs) * 4, m_stream));
+    MOE_ASSIGN_OR_RETURN(void* u, m_moe_u.get(uint64_t(max_m * fs) * 4, m_stream));
+    MOE_ASSIGN_OR_RETURN(void* dn, m_moe_d.get(uint64_t(max_m * xs) * 4, m_stream));
+    for (size_t e = 0; e < experts.size(); ++e) {
+        const int64_t m = offset[e + 1] - offset[e];
+        if (m == 0) continue;
+        const SwigluWeights& ex = experts[e];
+        float* xgf = static_cast<float*>(xg);
+        MOE_RETURN_IF_ERROR(gather_rows(x, n_embd, d_rows + offset[e], m, n_embd, xgf, xs, m_stream));
+        MOE_RETURN_IF_ERROR(matmul(ex.gate, xgf, xs, m, static_cast<float*>(g), fs, ActivationMode::Native));
+        MOE_RETURN_IF_ERROR(matmul(ex.up, xgf, xs, m, static_cast<float*>(u), fs, ActivationMode::Native));
+        MOE_RETURN_IF_ERROR(swiglu(static_cast<float*>(g), static_cast<float*>(u), fs, ex.gate.rows, m, m_stream));
+        MOE_RETURN_IF_ERROR(
+            matmul(ex.down, static_cast<float*>(g), fs, m, static_cast<float*>(dn), xs, ActivationMode::Native));
+        MOE_RETURN_IF_ERROR(scatter_add_rows(static_cast<float*>(dn), xs, d_rows + offset[e], d_w + offset[e], m,
+                                             n_embd, y, n_embd, m_stream));
+    }
+    // The host vectors above are read by the queued copies: wait before they go out of scope.
+    return cuda_error(cudaStreamSynchronize(m_stream), "moe_ffn");
+}
+
+const char* cuda_error_words(cudaError_t e) {
+    switch (e) {
+        case cudaErrorInsufficientDriver:
+            return "insufficient driver";
+        case cudaErrorNoDevice:
+            return "no device";
+        default:
+            return cudaGetErrorString(e);
+    }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> make_cuda_backend(int device) {
+    int count = 0;
+    const cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count == 0) {
+        cudaGetLastError();
+        return Status::error("no CUDA device: cudaGetDeviceCount returned " + std::to_string(int(e)) + " (" +
+                             cuda_error_words(e) + ")" + (e == cudaSuccess ? ", 0 devices" : ""));
+    }
+    if (device < 0 || device >= count)
+        return Status::error("CUDA device " + std::to_string(device) + " does not exist (" + std::to_string(count) +
+                             " found)");
+    MOE_RETURN_IF_ERROR(cuda_error(cudaSetDevice(device), "cudaSetDevice"));
+    cudaStream_t stream = nullptr;
+    MOE_RETURN_IF_ERROR(cuda_error(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate"));
+    cublasHandle_t blas = nullptr;
+    const cublasStatus_t bs = cublasCreate(&blas);
+    if (bs != CUBLAS_STATUS_SUCCESS) {
+        cudaStreamDestroy(stream);
+        return Status::error(std::string("cuBLAS could not start: ") + cublas_status_name(bs));
+    }
+    cublasSetStream(blas, stream);
+    cublasSetMathMode(blas, CUBLAS_DEFAULT_MATH);  // no TF32 for F32 products: they stay float32-exact
+    return std::unique_ptr<Backend>(new CudaBackend(device, stream, blas));
+}
+
+}  // namespace moe::cuda
