@@ -165,7 +165,39 @@ public:
     Status mha_attention(const MhaAttentionArgs& a) override { return cuda::mha_attention(a, m_stream); }
     Status add(float* y, const float* x, int64_t n) override { return cuda::add(y, x, n, m_stream); }
 
+    // Host <-> device copies on the backend's stream; they wait for it, so the host side is free afterwards.
+    Status upload(void* dst, const void* src, uint64_t n) override {
+        if (n == 0) return {};
+        MOE_RETURN_IF_ERROR(cuda_error(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, m_stream), "upload"));
+        return cuda_error(cudaStreamSynchronize(m_stream), "upload");
+    }
+    Status download(void* dst, const void* src, uint64_t n) override {
+        if (n == 0) return {};
+        MOE_RETURN_IF_ERROR(cuda_error(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, m_stream), "download"));
+        return cuda_error(cudaStreamSynchronize(m_stream), "download");
+    }
+    Status upload_rows(float* dst, int64_t ds, const float* src, int64_t ss, int64_t width, int64_t n) override {
+        return copy_rows(dst, ds, src, ss, width, n, cudaMemcpyHostToDevice);
+    }
+    Status download_rows(float* dst, int64_t ds, const float* src, int64_t ss, int64_t width, int64_t n) override {
+        return copy_rows(dst, ds, src, ss, width, n, cudaMemcpyDeviceToHost);
+    }
+
+    Result<double> measure_memory_bandwidth_gbs() override;
+    Result<double> measure_gemm_peak_gflops() override;
+
 private:
+    Status copy_rows(float* dst, int64_t ds, const float* src, int64_t ss, int64_t width, int64_t n,
+                     cudaMemcpyKind kind) {
+        if (width < 0 || n < 0 || ds < width || ss < width)
+            return Status::error("copy: strides narrower than the rows");
+        if (width == 0 || n == 0) return {};
+        MOE_RETURN_IF_ERROR(cuda_error(cudaMemcpy2DAsync(dst, uint64_t(ds) * 4, src, uint64_t(ss) * 4,
+                                                         uint64_t(width) * 4, uint64_t(n), kind, m_stream),
+                                       "copy rows"));
+        return cuda_error(cudaStreamSynchronize(m_stream), "copy rows");
+    }
+
     struct ExpertTable {
         std::vector<ExpertDesc> host;
         ExpertDesc* device = nullptr;
@@ -337,6 +369,61 @@ Status CudaBackend::moe_ffn_grouped(std::span<const SwigluWeights> experts, cons
     }
     // The host vectors above are read by the queued copies: wait before they go out of scope.
     return cuda_error(cudaStreamSynchronize(m_stream), "moe_ffn");
+}
+
+// Seconds of `reps` runs of f on the stream (events), after one warm-up run.
+template <class F>
+Result<double> time_on_stream(cudaStream_t stream, int reps, F&& f) {
+    MOE_RETURN_IF_ERROR(f());
+    cudaEvent_t a = nullptr, b = nullptr;
+    MOE_RETURN_IF_ERROR(cuda_error(cudaEventCreate(&a), "cudaEventCreate"));
+    MOE_RETURN_IF_ERROR(cuda_error(cudaEventCreate(&b), "cudaEventCreate"));
+    cudaEventRecord(a, stream);
+    Status st;
+    for (int r = 0; r < reps && st.ok(); ++r) st = f();
+    cudaEventRecord(b, stream);
+    const cudaError_t e = cudaEventSynchronize(b);
+    float ms = 0.0f;
+    cudaEventElapsedTime(&ms, a, b);
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+    MOE_RETURN_IF_ERROR(st);
+    MOE_RETURN_IF_ERROR(cuda_error(e, "timing"));
+    return double(ms) / 1e3 / reps;
+}
+
+// HBM bandwidth: a 2 GiB device-to-device copy reads and writes every byte (the figure decode is judged by).
+Result<double> CudaBackend::measure_memory_bandwidth_gbs() {
+    const uint64_t n = 1ull << 30;
+    MOE_ASSIGN_OR_RETURN(auto src, alloc(n));
+    MOE_ASSIGN_OR_RETURN(auto dst, alloc(n));
+    MOE_RETURN_IF_ERROR(cuda_error(cudaMemsetAsync(src->data(), 1, n, m_stream), "memset"));
+    MOE_ASSIGN_OR_RETURN(
+        double s, time_on_stream(m_stream, 10, [&] {
+            return cuda_error(cudaMemcpyAsync(dst->data(), src->data(), n, cudaMemcpyDeviceToDevice, m_stream), "copy");
+        }));
+    return 2.0 * double(n) / s / 1e9;
+}
+
+// cuBLAS peak: BF16 inputs, F32 accumulation and output (the prompt path's GEMM), 8192^3.
+Result<double> CudaBackend::measure_gemm_peak_gflops() {
+    const int n = 8192;
+    MOE_ASSIGN_OR_RETURN(auto a, alloc(uint64_t(n) * n * 2));
+    MOE_ASSIGN_OR_RETURN(auto b, alloc(uint64_t(n) * n * 2));
+    MOE_ASSIGN_OR_RETURN(auto c, alloc(uint64_t(n) * n * 4));
+    cudaMemsetAsync(a->data(), 0, uint64_t(n) * n * 2, m_stream);
+    cudaMemsetAsync(b->data(), 0, uint64_t(n) * n * 2, m_stream);
+    const float alpha = 1.0f, beta = 0.0f;
+    MOE_ASSIGN_OR_RETURN(double s, time_on_stream(m_stream, 5, [&]() -> Status {
+                             const cublasStatus_t st =
+                                 cublasGemmEx(m_blas, CUBLAS_OP_T, CUBLAS_OP_N, n, n, n, &alpha, a->data(), CUDA_R_16BF,
+                                              n, b->data(), CUDA_R_16BF, n, &beta, c->data(), CUDA_R_32F, n,
+                                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+                             if (st != CUBLAS_STATUS_SUCCESS)
+                                 return Status::error(std::string("cuBLAS: ") + cublas_status_name(st));
+                             return {};
+                         }));
+    return 2.0 * double(n) * n * n / s / 1e9;
 }
 
 const char* cuda_error_words(cudaError_t e) {

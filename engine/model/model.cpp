@@ -40,8 +40,7 @@ Status prefault_weights(const ModelSource& source, const ModelLoadOptions& optio
 Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelLoadOptions& options) {
     MOE_ASSIGN_OR_RETURN(ModelSource source, ModelSource::open(path));
     const ModelDescription& desc = source.description();
-    if (!desc.has_weights || !desc.hparams)
-        return Status::error(path + ": holds a tokenizer but no model weights");
+    if (!desc.has_weights || !desc.hparams) return Status::error(path + ": holds a tokenizer but no model weights");
     if (!source.vocab()) return Status::error(path + ": no tokenizer found (tokenizer.ggml.* keys or tokenizer.json)");
     std::unique_ptr<Model> m(new Model(std::move(source)));
     m->m_options = options;
@@ -66,7 +65,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelL
     } else if (options.progress && !options.progress(1, 1)) {
         return Status::error(path + ": loading cancelled");
     }
-    m->m_backend = make_cpu_backend(options.n_threads);
+    MOE_RETURN_IF_ERROR(m->select_backend(options));
     if (options.profile) m->m_backend = make_profiling_backend(std::move(m->m_backend), *options.profile);
     m->m_moe_slot.assign(static_cast<size_t>(hp.n_layer), -1);
     for (int64_t il = 0; il < hp.n_layer; ++il) {
@@ -76,6 +75,29 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelL
     }
     m->m_active = active_weights_per_token(m->m_weights, hp);
     return m;
+}
+
+Status Model::select_backend(const ModelLoadOptions& options) {
+    BackendSelection sel = make_backend(options.device, options.n_threads);
+    m_device_note = sel.note;
+    if (sel.used != DeviceChoice::Cuda) {
+        m_backend = std::move(sel.backend);
+        m_device_name = m_backend->info().name;
+        return {};
+    }
+    auto offload = make_offload_backend(std::move(sel.backend), make_cpu_backend(options.n_threads));
+    const bool tied = m_weights.output.data == m_weights.tok_embd.data;
+    MOE_RETURN_IF_ERROR(place_model_weights(*offload, m_source, options.experts_on_cpu, tied, &m_placement));
+    m_device_name = offload->device().info().name;
+    m_offload = offload.get();
+    m_on_gpu = true;
+    m_backend = std::move(offload);
+    return {};
+}
+
+std::string Model::device_note() const {
+    if (m_offload && !m_offload->note().empty()) return m_offload->note();
+    return m_device_note;
 }
 
 Status Model::forward(KvCache& cache, std::span<const int32_t> tokens, int32_t first_pos, bool all_logits,
@@ -94,8 +116,9 @@ Status Model::forward(KvCache& cache, std::span<const int32_t> tokens, int32_t f
     for (int64_t begin = 0; begin < total; begin += ubatch) {
         const int64_t n = std::min(ubatch, total - begin);
         const int32_t batch_pos = first_pos + static_cast<int32_t>(begin);
-        ForwardState st{*m_backend, m_hp,     m_weights, cache, m_buffers, n, batch_pos, on_routing, begin,
-                        rope_params(m_hp, m_weights), m_moe_slot};
+        ForwardState st{*m_backend, m_hp,      m_weights,  cache, m_buffers,
+                        n,          batch_pos, on_routing, begin, rope_params(m_hp, m_weights),
+                        m_moe_slot};
         m_buffers.pos.resize(static_cast<size_t>(n));
         for (int64_t t = 0; t < n; ++t) m_buffers.pos[t] = st.first_pos + static_cast<int32_t>(t);
         MOE_RETURN_IF_ERROR(embed_tokens(st, tokens.subspan(static_cast<size_t>(begin), static_cast<size_t>(n))));
