@@ -6,6 +6,7 @@
 #include "gemm.h"
 #include "gemv.h"
 #include "moe_ffn.h"
+#include "moe_routing.h"
 #include "norm_rope.h"
 
 #include <cublas_v2.h>
@@ -41,6 +42,8 @@ private:
 // A device scratch area that grows (never shrinks) and is reused by the ops of one stream.
 class Scratch {
 public:
+    // *generation is bumped whenever the area moves (recorded decode steps hold its address).
+    explicit Scratch(uint64_t* generation) : m_generation(generation) {}
     ~Scratch() { cudaFree(m_p); }
     Result<void*> get(uint64_t n_bytes, cudaStream_t stream) {
         if (n_bytes <= m_size) return m_p;
@@ -56,10 +59,12 @@ public:
             return Status::error("out of GPU memory: scratch of " + std::to_string(want) + " bytes");
         }
         m_size = want;
+        ++*m_generation;
         return m_p;
     }
 
 private:
+    uint64_t* m_generation = nullptr;
     void* m_p = nullptr;
     uint64_t m_size = 0;
 };
@@ -81,6 +86,7 @@ public:
         cudaStreamSynchronize(m_stream);
         for (auto& [k, v] : m_expert_tables) cudaFree(v.device);
         for (auto& [k, v] : m_freq_factors) cudaFree(v);
+        for (auto& [k, g] : m_graphs) cudaGraphExecDestroy(g.exec);
         cublasDestroy(m_blas);
         cudaStreamDestroy(m_stream);
     }
@@ -186,6 +192,93 @@ public:
     Result<double> measure_memory_bandwidth_gbs() override;
     Result<double> measure_gemm_peak_gflops() override;
 
+    // ---- the steps between the products ----
+    Status embed(const MatrixView& table, const int32_t* ids, int64_t n, float* out, int64_t os) override {
+        return get_rows(weight_desc(table), ids, n, out, os, m_stream);
+    }
+    Status round_like(GgmlType type, float* x, int64_t stride, int64_t width, int64_t n) override {
+        // Whole rounding blocks only, as the host code rounds them (a partial tail stays as it is).
+        const ActRound r = act_round_for(type, ActivationMode::Native);
+        const int64_t blk = act_round_block(r);
+        return round_activations(r, x, stride, n, width / blk * blk, x, stride, m_stream);
+    }
+    Status copy_rows(void* dst, int64_t ds, const void* src, int64_t ss, int64_t rb, int64_t n) override {
+        if (n <= 0 || rb <= 0) return {};
+        return cuda_error(cudaMemcpy2DAsync(dst, uint64_t(ds), src, uint64_t(ss), uint64_t(rb), uint64_t(n),
+                                            cudaMemcpyDeviceToDevice, m_stream),
+                          "copy_rows");
+    }
+    Status fill(void* dst, int64_t stride, int64_t n, const void* value, int64_t vb) override {
+        return fill_rows(dst, stride, n, value, vb, m_stream);
+    }
+    Status add_bias(float* y, int64_t stride, int64_t n, const float* bias, int64_t width) override {
+        return cuda::add_bias(y, stride, n, bias, width, m_stream);
+    }
+    Status write_rows(void* dst, bool f16, int64_t width, const int32_t* pos, const float* src, int64_t ss,
+                      int64_t n) override {
+        return cuda::write_rows(dst, f16, width, pos, src, ss, n, m_stream);
+    }
+    Status route(const RouteParams& p, const float* logits, const float* bias, int64_t n, int32_t* ids,
+                 float* weights) override {
+        RoutingParams r;
+        r.n_expert = p.n_expert, r.k = p.k, r.sigmoid = p.sigmoid, r.n_group = p.n_group;
+        r.n_group_used = p.n_group_used, r.group_top2_sum = p.group_top2_sum, r.norm = p.norm, r.scale = p.scale;
+        return route_experts(r, logits, bias, n, ids, weights, nullptr, m_stream);
+    }
+
+    // ---- recorded decode steps: CUDA graphs of the stream's work ----
+    bool replay(uint64_t key) override {
+        auto it = m_graphs.find(key);
+        if (it == m_graphs.end()) return false;
+        if (it->second.generation != m_generation) {  // a buffer it uses has moved
+            cudaGraphExecDestroy(it->second.exec);
+            m_graphs.erase(it);
+            return false;
+        }
+        if (cudaGraphLaunch(it->second.exec, m_stream) != cudaSuccess) {
+            cudaGetLastError();
+            return false;
+        }
+        return true;
+    }
+    bool begin_record(uint64_t key) override {
+        if (m_recording) return false;
+        if (cudaStreamBeginCapture(m_stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
+            cudaGetLastError();
+            return false;
+        }
+        m_recording = true;
+        m_record_key = key;
+        m_record_generation = m_generation;
+        return true;
+    }
+    Status end_record() override {
+        if (!m_recording) return Status::error("end_record without begin_record");
+        m_recording = false;
+        cudaGraph_t graph = nullptr;
+        const cudaError_t e = cudaStreamEndCapture(m_stream, &graph);
+        if (e != cudaSuccess || !graph) {
+            cudaGetLastError();
+            if (graph) cudaGraphDestroy(graph);
+            return cuda_error(e == cudaSuccess ? cudaErrorStreamCaptureInvalidated : e, "recording a decode step");
+        }
+        if (m_generation != m_record_generation) {
+            cudaGraphDestroy(graph);
+            return Status::error("recording a decode step: a scratch buffer moved while recording");
+        }
+        cudaGraphExec_t exec = nullptr;
+        const cudaError_t ie = cudaGraphInstantiate(&exec, graph, 0);
+        cudaGraphDestroy(graph);
+        if (ie != cudaSuccess) {
+            cudaGetLastError();
+            return cuda_error(ie, "instantiating a decode graph");
+        }
+        auto old = m_graphs.find(m_record_key);
+        if (old != m_graphs.end()) cudaGraphExecDestroy(old->second.exec);
+        m_graphs[m_record_key] = Recorded{exec, m_generation};
+        return {};
+    }
+
 private:
     Status copy_rows(float* dst, int64_t ds, const float* src, int64_t ss, int64_t width, int64_t n,
                      cudaMemcpyKind kind) {
@@ -224,7 +317,18 @@ private:
     int m_device = 0;
     cudaStream_t m_stream = nullptr;
     cublasHandle_t m_blas = nullptr;
-    Scratch m_act, m_tile, m_conv, m_moe_h, m_moe_hp, m_moe_y, m_moe_rows, m_moe_g, m_moe_u, m_moe_d;
+    uint64_t m_generation = 0;  // bumped when a scratch area or an expert table moves
+    Scratch m_act{&m_generation}, m_tile{&m_generation}, m_conv{&m_generation}, m_moe_h{&m_generation},
+        m_moe_hp{&m_generation}, m_moe_y{&m_generation}, m_moe_rows{&m_generation}, m_moe_g{&m_generation},
+        m_moe_u{&m_generation}, m_moe_d{&m_generation};
+    struct Recorded {
+        cudaGraphExec_t exec = nullptr;
+        uint64_t generation = 0;
+    };
+    std::map<uint64_t, Recorded> m_graphs;
+    bool m_recording = false;
+    uint64_t m_record_key = 0;
+    uint64_t m_record_generation = 0;
     std::map<const void*, ExpertTable> m_expert_tables;
     std::map<const float*, void*> m_freq_factors;
 };
@@ -241,6 +345,7 @@ Result<const ExpertDesc*> CudaBackend::expert_table(std::span<const SwigluWeight
         cudaStreamSynchronize(m_stream);
         cudaFree(t.device);
         t.device = nullptr;
+        ++m_generation;
     }
     if (!t.device)
         MOE_RETURN_IF_ERROR(cuda_error(cudaMalloc(&t.device, host.size() * sizeof(ExpertDesc)), "expert table"));

@@ -2,6 +2,8 @@
 
 #include "dequant.cuh"
 
+#include <algorithm>
+#include <cstring>
 #include <string>
 
 namespace moe::cuda {
@@ -54,6 +56,35 @@ __global__ void scatter_add_kernel(const float* src, int64_t ss, const int32_t* 
         y[int64_t(rows[i]) * ys + c] += w[i] * src[i * ss + c];
 }
 
+struct FillValue {
+    uint8_t bytes[16];
+};
+
+__global__ void fill_kernel(uint8_t* dst, int64_t stride, int64_t n, FillValue v, int vb) {
+    const int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (t >= n) return;
+    for (int i = 0; i < vb; ++i) dst[t * stride + i] = v.bytes[i];
+}
+
+__global__ void add_bias_kernel(float* y, int64_t stride, const float* b, int64_t width) {
+    const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    const int64_t t = blockIdx.y;
+    if (i < width) y[t * stride + i] += b[i];
+}
+
+template <bool F16>
+__global__ void write_rows_kernel(void* dst, int64_t width, const int32_t* pos, const float* src, int64_t ss) {
+    const int64_t t = blockIdx.y;
+    const int64_t row = pos[t];
+    for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < width; i += int64_t(gridDim.x) * blockDim.x) {
+        const float v = src[t * ss + i];
+        if constexpr (F16)
+            static_cast<__half*>(dst)[row * width + i] = __float2half_rn(v);
+        else
+            static_cast<float*>(dst)[row * width + i] = v;
+    }
+}
+
 Status rows_check(const char* op, int64_t n, int64_t cols) {
     if (n < 0 || n > 65535 || cols < 0) return shape_error(op, std::to_string(n) + " rows (at most 65535) of " + std::to_string(cols));
     return {};
@@ -84,6 +115,35 @@ Status get_rows(const WeightDesc& w, const int32_t* ids, int64_t n, float* out, 
     if (!dispatch_weight_type(w.type, [&]<GgmlType T>() { get_rows_kernel<T><<<unsigned(n), 128, 0, stream>>>(w, ids, out, os); }))
         return shape_error(op, std::string("no CUDA kernel for ") + ggml_type_name(w.type));
     return launch_status(op);
+}
+
+Status fill_rows(void* dst, int64_t stride, int64_t n, const void* value, int64_t vb, cudaStream_t stream) {
+    if (vb < 0 || vb > 16 || n < 0 || (n > 1 && stride < vb)) return shape_error("fill", "value of 0..16 bytes, stride >= it");
+    if (n == 0 || vb == 0) return {};
+    FillValue v{};
+    std::memcpy(v.bytes, value, size_t(vb));
+    fill_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(static_cast<uint8_t*>(dst), stride, n, v, int(vb));
+    return launch_status("fill");
+}
+
+Status add_bias(float* y, int64_t stride, int64_t n, const float* bias, int64_t width, cudaStream_t stream) {
+    MOE_RETURN_IF_ERROR(rows_check("add_bias", n, width));
+    if (n == 0 || width == 0) return {};
+    add_bias_kernel<<<dim3(blocks_for(width, 256), unsigned(n)), 256, 0, stream>>>(y, stride, bias, width);
+    return launch_status("add_bias");
+}
+
+Status write_rows(void* dst, bool f16, int64_t width, const int32_t* pos, const float* src, int64_t ss, int64_t n,
+                  cudaStream_t stream) {
+    MOE_RETURN_IF_ERROR(rows_check("write_rows", n, width));
+    if (ss < width) return shape_error("write_rows", "source stride below the row width");
+    if (n == 0 || width == 0) return {};
+    const dim3 grid(std::min(blocks_for(width, 256), 32u), unsigned(n));
+    if (f16)
+        write_rows_kernel<true><<<grid, 256, 0, stream>>>(dst, width, pos, src, ss);
+    else
+        write_rows_kernel<false><<<grid, 256, 0, stream>>>(dst, width, pos, src, ss);
+    return launch_status("write_rows");
 }
 
 Status gather_rows(const float* x, int64_t xs, const int32_t* rows, int64_t n, int64_t cols, float* out, int64_t os,

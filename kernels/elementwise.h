@@ -26,4 +26,12 @@ Status gather_rows(const float* x, int64_t x_stride, const int32_t* rows, int64_
 Status scatter_add_rows(const float* src, int64_t src_stride, const int32_t* rows, const float* w, int64_t n,
                         int64_t cols, float* y, int64_t y_stride, cudaStream_t stream);
 
+// The first value_bytes (<= 16) bytes of each of n rows (stride in bytes) = value.
+Status fill_rows(void* dst, int64_t stride, int64_t n, const void* value, int64_t value_bytes, cudaStream_t stream);
+// y[t][i] += bias[i], i < width, t < n.
+Status add_bias(float* y, int64_t stride, int64_t n, const float* bias, int64_t width, cudaStream_t stream);
+// Row pos[t] of dst (rows of `width` elements: float32, or fp16 when f16) = src[t], t < n. pos: device ints.
+Status write_rows(void* dst, bool f16, int64_t width, const int32_t* pos, const float* src, int64_t src_stride,
+                  int64_t n, cudaStream_t stream);
+
 }  // namespace moe::cuda

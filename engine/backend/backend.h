@@ -103,6 +103,28 @@ struct MhaAttentionArgs {
     float* out = nullptr;  // [n_tokens][n_head][head_dim_v]
 };
 
+// MoE routing of a batch (spec 1.2, 2.4, 3.1; model/moe_routing.h has the rules): softmax or sigmoid gate,
+// optional selection bias, group-limited selection, top-k, weights normalised and scaled.
+struct RouteParams {
+    int64_t n_expert = 0;
+    int64_t k = 0;
+    bool sigmoid = false;
+    int64_t n_group = 1;
+    int64_t n_group_used = 1;
+    bool group_top2_sum = false;  // group score = sum of its top-2 scores (biased / noaux_tc), else its max
+    bool norm = false;            // weights / (sum + 1e-20)
+    float scale = 1.0f;           // then * scale
+};
+
+// The host implementation of routing (what Backend::route does on the CPU).
+// logits: [n][n_expert]; bias: [n_expert] or null; ids/weights: [n][k]; probs (optional): [n][n_expert].
+void route_experts_host(const RouteParams& p, const float* logits, const float* bias, int64_t n_tokens, int32_t* ids,
+                        float* weights, float* probs = nullptr);
+
+// Rounds x[0..n) in place as ActivationMode::Native rounds an activation row for `weight_type` weights (Q8_0
+// blocks, Q8_K blocks, fp16, bf16; other types unchanged). The host implementation of Backend::round_like.
+void round_like_host(GgmlType weight_type, float* x, int64_t n);
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -142,6 +164,43 @@ public:
                                int64_t n);
     virtual Status download_rows(float* host_dst, int64_t dst_stride, const float* src, int64_t src_stride,
                                  int64_t width, int64_t n);
+
+    // ---- steps of a forward pass between the products (defaults: host code, for backends on host memory) ----
+    // out[t][0..table.cols) = the dequantized table row ids[t], t < n (the embedding lookup). ids: backend memory.
+    // Errors: an id outside the table, a type without dequantization.
+    virtual Status embed(const MatrixView& table, const int32_t* ids, int64_t n, float* out, int64_t out_stride);
+    // Rounds n rows of `width` in place as ActivationMode::Native rounds an activation for `weight_type` weights.
+    virtual Status round_like(GgmlType weight_type, float* x, int64_t stride, int64_t width, int64_t n);
+    // n rows of `row_bytes` bytes from src to dst (strides in bytes), both backend memory.
+    virtual Status copy_rows(void* dst, int64_t dst_stride, const void* src, int64_t src_stride, int64_t row_bytes,
+                             int64_t n);
+    // Sets the first `value_bytes` bytes of each of n rows (stride in bytes) to `value` (a host value).
+    virtual Status fill(void* dst, int64_t stride, int64_t n, const void* value, int64_t value_bytes);
+    // y[t][i] += bias[i], i < width, t < n. bias: backend memory.
+    virtual Status add_bias(float* y, int64_t stride, int64_t n, const float* bias, int64_t width);
+    // KV cache rows: row pos[t] of dst (rows of `width` elements, float32 or fp16 when f16) = src[t], t < n.
+    // pos: backend memory (so a recorded decode step writes where the replayed step says).
+    virtual Status write_rows(void* dst, bool f16, int64_t width, const int32_t* pos, const float* src,
+                              int64_t src_stride, int64_t n);
+    // MoE routing (RouteParams) of n tokens; every pointer is backend memory.
+    virtual Status route(const RouteParams& p, const float* logits, const float* bias, int64_t n, int32_t* ids,
+                         float* weights);
+
+    // ---- recorded decode steps (CUDA graphs); the defaults record nothing ----
+    // replay(key): runs the step recorded under `key` and returns true, or returns false when there is none
+    // (nothing recorded, or the backend's buffers moved since). begin_record(key) starts recording the ops that
+    // follow (they are then not run: replay() runs them) when the backend can, returning whether it records;
+    // end_record() ends it: an error means the step could not be recorded (the caller runs it unrecorded) and
+    // that key is not tried again.
+    virtual bool replay(uint64_t key) {
+        (void)key;
+        return false;
+    }
+    virtual bool begin_record(uint64_t key) {
+        (void)key;
+        return false;
+    }
+    virtual Status end_record() { return {}; }
 
     // The physical limits benchmarks divide by, measured on this backend's device: memory bandwidth in GB/s
     // (1e9 B/s; bytes read + written by a large device-to-device copy) and the GEMM peak in GFLOP/s (the

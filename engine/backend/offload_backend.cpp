@@ -1,7 +1,6 @@
 #include "backend/offload_backend.h"
 
 #include <algorithm>
-#include <cstring>
 #include <map>
 #include <vector>
 
@@ -9,13 +8,7 @@ namespace moe {
 
 namespace {
 
-constexpr uint64_t kReserveBytes = 1ull << 30;  // activations, scratch, KV mirrors, cuBLAS workspace
-
-// A device copy of a host byte range.
-struct Region {
-    uint64_t size = 0;
-    std::unique_ptr<Buffer> buf;
-};
+constexpr uint64_t kReserveBytes = 1ull << 30;  // activations, scratch, KV caches, cuBLAS workspace
 
 class Offload final : public OffloadBackend {
 public:
@@ -26,19 +19,13 @@ public:
     bool supports(Op op, GgmlType type) const override {
         return m_dev->supports(op, type) || m_cpu->supports(op, type);
     }
-    Result<std::unique_ptr<Buffer>> alloc(uint64_t n_bytes) override {
-        auto b = m_cpu->alloc(n_bytes);
-        if (b.ok()) m_host_allocs[reinterpret_cast<uintptr_t>(b.value()->data())] = n_bytes;
-        return b;
-    }
-    Status synchronize() override {
-        if (!m_failed) fail_on(m_dev->synchronize());
-        return m_cpu->synchronize();
-    }
+    Result<std::unique_ptr<Buffer>> alloc(uint64_t n_bytes) override { return checked(m_dev->alloc(n_bytes)); }
+    Status synchronize() override { return checked(m_dev->synchronize()); }
 
     Status place(const uint8_t* data, uint64_t n, const uint8_t* scales, uint64_t scale_bytes) override {
         MOE_RETURN_IF_ERROR(place_range(data, n));
         if (scales && scale_bytes) MOE_RETURN_IF_ERROR(place_range(scales, scale_bytes));
+        m_placed_bytes += n + (scales ? scale_bytes : 0);
         return {};
     }
     uint64_t device_weight_bytes() const override { return m_placed_bytes; }
@@ -47,16 +34,18 @@ public:
         return free_b > kReserveBytes ? free_b - kReserveBytes : 0;
     }
     std::string note() const override { return m_note; }
+    bool failed() const override { return m_failed; }
+    Backend& device() override { return *m_dev; }
     Result<double> measure_memory_bandwidth_gbs() override { return m_dev->measure_memory_bandwidth_gbs(); }
     Result<double> measure_gemm_peak_gflops() override { return m_dev->measure_gemm_peak_gflops(); }
-    Backend& device() override { return *m_dev; }
 
+    // ---- products: on the device when their weights are there, else on the CPU over host copies ----
     Status matmul(const MatrixView& w, const float* x, int64_t xs, int64_t n, float* y, int64_t ys,
                   ActivationMode mode) override {
         MatrixView dw;
-        if (!on_device(w, Op::Matmul, &dw)) return m_cpu->matmul(w, x, xs, n, y, ys, mode);
-        const Status s = run_matmul(dw, x, xs, n, w.cols, y, ys, w.rows, false, mode);
-        return s.ok() ? s : fallback(s, [&] { return m_cpu->matmul(w, x, xs, n, y, ys, mode); });
+        if (on_device(w, Op::Matmul, &dw)) return checked(m_dev->matmul(dw, x, xs, n, y, ys, mode));
+        return on_cpu(x, rows_bytes(n, xs, w.cols), nullptr, 0, y, rows_bytes(n, ys, w.rows), false,
+                      [&](const float* hx, float* hy) { return m_cpu->matmul(w, hx, xs, n, hy, ys, mode); });
     }
     Status matmul_batch(std::span<const MatmulJob> jobs, int64_t n) override {
         for (const MatmulJob& j : jobs) MOE_RETURN_IF_ERROR(matmul(j.w, j.x, j.x_stride, n, j.y, j.y_stride, j.mode));
@@ -65,9 +54,9 @@ public:
     Status matmul_transposed(const MatrixView& w, const float* x, int64_t xs, int64_t n, float* y,
                              int64_t ys) override {
         MatrixView dw;
-        if (!on_device(w, Op::MatmulTransposed, &dw)) return m_cpu->matmul_transposed(w, x, xs, n, y, ys);
-        const Status s = run_matmul(dw, x, xs, n, w.rows, y, ys, w.cols, true, ActivationMode::Float);
-        return s.ok() ? s : fallback(s, [&] { return m_cpu->matmul_transposed(w, x, xs, n, y, ys); });
+        if (on_device(w, Op::MatmulTransposed, &dw)) return checked(m_dev->matmul_transposed(dw, x, xs, n, y, ys));
+        return on_cpu(x, rows_bytes(n, xs, w.rows), nullptr, 0, y, rows_bytes(n, ys, w.cols), false,
+                      [&](const float* hx, float* hy) { return m_cpu->matmul_transposed(w, hx, xs, n, hy, ys); });
     }
     Status matmul_transposed_batch(std::span<const MatmulJob> jobs, int64_t n) override {
         for (const MatmulJob& j : jobs)
@@ -76,42 +65,77 @@ public:
     }
     Status moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n, int64_t n_embd, int64_t k,
                    const int32_t* ids, const float* weights, float* y) override;
+    Status embed(const MatrixView& table, const int32_t* ids, int64_t n, float* out, int64_t os) override;
+
+    // ---- the other ops: always on the device (host vectors translated) ----
     Status rms_norm(const float* x, int64_t xs, const float* w, int64_t n, int64_t n_tokens, float eps, float* y,
-                    int64_t ys) override;
-    Status rope(float* x, int64_t xs, int64_t n_tokens, int64_t n_heads, int64_t hs, const int32_t* pos,
-                const RopeParams& p) override;
-    Status mla_attention(const MlaAttentionArgs& a) override;
-    Status mha_attention(const MhaAttentionArgs& a) override;
-    Status add(float* y, const float* x, int64_t n) override {
-        if (m_failed || n <= 0) return m_cpu->add(y, x, n);
-        const Status s = [&]() -> Status {
-            MOE_ASSIGN_OR_RETURN(float* dy, stage(0, y, uint64_t(n) * 4, true));
-            MOE_ASSIGN_OR_RETURN(float* dx, stage(1, x, uint64_t(n) * 4, true));
-            MOE_RETURN_IF_ERROR(m_dev->add(dy, dx, n));
-            return download(y, dy, uint64_t(n) * 4);
-        }();
-        return s.ok() ? s : fallback(s, [&] { return m_cpu->add(y, x, n); });
+                    int64_t ys) override {
+        MOE_ASSIGN_OR_RETURN(const float* dw, small_vector(w, n));
+        return checked(m_dev->rms_norm(x, xs, dw, n, n_tokens, eps, y, ys));
     }
+    Status rope(float* x, int64_t xs, int64_t n_tokens, int64_t n_heads, int64_t hs, const int32_t* pos,
+                const RopeParams& p) override {
+        return checked(m_dev->rope(x, xs, n_tokens, n_heads, hs, pos, p));  // the device uploads freq_factors
+    }
+    Status mla_attention(const MlaAttentionArgs& a) override { return checked(m_dev->mla_attention(a)); }
+    Status mha_attention(const MhaAttentionArgs& a) override { return checked(m_dev->mha_attention(a)); }
+    Status add(float* y, const float* x, int64_t n) override { return checked(m_dev->add(y, x, n)); }
+    Status upload(void* dst, const void* src, uint64_t n) override { return checked(m_dev->upload(dst, src, n)); }
+    Status download(void* dst, const void* src, uint64_t n) override { return checked(m_dev->download(dst, src, n)); }
+    Status upload_rows(float* dst, int64_t ds, const float* src, int64_t ss, int64_t w, int64_t n) override {
+        return checked(m_dev->upload_rows(dst, ds, src, ss, w, n));
+    }
+    Status download_rows(float* dst, int64_t ds, const float* src, int64_t ss, int64_t w, int64_t n) override {
+        return checked(m_dev->download_rows(dst, ds, src, ss, w, n));
+    }
+    Status round_like(GgmlType t, float* x, int64_t stride, int64_t width, int64_t n) override {
+        return checked(m_dev->round_like(t, x, stride, width, n));
+    }
+    Status copy_rows(void* dst, int64_t ds, const void* src, int64_t ss, int64_t rb, int64_t n) override {
+        return checked(m_dev->copy_rows(dst, ds, src, ss, rb, n));
+    }
+    Status fill(void* dst, int64_t stride, int64_t n, const void* value, int64_t vb) override {
+        return checked(m_dev->fill(dst, stride, n, value, vb));
+    }
+    Status add_bias(float* y, int64_t stride, int64_t n, const float* bias, int64_t width) override {
+        MOE_ASSIGN_OR_RETURN(const float* db, small_vector(bias, width));
+        return checked(m_dev->add_bias(y, stride, n, db, width));
+    }
+    Status write_rows(void* dst, bool f16, int64_t width, const int32_t* pos, const float* src, int64_t ss,
+                      int64_t n) override {
+        return checked(m_dev->write_rows(dst, f16, width, pos, src, ss, n));
+    }
+    Status route(const RouteParams& p, const float* logits, const float* bias, int64_t n, int32_t* ids,
+                 float* weights) override {
+        const float* db = nullptr;
+        if (bias) {
+            MOE_ASSIGN_OR_RETURN(db, small_vector(bias, p.n_expert));
+        }
+        return checked(m_dev->route(p, logits, db, n, ids, weights));
+    }
+    bool replay(uint64_t key) override { return !m_failed && m_dev->replay(key); }
+    bool begin_record(uint64_t key) override { return !m_failed && m_dev->begin_record(key); }
+    Status end_record() override { return m_dev->end_record(); }
 
 private:
-    // ---- device state ----
-    template <class F>
-    Status fallback(const Status& why, F&& cpu_op) {
-        fail_on(why);
-        return cpu_op();
+    // A device error marks the backend failed (the model then moves to the CPU).
+    Status checked(Status s) {
+        if (!s.ok() && !m_failed) {
+            m_failed = true;
+            m_note = "the CUDA device failed (" + s.message() + "); the model moves to the CPU";
+        }
+        return s;
     }
-    void fail_on(const Status& s) {
-        if (s.ok() || m_failed) return;
-        m_failed = true;
-        m_note = "the CUDA device failed (" + s.message() + "); running on the CPU from now on";
+    template <class T>
+    Result<T> checked(Result<T> r) {
+        if (!r.ok()) (void)checked(r.status());
+        return r;
     }
 
     Status place_range(const uint8_t* data, uint64_t n) {
         if (!data || n == 0 || find(data, n)) return {};
-        if (m_failed) return Status::error(m_note);
         MOE_ASSIGN_OR_RETURN(std::unique_ptr<Buffer> b, m_dev->alloc(n));
-        MOE_RETURN_IF_ERROR(m_dev->upload(b->data(), data, n));
-        m_placed_bytes += n;
+        MOE_RETURN_IF_ERROR(checked(m_dev->upload(b->data(), data, n)));
         m_regions[reinterpret_cast<uintptr_t>(data)] = Region{n, std::move(b)};
         return {};
     }
@@ -124,15 +148,13 @@ private:
         if (a + n > it->first + it->second.size) return nullptr;
         return static_cast<const uint8_t*>(it->second.buf->data()) + (a - it->first);
     }
-    // Device copy of a long-lived float vector (norm weights, rope factors), uploaded on first use.
     Result<const float*> small_vector(const float* host, int64_t n) {
         if (const uint8_t* d = find(host, uint64_t(n) * 4)) return reinterpret_cast<const float*>(d);
-        MOE_RETURN_IF_ERROR(place_range(reinterpret_cast<const uint8_t*>(host), uint64_t(n) * 4));
-        m_placed_bytes -= uint64_t(n) * 4;
+        MOE_RETURN_IF_ERROR(checked(place_range(reinterpret_cast<const uint8_t*>(host), uint64_t(n) * 4)));
         return reinterpret_cast<const float*>(find(host, uint64_t(n) * 4));
     }
     bool on_device(const MatrixView& w, Op op, MatrixView* out) const {
-        if (m_failed || !m_dev->supports(op, w.type)) return false;
+        if (!m_dev->supports(op, w.type)) return false;
         const uint8_t* d = find(w.data, uint64_t(w.rows) * w.row_bytes);
         if (!d) return false;
         *out = w;
@@ -145,189 +167,79 @@ private:
         }
         return true;
     }
-
-    // ---- staging: slot i is a device scratch area reused by every op ----
-    Result<float*> scratch(int slot, uint64_t n_bytes) {
-        auto& b = m_scratch[slot];
-        if (!b || b->size_bytes() < n_bytes) {
-            b.reset();
-            MOE_ASSIGN_OR_RETURN(b, m_dev->alloc(std::max<uint64_t>(n_bytes, 1 << 16) * 5 / 4));
-        }
-        return static_cast<float*>(b->data());
-    }
-    // Copies host bytes to scratch slot `slot` (when `copy`), returning the device address.
-    Result<float*> stage(int slot, const void* host, uint64_t n_bytes, bool copy) {
-        MOE_ASSIGN_OR_RETURN(float* d, scratch(slot, n_bytes));
-        if (copy) MOE_RETURN_IF_ERROR(m_dev->upload(d, host, n_bytes));
-        return d;
-    }
-    Status download(void* host, const void* dev, uint64_t n_bytes) { return m_dev->download(host, dev, n_bytes); }
     static uint64_t rows_bytes(int64_t n, int64_t stride, int64_t width) {
         return n <= 0 ? 0 : uint64_t((n - 1) * stride + width) * 4;
     }
-
-    Status run_matmul(const MatrixView& dw, const float* x, int64_t xs, int64_t n, int64_t in_w, float* y, int64_t ys,
-                      int64_t out_w, bool transposed, ActivationMode mode) {
-        if (n <= 0) return {};
-        // The GEMV wants 16-byte aligned activation rows: stage x with a stride that is a multiple of 4.
-        const int64_t dxs = (in_w + 3) / 4 * 4;
-        MOE_ASSIGN_OR_RETURN(float* dx, stage(0, nullptr, uint64_t(n * dxs) * 4, false));
-        MOE_RETURN_IF_ERROR(m_dev->upload_rows(dx, dxs, x, xs, in_w, n));
-        MOE_ASSIGN_OR_RETURN(float* dy, stage(1, nullptr, rows_bytes(n, ys, out_w), false));
-        MOE_RETURN_IF_ERROR(transposed ? m_dev->matmul_transposed(dw, dx, dxs, n, dy, ys)
-                                       : m_dev->matmul(dw, dx, dxs, n, dy, ys, mode));
-        return m_dev->download_rows(y, ys, dy, ys, out_w, n);
+    // Runs `op` on the CPU over host copies: x (x_bytes) and aux (aux_bytes, e.g. routing) are downloaded, y
+    // (y_bytes) is downloaded first when the op accumulates, then uploaded back.
+    template <class F>
+    Status on_cpu(const void* x, uint64_t x_bytes, const void* aux, uint64_t aux_bytes, float* y, uint64_t y_bytes,
+                  bool accumulates, F&& op) {
+        m_hx.resize(x_bytes / 4 + 1);
+        m_hy.resize(y_bytes / 4 + 1);
+        MOE_RETURN_IF_ERROR(checked(m_dev->download(m_hx.data(), x, x_bytes)));
+        if (aux_bytes) {
+            m_haux.resize(aux_bytes / 4 + 1);
+            MOE_RETURN_IF_ERROR(checked(m_dev->download(m_haux.data(), aux, aux_bytes)));
+        }
+        if (accumulates) MOE_RETURN_IF_ERROR(checked(m_dev->download(m_hy.data(), y, y_bytes)));
+        MOE_RETURN_IF_ERROR(op(m_hx.data(), m_hy.data()));
+        return checked(m_dev->upload(y, m_hy.data(), y_bytes));
     }
 
-    Status kv_mirror(const void* host, uint64_t row_bytes, const int32_t* pos, int64_t n, const void** dev);
+    struct Region {
+        uint64_t size = 0;
+        std::unique_ptr<Buffer> buf;
+    };
 
     std::unique_ptr<Backend> m_dev;
     std::unique_ptr<Backend> m_cpu;
     std::map<uintptr_t, Region> m_regions;
-    std::map<uintptr_t, uint64_t> m_host_allocs;  // alloc()ed host buffers (KV caches) and their sizes
-    std::unique_ptr<Buffer> m_scratch[6];
-    std::map<const void*, std::vector<SwigluWeights>> m_device_experts;
+    std::map<const void*, std::vector<SwigluWeights>> m_device_experts;  // per expert list: device views, or empty
+    std::vector<float> m_hx, m_hy, m_haux;                               // host staging of the CPU products
+    std::vector<int32_t> m_route;                                        // host copies of expert ids / token ids
+    std::vector<float> m_route_w;                                        // host copy of the routing weights
     uint64_t m_placed_bytes = 0;
     bool m_failed = false;
     std::string m_note;
 };
 
-Status Offload::kv_mirror(const void* host, uint64_t row_bytes, const int32_t* pos, int64_t n, const void** dev) {
-    const auto a = reinterpret_cast<uintptr_t>(host);
-    auto it = m_host_allocs.upper_bound(a);
-    if (it == m_host_allocs.begin()) return Status::error("attention: the KV cache was not allocated by this backend");
-    --it;
-    const uint64_t size = it->second;
-    auto& mirror = m_regions[it->first];
-    if (!mirror.buf) {
-        MOE_ASSIGN_OR_RETURN(mirror.buf, m_dev->alloc(size));
-        mirror.size = size;
-    }
-    const int32_t lo = *std::min_element(pos, pos + n), hi = *std::max_element(pos, pos + n);
-    const uint64_t off = (a - it->first) + uint64_t(lo) * row_bytes, len = uint64_t(hi - lo + 1) * row_bytes;
-    if (off + len > size) return Status::error("attention: positions beyond the KV cache");
-    auto* base = static_cast<uint8_t*>(mirror.buf->data());
-    MOE_RETURN_IF_ERROR(m_dev->upload(base + off, reinterpret_cast<const uint8_t*>(it->first) + off, len));
-    *dev = base + (a - it->first);
-    return {};
-}
-
 Status Offload::moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n, int64_t n_embd, int64_t k,
                         const int32_t* ids, const float* weights, float* y) {
-    const auto cpu = [&] { return m_cpu->moe_ffn(experts, x, n, n_embd, k, ids, weights, y); };
-    if (m_failed || n <= 0) return cpu();
-    // The device list of these experts, built once per list (the model's lists live as long as it does).
+    // The device list of these experts, built once per list (the model's lists live as long as it does); empty
+    // when one of them stays in host memory: then the layer's whole FFN runs on the CPU.
     auto it = m_device_experts.find(experts.data());
-    if (it == m_device_experts.end() || it->second.size() != experts.size()) {
+    if (it == m_device_experts.end() || (!it->second.empty() && it->second.size() != experts.size())) {
         std::vector<SwigluWeights> d(experts.size());
-        for (size_t e = 0; e < experts.size(); ++e) {
+        bool all = true;
+        for (size_t e = 0; e < experts.size() && all; ++e) {
             const SwigluWeights& h = experts[e];
-            if (!on_device(h.gate, Op::MoeFfn, &d[e].gate) || !on_device(h.up, Op::MoeFfn, &d[e].up) ||
-                !on_device(h.down, Op::MoeFfn, &d[e].down))
-                return cpu();  // an expert on the CPU (hybrid placement): the whole layer's FFN runs there
+            all = on_device(h.gate, Op::MoeFfn, &d[e].gate) && on_device(h.up, Op::MoeFfn, &d[e].up) &&
+                  on_device(h.down, Op::MoeFfn, &d[e].down);
         }
+        if (!all) d.clear();
         it = m_device_experts.insert_or_assign(experts.data(), std::move(d)).first;
     }
-    const Status s = [&]() -> Status {
-        MOE_ASSIGN_OR_RETURN(float* dx, stage(0, x, uint64_t(n * n_embd) * 4, true));
-        MOE_ASSIGN_OR_RETURN(float* dy, stage(1, y, uint64_t(n * n_embd) * 4, true));
-        MOE_ASSIGN_OR_RETURN(float* dids, stage(2, ids, uint64_t(n * k) * 4, true));
-        MOE_ASSIGN_OR_RETURN(float* dw, stage(3, weights, uint64_t(n * k) * 4, true));
-        MOE_RETURN_IF_ERROR(
-            m_dev->moe_ffn(it->second, dx, n, n_embd, k, reinterpret_cast<const int32_t*>(dids), dw, dy));
-        return download(y, dy, uint64_t(n * n_embd) * 4);
-    }();
-    return s.ok() ? s : fallback(s, cpu);
+    if (!it->second.empty()) return checked(m_dev->moe_ffn(it->second, x, n, n_embd, k, ids, weights, y));
+    // Routing (ids then weights, n * k each) comes down with x; y accumulates.
+    const uint64_t nk = uint64_t(n * k) * 4;
+    m_route.resize(size_t(n * k));
+    m_route_w.resize(size_t(n * k));
+    MOE_RETURN_IF_ERROR(checked(m_dev->download(m_route.data(), ids, nk)));
+    MOE_RETURN_IF_ERROR(checked(m_dev->download(m_route_w.data(), weights, nk)));
+    return on_cpu(x, uint64_t(n * n_embd) * 4, nullptr, 0, y, uint64_t(n * n_embd) * 4, true,
+                  [&](const float* hx, float* hy) {
+                      return m_cpu->moe_ffn(experts, hx, n, n_embd, k, m_route.data(), m_route_w.data(), hy);
+                  });
 }
 
-Status Offload::rms_norm(const float* x, int64_t xs, const float* w, int64_t n, int64_t n_tokens, float eps, float* y,
-                         int64_t ys) {
-    const auto cpu = [&] { return m_cpu->rms_norm(x, xs, w, n, n_tokens, eps, y, ys); };
-    if (m_failed || n_tokens <= 0) return cpu();
-    const Status s = [&]() -> Status {
-        MOE_ASSIGN_OR_RETURN(const float* dw, small_vector(w, n));
-        MOE_ASSIGN_OR_RETURN(float* dx, stage(0, x, rows_bytes(n_tokens, xs, n), true));
-        float* dy = dx;
-        if (y != x || ys != xs) {
-            MOE_ASSIGN_OR_RETURN(dy, stage(1, nullptr, rows_bytes(n_tokens, ys, n), false));
-        }
-        MOE_RETURN_IF_ERROR(m_dev->rms_norm(dx, xs, dw, n, n_tokens, eps, dy, ys));
-        return m_dev->download_rows(y, ys, dy, ys, n, n_tokens);
-    }();
-    return s.ok() ? s : fallback(s, cpu);
-}
-
-Status Offload::rope(float* x, int64_t xs, int64_t n_tokens, int64_t n_heads, int64_t hs, const int32_t* pos,
-                     const RopeParams& p) {
-    const auto cpu = [&] { return m_cpu->rope(x, xs, n_tokens, n_heads, hs, pos, p); };
-    if (m_failed || n_tokens <= 0 || n_heads <= 0) return cpu();
-    const Status s = [&]() -> Status {
-        const uint64_t bytes = rows_bytes(n_tokens, xs, (n_heads - 1) * hs + p.n_rot);
-        MOE_ASSIGN_OR_RETURN(float* dx, stage(0, x, bytes, true));
-        MOE_ASSIGN_OR_RETURN(float* dpos, stage(1, pos, uint64_t(n_tokens) * 4, true));
-        // Only the rotated elements change: the others are copied back unchanged (one contiguous copy).
-        MOE_RETURN_IF_ERROR(m_dev->rope(dx, xs, n_tokens, n_heads, hs, reinterpret_cast<const int32_t*>(dpos), p));
-        return download(x, dx, bytes);
-    }();
-    return s.ok() ? s : fallback(s, cpu);
-}
-
-Status Offload::mla_attention(const MlaAttentionArgs& a) {
-    const auto cpu = [&] { return m_cpu->mla_attention(a); };
-    if (m_failed || a.n_tokens <= 0) return cpu();
-    const Status s = [&]() -> Status {
-        const int64_t row = a.kv_lora + a.n_rope;
-        MlaAttentionArgs d = a;
-        const void* cache = nullptr;
-        MOE_RETURN_IF_ERROR(kv_mirror(a.cache ? static_cast<const void*>(a.cache) : a.cache_f16,
-                                      uint64_t(row) * (a.cache ? 4 : 2), a.pos, a.n_tokens, &cache));
-        if (a.cache)
-            d.cache = static_cast<const float*>(cache);
-        else
-            d.cache_f16 = static_cast<const uint16_t*>(cache);
-        MOE_ASSIGN_OR_RETURN(float* dq, stage(0, a.q, uint64_t(a.n_tokens * a.n_head * row) * 4, true));
-        MOE_ASSIGN_OR_RETURN(float* dpos, stage(1, a.pos, uint64_t(a.n_tokens) * 4, true));
-        MOE_ASSIGN_OR_RETURN(float* dout, stage(2, nullptr, uint64_t(a.n_tokens * a.n_head * a.kv_lora) * 4, false));
-        d.q = dq;
-        d.pos = reinterpret_cast<const int32_t*>(dpos);
-        d.out = dout;
-        MOE_RETURN_IF_ERROR(m_dev->mla_attention(d));
-        return download(a.out, dout, uint64_t(a.n_tokens * a.n_head * a.kv_lora) * 4);
-    }();
-    return s.ok() ? s : fallback(s, cpu);
-}
-
-Status Offload::mha_attention(const MhaAttentionArgs& a) {
-    const auto cpu = [&] { return m_cpu->mha_attention(a); };
-    if (m_failed || a.n_tokens <= 0) return cpu();
-    const Status s = [&]() -> Status {
-        MhaAttentionArgs d = a;
-        const bool f16 = a.k == nullptr;
-        const uint64_t elem = f16 ? 2 : 4;
-        const void* k = nullptr;
-        const void* v = nullptr;
-        MOE_RETURN_IF_ERROR(kv_mirror(f16 ? static_cast<const void*>(a.k_f16) : a.k,
-                                      uint64_t(a.n_head_kv * a.head_dim_k) * elem, a.pos, a.n_tokens, &k));
-        MOE_RETURN_IF_ERROR(kv_mirror(f16 ? static_cast<const void*>(a.v_f16) : a.v,
-                                      uint64_t(a.n_head_kv * a.head_dim_v) * elem, a.pos, a.n_tokens, &v));
-        if (f16) {
-            d.k_f16 = static_cast<const uint16_t*>(k);
-            d.v_f16 = static_cast<const uint16_t*>(v);
-        } else {
-            d.k = static_cast<const float*>(k);
-            d.v = static_cast<const float*>(v);
-        }
-        MOE_ASSIGN_OR_RETURN(float* dq, stage(0, a.q, uint64_t(a.n_tokens * a.n_head * a.head_dim_k) * 4, true));
-        MOE_ASSIGN_OR_RETURN(float* dpos, stage(1, a.pos, uint64_t(a.n_tokens) * 4, true));
-        const uint64_t out_bytes = uint64_t(a.n_tokens * a.n_head * a.head_dim_v) * 4;
-        MOE_ASSIGN_OR_RETURN(float* dout, stage(2, nullptr, out_bytes, false));
-        d.q = dq;
-        d.pos = reinterpret_cast<const int32_t*>(dpos);
-        d.out = dout;
-        MOE_RETURN_IF_ERROR(m_dev->mha_attention(d));
-        return download(a.out, dout, out_bytes);
-    }();
-    return s.ok() ? s : fallback(s, cpu);
+Status Offload::embed(const MatrixView& table, const int32_t* ids, int64_t n, float* out, int64_t os) {
+    MatrixView dt;
+    if (on_device(table, Op::Matmul, &dt)) return checked(m_dev->embed(dt, ids, n, out, os));
+    m_route.resize(size_t(n));
+    MOE_RETURN_IF_ERROR(checked(m_dev->download(m_route.data(), ids, uint64_t(n) * 4)));
+    return on_cpu(ids, 0, nullptr, 0, out, rows_bytes(n, os, table.cols), false,
+                  [&](const float*, float* hy) { return m_cpu->embed(table, m_route.data(), n, hy, os); });
 }
 
 }  // namespace

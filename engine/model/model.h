@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -69,6 +70,11 @@ public:
     std::string device_note() const;
     // With a GPU: which weight bytes are in device memory and which stay in host memory.
     const DevicePlacement& placement() const { return m_placement; }
+    // Bumped when the model moves to another backend (after a GPU failure it continues on the CPU): KV caches made
+    // with the old one must be made again (forward() refuses them).
+    uint64_t backend_generation() const { return m_backend_generation; }
+    // Moves the model to the CPU (a GPU failure, or a caller that wants it); returns an error Status with `why`.
+    Status switch_to_cpu(const std::string& why);
     int64_t n_vocab() const { return m_weights.output.rows; }
     // Model layer index of each MoE layer, ascending.
     const std::vector<int32_t>& moe_layers() const { return m_moe_layers; }
@@ -85,6 +91,11 @@ private:
     Model(ModelSource source) : m_source(std::move(source)) {}
     // The backend for options.device (see ModelLoadOptions::device); weights placed when it is a GPU.
     Status select_backend(const ModelLoadOptions& options);
+    Status switch_to_cpu_locked(const std::string& why);
+    Status forward_batches(KvCache& cache, std::span<const int32_t> tokens, int32_t first_pos, bool all_logits,
+                           std::vector<float>& logits, const RoutingCallback* on_routing);
+    Status run_batch(ForwardState& st, std::span<const int32_t> tokens, bool logits_needed, bool all_logits);
+    Status run_decode_step(ForwardState& st, std::span<const int32_t> tokens, const KvCache& cache);
 
     ModelSource m_source;
     HParams m_hp;
@@ -97,13 +108,15 @@ private:
     std::string m_device_name;
     std::string m_device_note;
     DevicePlacement m_placement;
+    uint64_t m_backend_generation = 0;
+    std::vector<std::unique_ptr<Backend>> m_retired_backends;
+    std::set<uint64_t> m_record_warm, m_record_failed;  // decode steps run once / that cannot be recorded
     ModelLoadOptions m_options;
     std::vector<int32_t> m_moe_layers;
     std::vector<int32_t> m_moe_slot;
     ActiveWeights m_active;
     std::mutex m_mutex;  // one forward at a time (the buffers are shared)
     ForwardBuffers m_buffers;
-    std::vector<float> m_batch_logits;
 };
 
 }  // namespace moe

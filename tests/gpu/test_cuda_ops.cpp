@@ -480,3 +480,83 @@ MOE_TEST(add_and_swiglu) {
 }
 
 }  // namespace
+
+namespace {
+
+// The steps between the products (Backend's embed / round_like / copy_rows / fill / add_bias / write_rows /
+// route) against their host defaults, which the CPU backend runs.
+MOE_TEST(forward_steps_against_cpu) {
+    Backend& g = gpu();
+    for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::F16, GgmlType::BF16, GgmlType::F32}) {
+        const int64_t width = 512 + 7, stride = 530, n = 3;
+        const std::vector<float> x = randn(n * stride, 2.0f);
+        Dev d;
+        float* dx = d.put(x);
+        REQUIRE_OK(g.round_like(t, dx, stride, width, n));
+        std::vector<float> want = x;
+        REQUIRE_OK(cpu().round_like(t, want.data(), stride, width, n));
+        check_close(d.get(dx, want.size()), want, {}, 1e-7, std::string("round_like ") + ggml_type_name(t));
+    }
+    {
+        const int64_t n = 6, w = 13;
+        const std::vector<float> src = randn(n * 20);
+        Dev d;
+        float* dst = d.put(std::vector<float>(size_t(n * 16), -1.0f));
+        REQUIRE_OK(g.copy_rows(dst, 16 * 4, d.put(src) + 3, 20 * 4, w * 4, n));
+        std::vector<float> want(size_t(n * 16), -1.0f);
+        REQUIRE_OK(cpu().copy_rows(want.data(), 16 * 4, src.data() + 3, 20 * 4, w * 4, n));
+        check_close(d.get(dst, want.size()), want, {}, 0.0, "copy_rows");
+        const int32_t v = 77;
+        int32_t* di = d.put(std::vector<int32_t>(size_t(n * 4), 5));
+        REQUIRE_OK(g.fill(di + 3, 16, n, &v, 4));
+        std::vector<int32_t> wi(size_t(n * 4), 5);
+        REQUIRE_OK(cpu().fill(wi.data() + 3, 16, n, &v, 4));
+        CHECK(d.get(di, wi.size()) == wi);
+        const std::vector<float> bias = randn(w), y = randn(n * 16);
+        float* dy = d.put(y);
+        REQUIRE_OK(g.add_bias(dy, 16, n, d.put(bias), w));
+        std::vector<float> wy = y;
+        REQUIRE_OK(cpu().add_bias(wy.data(), 16, n, bias.data(), w));
+        check_close(d.get(dy, wy.size()), wy, {}, 1e-7, "add_bias");
+    }
+    for (bool f16 : {false, true}) {
+        const int64_t width = 576, n = 3, n_ctx = 10;
+        const std::vector<float> src = randn(n * 600);
+        const std::vector<int32_t> pos = {4, 5, 6};
+        Dev d;
+        const size_t bytes = size_t(n_ctx * width) * (f16 ? 2 : 4);
+        uint8_t* dst = d.put(std::vector<uint8_t>(bytes, 0));
+        REQUIRE_OK(g.write_rows(dst, f16, width, d.put(pos), d.put(src), 600, n));
+        std::vector<uint8_t> want(bytes, 0);
+        REQUIRE_OK(cpu().write_rows(want.data(), f16, width, pos.data(), src.data(), 600, n));
+        CHECK(d.get(dst, bytes) == want);
+    }
+    {
+        RouteParams p;
+        p.n_expert = 256, p.k = 8, p.sigmoid = true, p.n_group = 8, p.n_group_used = 4, p.group_top2_sum = true;
+        p.norm = true, p.scale = 2.5f;
+        const int64_t n = 5;
+        const std::vector<float> logits = randn(n * 256, 2.0f), bias = randn(256, 0.3f);
+        Dev d;
+        int32_t* ids = d.put(std::vector<int32_t>(size_t(n * 8), -1));
+        float* w = d.put(std::vector<float>(size_t(n * 8), 0.0f));
+        REQUIRE_OK(g.route(p, d.put(logits), d.put(bias), n, ids, w));
+        std::vector<int32_t> wi(size_t(n * 8));
+        std::vector<float> ww(size_t(n * 8));
+        REQUIRE_OK(cpu().route(p, logits.data(), bias.data(), n, wi.data(), ww.data()));
+        CHECK(d.get(ids, wi.size()) == wi);
+        check_close(d.get(w, ww.size()), ww, {}, 1e-6, "route weights");
+    }
+    {
+        const HostMatrix m = random_matrix(GgmlType::Q6_K, 40, 512);
+        const std::vector<int32_t> ids = {39, 0, 17};
+        Dev d;
+        float* out = d.put(std::vector<float>(3 * 520, 0.0f));
+        REQUIRE_OK(g.embed(m.view(d.put(m.bytes), nullptr), d.put(ids), 3, out, 520));
+        std::vector<float> want(3 * 520, 0.0f);
+        REQUIRE_OK(cpu().embed(m.view(m.bytes.data(), nullptr), ids.data(), 3, want.data(), 520));
+        check_close(d.get(out, want.size()), want, {}, 1e-6, "embed");
+    }
+}
+
+}  // namespace
