@@ -126,8 +126,20 @@ Status Backend::copy_rows(void* dst, int64_t ds, const void* src, int64_t ss, in
 }
 
 Status Backend::fill(void* dst, int64_t stride, int64_t n, const void* value, int64_t value_bytes) {
-    for (int64_t t = 0; t < n; ++t)
-        std::memcpy(static_cast<uint8_t*>(dst) + t * stride, value, static_cast<size_t>(value_bytes));
+    auto* d = static_cast<uint8_t*>(dst);
+    if (n <= 0 || value_bytes <= 0) return {};
+    if (stride != value_bytes) {
+        for (int64_t t = 0; t < n; ++t) std::memcpy(d + t * stride, value, static_cast<size_t>(value_bytes));
+        return {};
+    }
+    // Contiguous: one value, then doubling copies (zeroing the FFN output is n_tokens * n_embd floats).
+    const uint64_t total = static_cast<uint64_t>(n) * static_cast<uint64_t>(value_bytes);
+    std::memcpy(d, value, static_cast<size_t>(value_bytes));
+    for (uint64_t done = static_cast<uint64_t>(value_bytes); done < total;) {
+        const uint64_t c = std::min(done, total - done);
+        std::memcpy(d + done, d, c);
+        done += c;
+    }
     return {};
 }
 
