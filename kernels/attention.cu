@@ -73,7 +73,8 @@ __global__ void __launch_bounds__(kAttnWarps * kWarp) attention_kernel(AttnDev<C
     float* out = a.out + (t * a.n_head + h) * a.dv;
     // Merge the warps' value sums a quarter of the register slots at a time (shared memory stays under 48 KB).
     constexpr int kQuarter = kMaxPerLane / 4;
-    for (int part = 0; part < 4; ++part) {
+#pragma unroll
+    for (int part = 0; part < 4; ++part) {  // unrolled: o[] is indexed by constants and stays in registers
 #pragma unroll
         for (int i = 0; i < kQuarter; ++i) s_o[warp][lane + i * kWarp] = o[part * kQuarter + i] * my_corr;
         __syncthreads();

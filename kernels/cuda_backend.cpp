@@ -139,18 +139,9 @@ public:
         MOE_ASSIGN_OR_RETURN(sc.x_conv, m_conv.get(sc.x_conv_bytes + 256, m_stream));
         return gemm(m_blas, wd, xp, ps, n, y, ys, sc, m_stream);
     }
-    Status matmul_batch(std::span<const MatmulJob> jobs, int64_t n) override {
-        for (const MatmulJob& j : jobs) MOE_RETURN_IF_ERROR(matmul(j.w, j.x, j.x_stride, n, j.y, j.y_stride, j.mode));
-        return {};
-    }
     Status matmul_transposed(const MatrixView& w, const float* x, int64_t xs, int64_t n, float* y,
                              int64_t ys) override {
         return gemv_transposed(weight_desc(w), x, xs, n, y, ys, m_stream);
-    }
-    Status matmul_transposed_batch(std::span<const MatmulJob> jobs, int64_t n) override {
-        for (const MatmulJob& j : jobs)
-            MOE_RETURN_IF_ERROR(matmul_transposed(j.w, j.x, j.x_stride, n, j.y, j.y_stride));
-        return {};
     }
     Status moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n, int64_t n_embd, int64_t k,
                    const int32_t* ids, const float* weights, float* y) override;

@@ -124,9 +124,10 @@ __global__ void route_kernel(RoutingParams p, const float* logits, const float* 
 Status route_experts(const RoutingParams& p, const float* logits, const float* bias, int64_t n_tokens, int32_t* ids,
                      float* weights, float* probs, cudaStream_t stream) {
     const char* op = "route_experts";
-    if (p.n_expert <= 0 || p.k <= 0 || p.k > p.n_expert || p.k > 64 || p.n_expert > 8192)
+    // Two floats per expert in shared memory: at most 4096 experts stay within the 48 KB default.
+    if (p.n_expert <= 0 || p.k <= 0 || p.k > p.n_expert || p.k > 64 || p.n_expert > 4096)
         return shape_error(op, "k = " + std::to_string(p.k) + " of " + std::to_string(p.n_expert) +
-                                   " experts (k <= 64, experts <= 8192)");
+                                   " experts (k <= 64, experts <= 4096)");
     if (p.n_group > 1 && (p.n_group > 64 || p.n_expert % p.n_group != 0 || p.n_group_used <= 0))
         return shape_error(op, std::to_string(p.n_group) + " groups for " + std::to_string(p.n_expert) + " experts");
     if (n_tokens <= 0) return {};

@@ -24,7 +24,8 @@ struct RoutingParams {
 };
 
 // logits: [n_tokens][n_expert]; bias: [n_expert] or null; ids/weights: [n_tokens][k]; probs (optional):
-// [n_tokens][n_expert]. All device memory. Errors: k > n_expert or > 64, groups that do not divide n_expert.
+// [n_tokens][n_expert]. All device memory. Errors: k > n_expert or > 64, more than 4096 experts, groups that do not
+// divide n_expert.
 Status route_experts(const RoutingParams& p, const float* logits, const float* bias, int64_t n_tokens, int32_t* ids,
                      float* weights, float* probs, cudaStream_t stream);
 

@@ -254,10 +254,7 @@ DevicePlanView device_plan(const ModelSource& src, DeviceChoice choice, bool exp
     if (!v.gpu) return v;
     v.free_bytes = sel.backend->info().memory_free_bytes;
     const uint64_t budget = v.free_bytes > (1ull << 30) ? v.free_bytes - (1ull << 30) : 0;
-    bool tied = true;
-    for (const WeightTensor& t : src.tensors())
-        if (t.name == "output.weight" || t.name == "lm_head.weight") tied = false;
-    plan_device_placement(src.tensors(), budget, experts_on_cpu, tied, &v.placement);
+    plan_device_placement(src.tensors(), budget, experts_on_cpu, &v.placement);
     return v;
 }
 

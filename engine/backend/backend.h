@@ -137,10 +137,11 @@ public:
     // y[t] = W x[t]; see cpu/cpu_matmul.h for the exact contract of these four.
     virtual Status matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
                           int64_t y_stride, ActivationMode mode = ActivationMode::Native) = 0;
-    virtual Status matmul_batch(std::span<const MatmulJob> jobs, int64_t n_tokens) = 0;
+    // The batches default to one product per job.
+    virtual Status matmul_batch(std::span<const MatmulJob> jobs, int64_t n_tokens);
     virtual Status matmul_transposed(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
                                      int64_t y_stride) = 0;
-    virtual Status matmul_transposed_batch(std::span<const MatmulJob> jobs, int64_t n_tokens) = 0;
+    virtual Status matmul_transposed_batch(std::span<const MatmulJob> jobs, int64_t n_tokens);
     virtual Status moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n_tokens, int64_t n_embd,
                            int64_t k, const int32_t* ids, const float* weights, float* y) = 0;
 

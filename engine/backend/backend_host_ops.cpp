@@ -82,6 +82,16 @@ void round_like_host(GgmlType type, float* x, int64_t n) {
     }
 }
 
+Status Backend::matmul_batch(std::span<const MatmulJob> jobs, int64_t n) {
+    for (const MatmulJob& j : jobs) MOE_RETURN_IF_ERROR(matmul(j.w, j.x, j.x_stride, n, j.y, j.y_stride, j.mode));
+    return {};
+}
+
+Status Backend::matmul_transposed_batch(std::span<const MatmulJob> jobs, int64_t n) {
+    for (const MatmulJob& j : jobs) MOE_RETURN_IF_ERROR(matmul_transposed(j.w, j.x, j.x_stride, n, j.y, j.y_stride));
+    return {};
+}
+
 Status Backend::upload(void* dst, const void* src, uint64_t n_bytes) {
     if (n_bytes) std::memmove(dst, src, n_bytes);
     return {};

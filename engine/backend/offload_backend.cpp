@@ -44,24 +44,15 @@ public:
                   ActivationMode mode) override {
         MatrixView dw;
         if (on_device(w, Op::Matmul, &dw)) return checked(m_dev->matmul(dw, x, xs, n, y, ys, mode));
-        return on_cpu(x, rows_bytes(n, xs, w.cols), nullptr, 0, y, rows_bytes(n, ys, w.rows), false,
+        return on_cpu(x, rows_bytes(n, xs, w.cols), y, rows_bytes(n, ys, w.rows),
                       [&](const float* hx, float* hy) { return m_cpu->matmul(w, hx, xs, n, hy, ys, mode); });
-    }
-    Status matmul_batch(std::span<const MatmulJob> jobs, int64_t n) override {
-        for (const MatmulJob& j : jobs) MOE_RETURN_IF_ERROR(matmul(j.w, j.x, j.x_stride, n, j.y, j.y_stride, j.mode));
-        return {};
     }
     Status matmul_transposed(const MatrixView& w, const float* x, int64_t xs, int64_t n, float* y,
                              int64_t ys) override {
         MatrixView dw;
         if (on_device(w, Op::MatmulTransposed, &dw)) return checked(m_dev->matmul_transposed(dw, x, xs, n, y, ys));
-        return on_cpu(x, rows_bytes(n, xs, w.rows), nullptr, 0, y, rows_bytes(n, ys, w.cols), false,
+        return on_cpu(x, rows_bytes(n, xs, w.rows), y, rows_bytes(n, ys, w.cols),
                       [&](const float* hx, float* hy) { return m_cpu->matmul_transposed(w, hx, xs, n, hy, ys); });
-    }
-    Status matmul_transposed_batch(std::span<const MatmulJob> jobs, int64_t n) override {
-        for (const MatmulJob& j : jobs)
-            MOE_RETURN_IF_ERROR(matmul_transposed(j.w, j.x, j.x_stride, n, j.y, j.y_stride));
-        return {};
     }
     Status moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n, int64_t n_embd, int64_t k,
                    const int32_t* ids, const float* weights, float* y) override;
@@ -170,19 +161,14 @@ private:
     static uint64_t rows_bytes(int64_t n, int64_t stride, int64_t width) {
         return n <= 0 ? 0 : uint64_t((n - 1) * stride + width) * 4;
     }
-    // Runs `op` on the CPU over host copies: x (x_bytes) and aux (aux_bytes, e.g. routing) are downloaded, y
-    // (y_bytes) is downloaded first when the op accumulates, then uploaded back.
+    // Runs `op` on the CPU over host copies: x (x_bytes) comes down; so does y (y_bytes: the op may accumulate,
+    // and a strided output's gaps hold other data), which goes back up afterwards.
     template <class F>
-    Status on_cpu(const void* x, uint64_t x_bytes, const void* aux, uint64_t aux_bytes, float* y, uint64_t y_bytes,
-                  bool accumulates, F&& op) {
+    Status on_cpu(const void* x, uint64_t x_bytes, float* y, uint64_t y_bytes, F&& op) {
         m_hx.resize(x_bytes / 4 + 1);
         m_hy.resize(y_bytes / 4 + 1);
         MOE_RETURN_IF_ERROR(checked(m_dev->download(m_hx.data(), x, x_bytes)));
-        if (aux_bytes) {
-            m_haux.resize(aux_bytes / 4 + 1);
-            MOE_RETURN_IF_ERROR(checked(m_dev->download(m_haux.data(), aux, aux_bytes)));
-        }
-        if (accumulates) MOE_RETURN_IF_ERROR(checked(m_dev->download(m_hy.data(), y, y_bytes)));
+        MOE_RETURN_IF_ERROR(checked(m_dev->download(m_hy.data(), y, y_bytes)));
         MOE_RETURN_IF_ERROR(op(m_hx.data(), m_hy.data()));
         return checked(m_dev->upload(y, m_hy.data(), y_bytes));
     }
@@ -227,10 +213,9 @@ Status Offload::moe_ffn(std::span<const SwigluWeights> experts, const float* x, 
     m_route_w.resize(size_t(n * k));
     MOE_RETURN_IF_ERROR(checked(m_dev->download(m_route.data(), ids, nk)));
     MOE_RETURN_IF_ERROR(checked(m_dev->download(m_route_w.data(), weights, nk)));
-    return on_cpu(x, uint64_t(n * n_embd) * 4, nullptr, 0, y, uint64_t(n * n_embd) * 4, true,
-                  [&](const float* hx, float* hy) {
-                      return m_cpu->moe_ffn(experts, hx, n, n_embd, k, m_route.data(), m_route_w.data(), hy);
-                  });
+    return on_cpu(x, uint64_t(n * n_embd) * 4, y, uint64_t(n * n_embd) * 4, [&](const float* hx, float* hy) {
+        return m_cpu->moe_ffn(experts, hx, n, n_embd, k, m_route.data(), m_route_w.data(), hy);
+    });
 }
 
 Status Offload::embed(const MatrixView& table, const int32_t* ids, int64_t n, float* out, int64_t os) {

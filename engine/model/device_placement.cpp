@@ -15,12 +15,8 @@ bool is_routed_expert_tensor(const std::string& name) {
     return name.find("_exps.") != std::string::npos || name.find(".mlp.experts.") != std::string::npos;
 }
 
-bool is_token_embedding_tensor(const std::string& name) {
-    return name == "token_embd.weight" || name.find("embed_tokens.") != std::string::npos;
-}
-
 std::vector<bool> plan_device_placement(const std::vector<WeightTensor>& tensors, uint64_t budget, bool experts_on_cpu,
-                                        bool tied_output, DevicePlacement* summary) {
+                                        DevicePlacement* summary) {
     std::vector<bool> placed(tensors.size(), false);
     DevicePlacement s;
     s.experts_on_cpu = experts_on_cpu;
@@ -31,7 +27,6 @@ std::vector<bool> plan_device_placement(const std::vector<WeightTensor>& tensors
             const WeightTensor& t = tensors[i];
             const bool expert = is_routed_expert_tensor(t.name);
             if (expert != (pass == 1) || (expert && experts_on_cpu)) continue;
-            if (is_token_embedding_tensor(t.name) && !tied_output) continue;
             const uint64_t bytes = t.n_bytes + scale_bytes(t);
             if (used + bytes > budget) continue;
             used += bytes;
@@ -52,12 +47,11 @@ std::vector<bool> plan_device_placement(const std::vector<WeightTensor>& tensors
     return placed;
 }
 
-Status place_model_weights(OffloadBackend& backend, const ModelSource& source, bool experts_on_cpu, bool tied_output,
+Status place_model_weights(OffloadBackend& backend, const ModelSource& source, bool experts_on_cpu,
                            DevicePlacement* summary) {
     const std::vector<WeightTensor>& tensors = source.tensors();
     DevicePlacement plan;
-    const std::vector<bool> placed =
-        plan_device_placement(tensors, backend.device_free_bytes(), experts_on_cpu, tied_output, &plan);
+    const std::vector<bool> placed = plan_device_placement(tensors, backend.device_free_bytes(), experts_on_cpu, &plan);
     DevicePlacement s;
     s.experts_on_cpu = experts_on_cpu;
     for (size_t i = 0; i < tensors.size(); ++i) {

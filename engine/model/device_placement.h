@@ -1,8 +1,8 @@
 // Which weights of a model go to the GPU (OffloadBackend::place) and which stay in host memory. The order is
 // the hybrid layout of llama.cpp's --cpu-moe / ktransformers: first everything a token always reads (attention,
 // norms, routers, dense layers, shared experts, the output head), then the routed experts while the device has
-// room (or none of them when experts_on_cpu). The token embedding stays on the host: its rows are gathered
-// there (unless it is also the output head).
+// room (or none of them when experts_on_cpu). The token embedding goes too (a decode step then never leaves the
+// device: it can be recorded as one CUDA graph).
 #pragma once
 
 #include "backend/offload_backend.h"
@@ -25,16 +25,14 @@ struct DevicePlacement {
 
 // GGUF `blk.N.ffn_{gate,up,down}_exps.weight`, HF `model.layers.N.mlp.experts.M.*`.
 bool is_routed_expert_tensor(const std::string& name);
-bool is_token_embedding_tensor(const std::string& name);
 
 // The plan for a device with `budget_bytes` for weights: placed[i] says whether tensors[i] goes to the device.
-// `tied_output`: the output head shares the embedding's bytes (then the embedding is placed like the head).
 std::vector<bool> plan_device_placement(const std::vector<WeightTensor>& tensors, uint64_t budget_bytes,
-                                        bool experts_on_cpu, bool tied_output, DevicePlacement* summary);
+                                        bool experts_on_cpu, DevicePlacement* summary);
 
 // Places the planned tensors (with their FP8 scales). A tensor that fails to upload (out of memory) stays on
 // the host and is counted there; only a device that stopped working is an error.
-Status place_model_weights(OffloadBackend& backend, const ModelSource& source, bool experts_on_cpu, bool tied_output,
+Status place_model_weights(OffloadBackend& backend, const ModelSource& source, bool experts_on_cpu,
                            DevicePlacement* summary);
 
 }  // namespace moe

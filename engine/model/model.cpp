@@ -86,8 +86,7 @@ Status Model::select_backend(const ModelLoadOptions& options) {
         return {};
     }
     auto offload = make_offload_backend(std::move(sel.backend), make_cpu_backend(options.n_threads));
-    const bool tied = m_weights.output.data == m_weights.tok_embd.data;
-    MOE_RETURN_IF_ERROR(place_model_weights(*offload, m_source, options.experts_on_cpu, tied, &m_placement));
+    MOE_RETURN_IF_ERROR(place_model_weights(*offload, m_source, options.experts_on_cpu, &m_placement));
     m_device_name = offload->device().info().name;
     m_offload = offload.get();
     m_on_gpu = true;
