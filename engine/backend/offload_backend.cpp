@@ -223,7 +223,7 @@ Status Offload::embed(const MatrixView& table, const int32_t* ids, int64_t n, fl
     if (on_device(table, Op::Matmul, &dt)) return checked(m_dev->embed(dt, ids, n, out, os));
     m_route.resize(size_t(n));
     MOE_RETURN_IF_ERROR(checked(m_dev->download(m_route.data(), ids, uint64_t(n) * 4)));
-    return on_cpu(ids, 0, nullptr, 0, out, rows_bytes(n, os, table.cols), false,
+    return on_cpu(ids, 0, out, rows_bytes(n, os, table.cols),
                   [&](const float*, float* hy) { return m_cpu->embed(table, m_route.data(), n, hy, os); });
 }
 
