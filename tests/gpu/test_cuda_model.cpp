@@ -1,5 +1,5 @@
 // Whole models on the GPU (--device cuda: the plugin, weights placed on the device, OffloadBackend) against the
-// CPU engine and the llama.cpp references of shared/fixtures, for every fixture model and both prompts, with the
+// CPU engine and the llama.cpp references of shared/fixtures, for every fixture model and both prompts (text, ids), with the
 // fixture README's tolerances (section 5): F32 files max |dlogit| <= 1e-4 at every prompt position and every
 // greedy step, equal expert sets, weights within 1e-5; quantized files max <= 1e-2, rms <= 2e-3, >= 97% sets.
 // And a whole generation at temperature 0 equal to the CPU's token for token on the F32 fixtures, also with the
@@ -156,8 +156,8 @@ void check_case(const std::string& name, const std::string& which) {
     MOE_TEST(fn##_text) {             \
         check_case(model, "text");    \
     }                                 \
-    MOE_TEST(fn##_chat) {             \
-        check_case(model, "chat");    \
+    MOE_TEST(fn##_ids) {              \
+        check_case(model, "ids");     \
     }
 
 MOE_GPU_MODEL_CASE(ds1_f32, "fx-ds1-f32")
