@@ -86,6 +86,7 @@ public:
         cudaStreamSynchronize(m_stream);
         for (auto& [k, v] : m_expert_tables) cudaFree(v.device);
         for (auto& [k, v] : m_freq_factors) cudaFree(v);
+        for (auto& [k, v] : m_job_tables) cudaFree(v);
         for (auto& [k, g] : m_graphs) cudaGraphExecDestroy(g.exec);
         cublasDestroy(m_blas);
         cudaStreamDestroy(m_stream);
@@ -142,6 +143,22 @@ public:
     Status matmul_transposed(const MatrixView& w, const float* x, int64_t xs, int64_t n, float* y,
                              int64_t ys) override {
         return gemv_transposed(weight_desc(w), x, xs, n, y, ys, m_stream);
+    }
+    // One launch for a decode step's per-head products when they need no rounding (Float mode or float weights);
+    // otherwise one product per job.
+    Status matmul_batch(std::span<const MatmulJob> jobs, int64_t n) override {
+        if (n == 1 && jobs.size() > 2) {
+            Result<bool> done = batched(jobs, false);
+            if (!done.ok() || *done) return done.status();
+        }
+        return Backend::matmul_batch(jobs, n);
+    }
+    Status matmul_transposed_batch(std::span<const MatmulJob> jobs, int64_t n) override {
+        if (n == 1 && jobs.size() > 2) {
+            Result<bool> done = batched(jobs, true);
+            if (!done.ok() || *done) return done.status();
+        }
+        return Backend::matmul_transposed_batch(jobs, n);
     }
     Status moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n, int64_t n_embd, int64_t k,
                    const int32_t* ids, const float* weights, float* y) override;
@@ -297,6 +314,44 @@ private:
         m_freq_factors[host] = d;
         return static_cast<const float*>(d);
     }
+    // Runs single-token jobs of one type as one launch when they qualify (returns false otherwise). Job tables
+    // are uploaded once per distinct content (a decode step's tables repeat from token to token).
+    Result<bool> batched(std::span<const MatmulJob> jobs, bool transposed) {
+        const GgmlType type = jobs[0].w.type;
+        std::vector<GemvJob> table(jobs.size());
+        int64_t max_out = 0;
+        for (size_t i = 0; i < jobs.size(); ++i) {
+            const MatmulJob& j = jobs[i];
+            const bool aligned = (reinterpret_cast<uintptr_t>(j.x) & 15) == 0;
+            if (j.w.type != type || (!transposed && act_round_for(type, j.mode) != ActRound::None) ||
+                (!transposed && !aligned))
+                return false;
+            MOE_RETURN_IF_ERROR(check_weight("matmul_batch", weight_desc(j.w)));
+            table[i] = GemvJob{weight_desc(j.w), j.x, j.y};
+            max_out = std::max(max_out, transposed ? j.w.cols : j.w.rows);
+        }
+        // The key spells out the fields (the struct's padding bytes are not reliably zero).
+        std::string key(1, transposed ? 't' : 'n');
+        const auto put = [&key](auto v) { key.append(reinterpret_cast<const char*>(&v), sizeof v); };
+        for (const GemvJob& j : table) {
+            put(uint32_t(j.w.type)), put(j.w.data), put(j.w.row_bytes), put(j.w.rows), put(j.w.cols);
+            put(j.w.scales), put(j.w.scale_row0), put(j.w.scale_cols), put(j.x), put(j.y);
+        }
+        auto it = m_job_tables.find(key);
+        if (it == m_job_tables.end()) {
+            void* d = nullptr;
+            MOE_RETURN_IF_ERROR(cuda_error(cudaMalloc(&d, table.size() * sizeof(GemvJob)), "job table"));
+            MOE_RETURN_IF_ERROR(cuda_error(
+                cudaMemcpyAsync(d, table.data(), table.size() * sizeof(GemvJob), cudaMemcpyHostToDevice, m_stream),
+                "job table"));
+            MOE_RETURN_IF_ERROR(cuda_error(cudaStreamSynchronize(m_stream), "job table"));
+            it = m_job_tables.emplace(std::move(key), d).first;
+        }
+        MOE_RETURN_IF_ERROR(gemv_jobs(type, static_cast<const GemvJob*>(it->second), int64_t(table.size()), max_out,
+                                      transposed, m_stream));
+        return true;
+    }
+
     // The experts' descriptors on the device, uploaded once per distinct list (keyed by the span's address and
     // checked against its contents).
     Result<const ExpertDesc*> expert_table(std::span<const SwigluWeights> experts);
@@ -322,6 +377,7 @@ private:
     uint64_t m_record_generation = 0;
     std::map<const void*, ExpertTable> m_expert_tables;
     std::map<const float*, void*> m_freq_factors;
+    std::map<std::string, void*> m_job_tables;
 };
 
 Result<const ExpertDesc*> CudaBackend::expert_table(std::span<const SwigluWeights> experts) {

@@ -47,6 +47,38 @@ __global__ void gemv_t_kernel(WeightDesc w, const float* x, int64_t xs, int64_t 
     y[t * ys + c] = acc;
 }
 
+// grid (ceil(max_rows / 16), n_jobs): the gemv_kernel of one token for job blockIdx.y.
+template <GgmlType T>
+__global__ void __launch_bounds__(kWarpsPerBlock * kWarp) gemv_jobs_kernel(const GemvJob* jobs) {
+    const GemvJob& job = jobs[blockIdx.y];
+    if (job.w.type != T) return;
+    const int lane = threadIdx.x % kWarp;
+    const int64_t r0 = (int64_t(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarp) * kRowsPerWarp;
+    if (r0 >= job.w.rows) return;
+    int64_t rows[kRowsPerWarp];
+#pragma unroll
+    for (int i = 0; i < kRowsPerWarp; ++i) rows[i] = min(r0 + i, job.w.rows - 1);
+    float acc[kRowsPerWarp][1] = {};
+    lane_row_dots<T, kRowsPerWarp, 1>(job.w, rows, job.x, 0, lane, acc);
+#pragma unroll
+    for (int i = 0; i < kRowsPerWarp; ++i) {
+        const float s = warp_sum(acc[i][0]);
+        if (lane == 0 && r0 + i < job.w.rows) job.y[r0 + i] = s;
+    }
+}
+
+// grid (ceil(max_cols / 128), n_jobs): gemv_t_kernel of one token for job blockIdx.y.
+template <GgmlType T>
+__global__ void gemv_t_jobs_kernel(const GemvJob* jobs) {
+    const GemvJob& job = jobs[blockIdx.y];
+    if (job.w.type != T) return;
+    const int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (c >= job.w.cols) return;
+    float acc = 0.0f;
+    for (int64_t r = 0; r < job.w.rows; ++r) acc += job.x[r] * dequant_elem<T>(job.w, r, c);
+    job.y[c] = acc;
+}
+
 template <GgmlType T>
 void launch_gemv(const WeightDesc& w, const float* x, int64_t xs, int64_t n, float* y, int64_t ys, cudaStream_t s) {
     const unsigned grid = blocks_for(w.rows, kWarpsPerBlock * kRowsPerWarp);
@@ -103,6 +135,21 @@ Status gemv(const WeightDesc& w, const float* x, int64_t xs, int64_t n, float* y
                                    " (needs >= " + std::to_string(w.rows) + ")");
     if (n == 0) return {};
     dispatch_weight_type(w.type, [&]<GgmlType T>() { launch_gemv<T>(w, x, xs, n, y, ys, stream); });
+    return launch_status(op);
+}
+
+Status gemv_jobs(GgmlType type, const GemvJob* jobs, int64_t n_jobs, int64_t max_out, bool transposed,
+                 cudaStream_t stream) {
+    const char* op = "gemv_jobs";
+    if (n_jobs <= 0 || n_jobs > 65535 || max_out <= 0) return shape_error(op, "1..65535 jobs with outputs");
+    const bool ok = dispatch_weight_type(type, [&]<GgmlType T>() {
+        if (transposed)
+            gemv_t_jobs_kernel<T><<<dim3(blocks_for(max_out, 128), unsigned(n_jobs)), 128, 0, stream>>>(jobs);
+        else
+            gemv_jobs_kernel<T><<<dim3(blocks_for(max_out, kWarpsPerBlock * kRowsPerWarp), unsigned(n_jobs)),
+                                  kWarpsPerBlock * kWarp, 0, stream>>>(jobs);
+    });
+    if (!ok) return shape_error(op, std::string("no CUDA kernel for ") + ggml_type_name(type));
     return launch_status(op);
 }
 

@@ -27,6 +27,19 @@ Status gemv(const WeightDesc& w, const float* xp, int64_t xp_stride, int64_t n_t
 Status gemv_transposed(const WeightDesc& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
                        int64_t y_stride, cudaStream_t stream);
 
+// One product of a batch of single-token products (the per-head W_UK / W_UV of absorbed MLA): y = W x, with x
+// already rounded (or float) and 16-byte aligned.
+struct GemvJob {
+    WeightDesc w;
+    const float* x = nullptr;
+    float* y = nullptr;
+};
+
+// Every job of `jobs` (a device table of n_jobs) whose weights have type `type`, in one launch: y_j = W_j x_j for
+// one token (transposed: y_j[c] = sum_r x_j[r] W_j[r][c]). max_out: the largest output width among the jobs.
+Status gemv_jobs(GgmlType type, const GemvJob* jobs, int64_t n_jobs, int64_t max_out, bool transposed,
+                 cudaStream_t stream);
+
 // The shape checks gemv() does (shared with the MoE and GEMM launchers): type handled, cols a multiple of the
 // block, row_bytes large enough, FP8 scales present.
 Status check_weight(const char* op, const WeightDesc& w);

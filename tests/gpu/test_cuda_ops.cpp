@@ -560,3 +560,43 @@ MOE_TEST(forward_steps_against_cpu) {
 }
 
 }  // namespace
+
+namespace {
+
+// The per-head products of a decode step as one launch (CudaBackend::matmul_batch / matmul_transposed_batch)
+// against the CPU's batches.
+MOE_TEST(batched_head_products_against_cpu) {
+    for (GgmlType t : {GgmlType::BF16, GgmlType::F16, GgmlType::Q8_0, GgmlType::F32}) {
+        const int64_t H = 5, rows = 64, cols = 128;
+        std::vector<HostMatrix> m;
+        for (int64_t h = 0; h < H; ++h) m.push_back(random_matrix(t, rows, cols));
+        const std::vector<float> x = randn(H * cols);
+        for (bool transposed : {false, true}) {
+            Dev d;
+            const float* dx = d.put(x);
+            const int64_t out_w = transposed ? cols : rows, in_w = transposed ? rows : cols;
+            float* dy = d.put(std::vector<float>(size_t(H * out_w), 0.0f));
+            std::vector<float> want(size_t(H * out_w), 0.0f);
+            std::vector<MatmulJob> gj, cj;
+            for (int64_t h = 0; h < H; ++h) {
+                gj.push_back({m[h].view(d.put(m[h].bytes), nullptr), dx + h * in_w, H * in_w, dy + h * out_w, H * out_w,
+                              ActivationMode::Float});
+                cj.push_back({m[h].view(m[h].bytes.data(), nullptr), x.data() + h * in_w, H * in_w,
+                              want.data() + h * out_w, H * out_w, ActivationMode::Float});
+            }
+            if (transposed) {
+                REQUIRE_OK(gpu().matmul_transposed_batch(gj, 1));
+                REQUIRE_OK(cpu().matmul_transposed_batch(cj, 1));
+            } else {
+                REQUIRE_OK(gpu().matmul_batch(gj, 1));
+                REQUIRE_OK(cpu().matmul_batch(cj, 1));
+            }
+            // Twice: the second call reuses the uploaded job table.
+            if (!transposed) REQUIRE_OK(gpu().matmul_batch(gj, 1));
+            check_close(d.get(dy, want.size()), want, {}, 1e-4,
+                        std::string("batched ") + (transposed ? "transposed " : "") + ggml_type_name(t));
+        }
+    }
+}
+
+}  // namespace
