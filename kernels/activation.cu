@@ -52,7 +52,8 @@ __global__ void round_q8_k(const float* x, int64_t xs, float* y, int64_t ys) {
     __syncthreads();
     if (i == 0) {
         for (int w = 1; w < 8; ++w)
-            if (s_ax[w] > s_ax[0] || (s_ax[w] == s_ax[0] && s_idx[w] < s_idx[0])) s_ax[0] = s_ax[w], s_idx[0] = s_idx[w];
+            if (s_ax[w] > s_ax[0] || (s_ax[w] == s_ax[0] && s_idx[w] < s_idx[0]))
+                s_ax[0] = s_ax[w], s_idx[0] = s_idx[w];
         s_max = x[base + s_idx[0]];
     }
     __syncthreads();
@@ -72,17 +73,30 @@ __global__ void round_q8_k(const float* x, int64_t xs, float* y, int64_t ys) {
 ActRound act_round_for(GgmlType type, ActivationMode mode) {
     if (mode == ActivationMode::Float) return ActRound::None;
     switch (type) {
-        case GgmlType::Q8_0: case GgmlType::Q4_0: case GgmlType::Q4_1: case GgmlType::Q5_0: case GgmlType::Q5_1:
+        case GgmlType::Q8_0:
+        case GgmlType::Q4_0:
+        case GgmlType::Q4_1:
+        case GgmlType::Q5_0:
+        case GgmlType::Q5_1:
             return ActRound::Q8_0;
-        case GgmlType::Q2_K: case GgmlType::Q3_K: case GgmlType::Q4_K: case GgmlType::Q5_K: case GgmlType::Q6_K:
+        case GgmlType::Q2_K:
+        case GgmlType::Q3_K:
+        case GgmlType::Q4_K:
+        case GgmlType::Q5_K:
+        case GgmlType::Q6_K:
             return ActRound::Q8_K;
-        case GgmlType::F16: return ActRound::F16;
-        case GgmlType::BF16: return ActRound::BF16;
-        default: return ActRound::None;
+        case GgmlType::F16:
+            return ActRound::F16;
+        case GgmlType::BF16:
+            return ActRound::BF16;
+        default:
+            return ActRound::None;
     }
 }
 
-int64_t act_round_block(ActRound r) { return r == ActRound::Q8_0 ? 32 : r == ActRound::Q8_K ? 256 : 1; }
+int64_t act_round_block(ActRound r) {
+    return r == ActRound::Q8_0 ? 32 : r == ActRound::Q8_K ? 256 : 1;
+}
 
 Status round_activations(ActRound r, const float* x, int64_t xs, int64_t n, int64_t cols, float* y, int64_t ys,
                          cudaStream_t stream) {
@@ -98,13 +112,16 @@ Status round_activations(ActRound r, const float* x, int64_t xs, int64_t n, int6
     switch (r) {
         case ActRound::None:
             if (x == y && xs == ys) return {};
-            round_elementwise<ActRound::None><<<dim3(blocks_for(cols, 256), unsigned(n)), 256, 0, stream>>>(x, xs, cols, y, ys);
+            round_elementwise<ActRound::None>
+                <<<dim3(blocks_for(cols, 256), unsigned(n)), 256, 0, stream>>>(x, xs, cols, y, ys);
             break;
         case ActRound::F16:
-            round_elementwise<ActRound::F16><<<dim3(blocks_for(cols, 256), unsigned(n)), 256, 0, stream>>>(x, xs, cols, y, ys);
+            round_elementwise<ActRound::F16>
+                <<<dim3(blocks_for(cols, 256), unsigned(n)), 256, 0, stream>>>(x, xs, cols, y, ys);
             break;
         case ActRound::BF16:
-            round_elementwise<ActRound::BF16><<<dim3(blocks_for(cols, 256), unsigned(n)), 256, 0, stream>>>(x, xs, cols, y, ys);
+            round_elementwise<ActRound::BF16>
+                <<<dim3(blocks_for(cols, 256), unsigned(n)), 256, 0, stream>>>(x, xs, cols, y, ys);
             break;
         case ActRound::Q8_0:
             round_q8_0<<<dim3(blocks_for(cols / 32, 8), unsigned(n)), 256, 0, stream>>>(x, xs, cols / 32, y, ys);

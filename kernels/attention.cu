@@ -26,11 +26,15 @@ struct AttnDev {
     float* out;
 };
 
-__device__ __forceinline__ float load_c(const float* p) { return *p; }
-__device__ __forceinline__ float load_c(const uint16_t* p) { return half_bits_to_float(*p); }
+__device__ __forceinline__ float load_c(const float* p) {
+    return *p;
+}
+__device__ __forceinline__ float load_c(const uint16_t* p) {
+    return half_bits_to_float(*p);
+}
 
 template <class C>
-__global__ void __launch_bounds__(kAttnWarps * kWarp) attention_kernel(AttnDev<C> a) {
+__global__ void __launch_bounds__(kAttnWarps* kWarp) attention_kernel(AttnDev<C> a) {
     __shared__ float s_q[kMaxPerLane * kWarp];
     __shared__ float s_m[kAttnWarps], s_l[kAttnWarps];
     __shared__ float s_o[kAttnWarps][kMaxPerLane * kWarp / 4];  // reused per quarter of dv while merging
@@ -108,12 +112,12 @@ Status mla_attention(const MlaAttentionArgs& a, cudaStream_t stream) {
     if (a.n_tokens == 0) return {};
     // Absorbed MLA = MQA: one kv head, key = the whole row [c | k_pe], value = c.
     if (a.cache) {
-        AttnDev<float> d{a.q, row, a.n_head * row, a.cache, a.cache, row, row, 0, 0, row, a.kv_lora, a.n_head, a.n_head,
-                         a.pos, a.kq_scale, a.out};
+        AttnDev<float> d{a.q, row, a.n_head * row, a.cache,  a.cache,  row,   row,        0,
+                         0,   row, a.kv_lora,      a.n_head, a.n_head, a.pos, a.kq_scale, a.out};
         return launch(d, a.n_tokens, op, stream);
     }
-    AttnDev<uint16_t> d{a.q, row, a.n_head * row, a.cache_f16, a.cache_f16, row, row, 0, 0, row, a.kv_lora, a.n_head,
-                        a.n_head, a.pos, a.kq_scale, a.out};
+    AttnDev<uint16_t> d{a.q, row, a.n_head * row, a.cache_f16, a.cache_f16, row,   row,        0,
+                        0,   row, a.kv_lora,      a.n_head,    a.n_head,    a.pos, a.kq_scale, a.out};
     return launch(d, a.n_tokens, op, stream);
 }
 
@@ -128,12 +132,20 @@ Status mha_attention(const MhaAttentionArgs& a, cudaStream_t stream) {
     if (a.n_tokens == 0) return {};
     const int64_t ks = a.n_head_kv * a.head_dim_k, vs = a.n_head_kv * a.head_dim_v, group = a.n_head / a.n_head_kv;
     if (a.k) {
-        AttnDev<float> d{a.q, a.head_dim_k, a.n_head * a.head_dim_k, a.k, a.v, ks, vs, a.head_dim_k, a.head_dim_v,
-                         a.head_dim_k, a.head_dim_v, a.n_head, group, a.pos, a.kq_scale, a.out};
+        AttnDev<float> d{a.q,          a.head_dim_k, a.n_head * a.head_dim_k,
+                         a.k,          a.v,          ks,
+                         vs,           a.head_dim_k, a.head_dim_v,
+                         a.head_dim_k, a.head_dim_v, a.n_head,
+                         group,        a.pos,        a.kq_scale,
+                         a.out};
         return launch(d, a.n_tokens, op, stream);
     }
-    AttnDev<uint16_t> d{a.q, a.head_dim_k, a.n_head * a.head_dim_k, a.k_f16, a.v_f16, ks, vs, a.head_dim_k,
-                        a.head_dim_v, a.head_dim_k, a.head_dim_v, a.n_head, group, a.pos, a.kq_scale, a.out};
+    AttnDev<uint16_t> d{a.q,          a.head_dim_k, a.n_head * a.head_dim_k,
+                        a.k_f16,      a.v_f16,      ks,
+                        vs,           a.head_dim_k, a.head_dim_v,
+                        a.head_dim_k, a.head_dim_v, a.n_head,
+                        group,        a.pos,        a.kq_scale,
+                        a.out};
     return launch(d, a.n_tokens, op, stream);
 }
 

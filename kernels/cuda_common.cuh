@@ -18,9 +18,13 @@ inline Status cuda_status(cudaError_t e, const char* op) {
     return Status::error(std::string(op) + ": " + cudaGetErrorString(e) + " (" + cudaGetErrorName(e) + ")");
 }
 // The launch error of the kernel just launched (bad configuration, no device code for this GPU, ...).
-inline Status launch_status(const char* op) { return cuda_status(cudaGetLastError(), op); }
+inline Status launch_status(const char* op) {
+    return cuda_status(cudaGetLastError(), op);
+}
 
-inline Status shape_error(const char* op, const std::string& what) { return Status::error(std::string(op) + ": " + what); }
+inline Status shape_error(const char* op, const std::string& what) {
+    return Status::error(std::string(op) + ": " + what);
+}
 
 constexpr int kWarp = 32;
 
@@ -40,14 +44,18 @@ __device__ __forceinline__ float half_bits_to_float(uint16_t h) {
     return __half2float(__ushort_as_half(h));
 }
 // float -> fp16 -> float, round to nearest even (like fp32_to_fp16; NaN stays NaN, overflow gives inf).
-__device__ __forceinline__ float round_fp16(float x) { return __half2float(__float2half_rn(x)); }
+__device__ __forceinline__ float round_fp16(float x) {
+    return __half2float(__float2half_rn(x));
+}
 // float -> bf16 -> float with the CPU's rounding (nearest even; NaN kept quiet).
 __device__ __forceinline__ float round_bf16(float x) {
     const uint32_t u = __float_as_uint(x);
     if ((u & 0x7fffffffu) > 0x7f800000u) return __uint_as_float(((u >> 16) | 0x40u) << 16);
     return __uint_as_float(((u + 0x7fffu + ((u >> 16) & 1u)) >> 16) << 16);
 }
-__device__ __forceinline__ float bf16_bits_to_float(uint16_t h) { return __uint_as_float(uint32_t(h) << 16); }
+__device__ __forceinline__ float bf16_bits_to_float(uint16_t h) {
+    return __uint_as_float(uint32_t(h) << 16);
+}
 
 // FP8 E4M3 (fn): no infinities, 0x7f/0xff are NaN, subnormals m/8 * 2^-6 (like fp8_e4m3_to_fp32).
 __device__ __forceinline__ float fp8_e4m3_to_float(uint8_t v) {
@@ -63,7 +71,9 @@ __device__ __forceinline__ float fp8_e4m3_to_float(uint8_t v) {
 }
 
 // Little-endian loads from byte pointers of any alignment (GGUF blocks are 2-byte aligned at best).
-__device__ __forceinline__ uint16_t load_u16(const uint8_t* p) { return uint16_t(p[0] | (uint16_t(p[1]) << 8)); }
+__device__ __forceinline__ uint16_t load_u16(const uint8_t* p) {
+    return uint16_t(p[0] | (uint16_t(p[1]) << 8));
+}
 __device__ __forceinline__ float load_f32_unaligned(const uint8_t* p) {
     return __uint_as_float(uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24));
 }
@@ -75,6 +85,8 @@ __device__ __forceinline__ float silu(float v) {
     return v / (1.0f + expf(-v));
 }
 
-inline unsigned blocks_for(int64_t n, int per_block) { return static_cast<unsigned>((n + per_block - 1) / per_block); }
+inline unsigned blocks_for(int64_t n, int per_block) {
+    return static_cast<unsigned>((n + per_block - 1) / per_block);
+}
 
 }  // namespace moe::cuda

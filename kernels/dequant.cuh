@@ -61,7 +61,8 @@ __device__ __forceinline__ void dequant_chunk(const WeightDesc& w, int64_t r, in
                 const uint4 v = __ldg(reinterpret_cast<const uint4*>(p) + i);
                 const uint32_t u[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
-                for (int k = 0; k < 16; ++k) out[16 * i + k] = fp8_e4m3_to_float(uint8_t(u[k / 4] >> (8 * (k % 4)))) * s;
+                for (int k = 0; k < 16; ++k)
+                    out[16 * i + k] = fp8_e4m3_to_float(uint8_t(u[k / 4] >> (8 * (k % 4)))) * s;
             }
         } else {
 #pragma unroll
@@ -154,31 +155,63 @@ __device__ __forceinline__ float dequant_elem(const WeightDesc& w, int64_t r, in
 template <class F>
 bool dispatch_weight_type(GgmlType t, F&& f) {
     switch (t) {
-        case GgmlType::F32: f.template operator()<GgmlType::F32>(); return true;
-        case GgmlType::F16: f.template operator()<GgmlType::F16>(); return true;
-        case GgmlType::BF16: f.template operator()<GgmlType::BF16>(); return true;
-        case GgmlType::Q8_0: f.template operator()<GgmlType::Q8_0>(); return true;
-        case GgmlType::Q4_0: f.template operator()<GgmlType::Q4_0>(); return true;
-        case GgmlType::Q4_K: f.template operator()<GgmlType::Q4_K>(); return true;
-        case GgmlType::Q5_K: f.template operator()<GgmlType::Q5_K>(); return true;
-        case GgmlType::Q6_K: f.template operator()<GgmlType::Q6_K>(); return true;
-        case GgmlType::F8_E4M3_B128: f.template operator()<GgmlType::F8_E4M3_B128>(); return true;
-        default: return false;
+        case GgmlType::F32:
+            f.template operator()<GgmlType::F32>();
+            return true;
+        case GgmlType::F16:
+            f.template operator()<GgmlType::F16>();
+            return true;
+        case GgmlType::BF16:
+            f.template operator()<GgmlType::BF16>();
+            return true;
+        case GgmlType::Q8_0:
+            f.template operator()<GgmlType::Q8_0>();
+            return true;
+        case GgmlType::Q4_0:
+            f.template operator()<GgmlType::Q4_0>();
+            return true;
+        case GgmlType::Q4_K:
+            f.template operator()<GgmlType::Q4_K>();
+            return true;
+        case GgmlType::Q5_K:
+            f.template operator()<GgmlType::Q5_K>();
+            return true;
+        case GgmlType::Q6_K:
+            f.template operator()<GgmlType::Q6_K>();
+            return true;
+        case GgmlType::F8_E4M3_B128:
+            f.template operator()<GgmlType::F8_E4M3_B128>();
+            return true;
+        default:
+            return false;
     }
 }
 
 // Elements per block of the types above (1 for element types).
 inline int64_t weight_block_elems(GgmlType t) {
     switch (t) {
-        case GgmlType::Q8_0: case GgmlType::Q4_0: return 32;
-        case GgmlType::Q4_K: case GgmlType::Q5_K: case GgmlType::Q6_K: return 256;
-        default: return 1;
+        case GgmlType::Q8_0:
+        case GgmlType::Q4_0:
+            return 32;
+        case GgmlType::Q4_K:
+        case GgmlType::Q5_K:
+        case GgmlType::Q6_K:
+            return 256;
+        default:
+            return 1;
     }
 }
 inline bool has_device_kernels(GgmlType t) {
     switch (t) {
-        case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16: case GgmlType::Q8_0: case GgmlType::Q4_0:
-        case GgmlType::Q4_K: case GgmlType::Q5_K: case GgmlType::Q6_K: case GgmlType::F8_E4M3_B128:
+        case GgmlType::F32:
+        case GgmlType::F16:
+        case GgmlType::BF16:
+        case GgmlType::Q8_0:
+        case GgmlType::Q4_0:
+        case GgmlType::Q4_K:
+        case GgmlType::Q5_K:
+        case GgmlType::Q6_K:
+        case GgmlType::F8_E4M3_B128:
             return true;
         default:
             return false;

@@ -15,7 +15,6 @@ __global__ void add_kernel(float* y, const float* x, int64_t n) {
     if (i < n) y[i] += x[i];
 }
 
-
 __global__ void swiglu_kernel(float* g, const float* u, int64_t stride, int64_t n) {
     const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     const int64_t t = blockIdx.y;
@@ -86,7 +85,8 @@ __global__ void write_rows_kernel(void* dst, int64_t width, const int32_t* pos, 
 }
 
 Status rows_check(const char* op, int64_t n, int64_t cols) {
-    if (n < 0 || n > 65535 || cols < 0) return shape_error(op, std::to_string(n) + " rows (at most 65535) of " + std::to_string(cols));
+    if (n < 0 || n > 65535 || cols < 0)
+        return shape_error(op, std::to_string(n) + " rows (at most 65535) of " + std::to_string(cols));
     return {};
 }
 
@@ -112,13 +112,15 @@ Status get_rows(const WeightDesc& w, const int32_t* ids, int64_t n, float* out, 
     if (n < 0 || n > 2147483647 || os < w.cols) return shape_error(op, "bad token count or output stride");
     if (w.cols % weight_block_elems(w.type) != 0) return shape_error(op, "row width is not a whole number of blocks");
     if (n == 0) return {};
-    if (!dispatch_weight_type(w.type, [&]<GgmlType T>() { get_rows_kernel<T><<<unsigned(n), 128, 0, stream>>>(w, ids, out, os); }))
+    if (!dispatch_weight_type(
+            w.type, [&]<GgmlType T>() { get_rows_kernel<T><<<unsigned(n), 128, 0, stream>>>(w, ids, out, os); }))
         return shape_error(op, std::string("no CUDA kernel for ") + ggml_type_name(w.type));
     return launch_status(op);
 }
 
 Status fill_rows(void* dst, int64_t stride, int64_t n, const void* value, int64_t vb, cudaStream_t stream) {
-    if (vb < 0 || vb > 16 || n < 0 || (n > 1 && stride < vb)) return shape_error("fill", "value of 0..16 bytes, stride >= it");
+    if (vb < 0 || vb > 16 || n < 0 || (n > 1 && stride < vb))
+        return shape_error("fill", "value of 0..16 bytes, stride >= it");
     if (n == 0 || vb == 0) return {};
     FillValue v{};
     std::memcpy(v.bytes, value, size_t(vb));

@@ -18,14 +18,20 @@ Tile tile_type(GgmlType t) {
     if (t == GgmlType::BF16) return Tile::BF16;
     return Tile::F16;
 }
-uint64_t tile_elem_bytes(Tile t) { return t == Tile::F32 ? 4 : 2; }
+uint64_t tile_elem_bytes(Tile t) {
+    return t == Tile::F32 ? 4 : 2;
+}
 
 template <class O>
 __device__ __forceinline__ O to_tile(float v);
 template <>
-__device__ __forceinline__ __half to_tile<__half>(float v) { return __float2half_rn(v); }
+__device__ __forceinline__ __half to_tile<__half>(float v) {
+    return __float2half_rn(v);
+}
 template <>
-__device__ __forceinline__ __nv_bfloat16 to_tile<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+__device__ __forceinline__ __nv_bfloat16 to_tile<__nv_bfloat16>(float v) {
+    return __float2bfloat16_rn(v);
+}
 
 // grid (ceil(chunks / 128), n_rows): one thread per 32-element chunk, then the element tail.
 template <GgmlType T, class O>
@@ -42,7 +48,8 @@ __global__ void dequant_rows_kernel(WeightDesc w, int64_t row0, O* out) {
     }
     if constexpr (is_element_type(T)) {
         if (blockIdx.x == 0)
-            for (int64_t c = 32 * n_full + threadIdx.x; c < w.cols; c += blockDim.x) o[c] = to_tile<O>(dequant_elem<T>(w, row0 + r, c));
+            for (int64_t c = 32 * n_full + threadIdx.x; c < w.cols; c += blockDim.x)
+                o[c] = to_tile<O>(dequant_elem<T>(w, row0 + r, c));
     }
 }
 
@@ -56,7 +63,8 @@ __global__ void convert_kernel(const float* x, int64_t xs, int64_t cols, O* out)
 template <class O>
 Status launch_dequant(const WeightDesc& w, int64_t row0, int64_t n_rows, O* out, cudaStream_t stream) {
     const dim3 grid(std::max(1u, blocks_for(w.cols / 32, 128)), unsigned(n_rows));
-    if (!dispatch_weight_type(w.type, [&]<GgmlType T>() { dequant_rows_kernel<T, O><<<grid, 128, 0, stream>>>(w, row0, out); }))
+    if (!dispatch_weight_type(w.type,
+                              [&]<GgmlType T>() { dequant_rows_kernel<T, O><<<grid, 128, 0, stream>>>(w, row0, out); }))
         return shape_error("dequantize_rows", std::string("no CUDA kernel for ") + ggml_type_name(w.type));
     return launch_status("dequantize_rows");
 }
@@ -65,14 +73,22 @@ Status launch_dequant(const WeightDesc& w, int64_t row0, int64_t n_rows, O* out,
 
 const char* cublas_status_name(cublasStatus_t s) {
     switch (s) {
-        case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
-        case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
-        case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
-        case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
-        case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
-        case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
-        case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
-        default: return "cuBLAS error";
+        case CUBLAS_STATUS_SUCCESS:
+            return "CUBLAS_STATUS_SUCCESS";
+        case CUBLAS_STATUS_NOT_INITIALIZED:
+            return "CUBLAS_STATUS_NOT_INITIALIZED";
+        case CUBLAS_STATUS_ALLOC_FAILED:
+            return "CUBLAS_STATUS_ALLOC_FAILED";
+        case CUBLAS_STATUS_INVALID_VALUE:
+            return "CUBLAS_STATUS_INVALID_VALUE";
+        case CUBLAS_STATUS_ARCH_MISMATCH:
+            return "CUBLAS_STATUS_ARCH_MISMATCH";
+        case CUBLAS_STATUS_EXECUTION_FAILED:
+            return "CUBLAS_STATUS_EXECUTION_FAILED";
+        case CUBLAS_STATUS_NOT_SUPPORTED:
+            return "CUBLAS_STATUS_NOT_SUPPORTED";
+        default:
+            return "cuBLAS error";
     }
 }
 
@@ -88,7 +104,8 @@ Status dequantize_rows(const WeightDesc& w, int64_t row0, int64_t n_rows, bool b
 void gemm_scratch_needs(const WeightDesc& w, int64_t n_tokens, uint64_t tile_bytes_max, uint64_t* wb, uint64_t* xb) {
     const Tile tt = tile_type(w.type);
     const uint64_t row = uint64_t(w.cols) * tile_elem_bytes(tt);
-    const int64_t tile_rows = std::clamp<int64_t>(int64_t(tile_bytes_max / std::max<uint64_t>(row, 1)), 1, std::min<int64_t>(w.rows, 65535));
+    const int64_t tile_rows =
+        std::clamp<int64_t>(int64_t(tile_bytes_max / std::max<uint64_t>(row, 1)), 1, std::min<int64_t>(w.rows, 65535));
     *wb = tt == Tile::F32 ? 0 : uint64_t(tile_rows) * row;
     *xb = tt == Tile::F32 ? 0 : uint64_t(n_tokens) * row;
 }
@@ -102,9 +119,9 @@ Status gemm(cublasHandle_t handle, const WeightDesc& w, const float* xp, int64_t
     // Row-major y [n][ys] is column-major Y (rows x n, ld ys) = W^T-of-column-major (rows x cols) * X (cols x n).
     if (tt == Tile::F32) {
         if (w.row_bytes % 4 != 0) return shape_error(op, "F32 rows not 4-byte aligned");
-        const cublasStatus_t s = cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, int(w.rows), int(n), int(w.cols), &alpha,
-                                              w.data, CUDA_R_32F, int(w.row_bytes / 4), xp, CUDA_R_32F, int(xs), &beta, y,
-                                              CUDA_R_32F, int(ys), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+        const cublasStatus_t s = cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, int(w.rows), int(n), int(w.cols),
+                                              &alpha, w.data, CUDA_R_32F, int(w.row_bytes / 4), xp, CUDA_R_32F, int(xs),
+                                              &beta, y, CUDA_R_32F, int(ys), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
         if (s != CUBLAS_STATUS_SUCCESS) return Status::error(std::string(op) + ": " + cublas_status_name(s));
         return {};
     }
@@ -123,8 +140,8 @@ Status gemm(cublasHandle_t handle, const WeightDesc& w, const float* xp, int64_t
         const int64_t nr = std::min(tile_rows, w.rows - r0);
         MOE_RETURN_IF_ERROR(dequantize_rows(w, r0, nr, bf16, sc.w_tile, stream));
         const cublasStatus_t s = cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, int(nr), int(n), int(w.cols), &alpha,
-                                              sc.w_tile, dt, int(w.cols), sc.x_conv, dt, int(w.cols), &beta, y + r0, CUDA_R_32F,
-                                              int(ys), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+                                              sc.w_tile, dt, int(w.cols), sc.x_conv, dt, int(w.cols), &beta, y + r0,
+                                              CUDA_R_32F, int(ys), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
         if (s != CUBLAS_STATUS_SUCCESS) return Status::error(std::string(op) + ": " + cublas_status_name(s));
     }
     return {};

@@ -15,8 +15,8 @@ constexpr int kRowsPerWarp = 2;  // two weight streams per warp: more loads in f
 
 // grid.x = ceil(rows / (8 warps * 2 rows)); warp w of block b computes rows 2(8b + w) and 2(8b + w) + 1.
 template <GgmlType T, int NT>
-__global__ void __launch_bounds__(kWarpsPerBlock * kWarp)
-gemv_kernel(WeightDesc w, const float* x, int64_t xs, float* y, int64_t ys) {
+__global__ void __launch_bounds__(kWarpsPerBlock* kWarp)
+    gemv_kernel(WeightDesc w, const float* x, int64_t xs, float* y, int64_t ys) {
     const int lane = threadIdx.x % kWarp;
     const int64_t r0 = (int64_t(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarp) * kRowsPerWarp;
     if (r0 >= w.rows) return;
@@ -49,7 +49,7 @@ __global__ void gemv_t_kernel(WeightDesc w, const float* x, int64_t xs, int64_t 
 
 // grid (ceil(max_rows / 16), n_jobs): the gemv_kernel of one token for job blockIdx.y.
 template <GgmlType T>
-__global__ void __launch_bounds__(kWarpsPerBlock * kWarp) gemv_jobs_kernel(const GemvJob* jobs) {
+__global__ void __launch_bounds__(kWarpsPerBlock* kWarp) gemv_jobs_kernel(const GemvJob* jobs) {
     const GemvJob& job = jobs[blockIdx.y];
     if (job.w.type != T) return;
     const int lane = threadIdx.x % kWarp;
@@ -88,10 +88,18 @@ void launch_gemv(const WeightDesc& w, const float* x, int64_t xs, int64_t n, flo
         const float* xt = x + t0 * xs;
         float* yt = y + t0 * ys;
         switch (nt) {
-            case 1: gemv_kernel<T, 1><<<grid, block, 0, s>>>(w, xt, xs, yt, ys); break;
-            case 2: gemv_kernel<T, 2><<<grid, block, 0, s>>>(w, xt, xs, yt, ys); break;
-            case 3: gemv_kernel<T, 3><<<grid, block, 0, s>>>(w, xt, xs, yt, ys); break;
-            case 4: gemv_kernel<T, 4><<<grid, block, 0, s>>>(w, xt, xs, yt, ys); break;
+            case 1:
+                gemv_kernel<T, 1><<<grid, block, 0, s>>>(w, xt, xs, yt, ys);
+                break;
+            case 2:
+                gemv_kernel<T, 2><<<grid, block, 0, s>>>(w, xt, xs, yt, ys);
+                break;
+            case 3:
+                gemv_kernel<T, 3><<<grid, block, 0, s>>>(w, xt, xs, yt, ys);
+                break;
+            case 4:
+                gemv_kernel<T, 4><<<grid, block, 0, s>>>(w, xt, xs, yt, ys);
+                break;
             default: {  // 5..8 tokens: two launches would read W twice; 8 is the widest instantiation
                 if (nt == 8) {
                     gemv_kernel<T, 8><<<grid, block, 0, s>>>(w, xt, xs, yt, ys);
@@ -106,7 +114,9 @@ void launch_gemv(const WeightDesc& w, const float* x, int64_t xs, int64_t n, flo
 
 }  // namespace
 
-bool gemv_supports(GgmlType type) { return has_device_kernels(type); }
+bool gemv_supports(GgmlType type) {
+    return has_device_kernels(type);
+}
 
 Status check_weight(const char* op, const WeightDesc& w) {
     if (!has_device_kernels(w.type))
@@ -114,13 +124,14 @@ Status check_weight(const char* op, const WeightDesc& w) {
     if (!w.data || w.rows <= 0 || w.cols <= 0) return shape_error(op, "empty weight matrix");
     const int64_t blk = weight_block_elems(w.type);
     if (w.cols % blk != 0)
-        return shape_error(op, std::to_string(w.cols) + " columns are not a multiple of the " +
-                                   ggml_type_name(w.type) + " block (" + std::to_string(blk) + ")");
+        return shape_error(op, std::to_string(w.cols) + " columns are not a multiple of the " + ggml_type_name(w.type) +
+                                   " block (" + std::to_string(blk) + ")");
     const auto need = ggml_bytes(w.type == GgmlType::F8_E4M3_B128 ? GgmlType::I8 : w.type, uint64_t(w.cols));
     if (w.type != GgmlType::F8_E4M3_B128 && (!need || w.row_bytes < *need))
         return shape_error(op, "row_bytes " + std::to_string(w.row_bytes) + " is less than a row of " +
                                    std::to_string(w.cols) + " " + ggml_type_name(w.type) + " values");
-    if (w.type == GgmlType::F8_E4M3_B128 && (!w.scales || w.scale_cols < (w.cols + 127) / 128 || w.row_bytes < uint64_t(w.cols)))
+    if (w.type == GgmlType::F8_E4M3_B128 &&
+        (!w.scales || w.scale_cols < (w.cols + 127) / 128 || w.row_bytes < uint64_t(w.cols)))
         return shape_error(op, "FP8 weights need their block scales (" + std::to_string((w.cols + 127) / 128) +
                                    " per row block) and cols bytes per row");
     return {};

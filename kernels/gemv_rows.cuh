@@ -11,8 +11,8 @@ namespace moe::cuda {
 
 // acc[i][t] += partial dot of row rows[i] with x[t] over this lane's chunks (not reduced across the warp).
 template <GgmlType T, int R, int NT>
-__device__ __forceinline__ void lane_row_dots(const WeightDesc& w, const int64_t (&rows)[R], const float* x,
-                                              int64_t xs, int lane, float (&acc)[R][NT]) {
+__device__ __forceinline__ void lane_row_dots(const WeightDesc& w, const int64_t (&rows)[R], const float* x, int64_t xs,
+                                              int lane, float (&acc)[R][NT]) {
     const int64_t n_full = w.cols / 32;
     for (int64_t j = lane; j < n_full; j += kWarp) {
         float v[R][32];
@@ -26,7 +26,8 @@ __device__ __forceinline__ void lane_row_dots(const WeightDesc& w, const int64_t
                 const float4 a = xv[q];
 #pragma unroll
                 for (int i = 0; i < R; ++i)
-                    acc[i][t] += v[i][4 * q] * a.x + v[i][4 * q + 1] * a.y + v[i][4 * q + 2] * a.z + v[i][4 * q + 3] * a.w;
+                    acc[i][t] +=
+                        v[i][4 * q] * a.x + v[i][4 * q + 1] * a.y + v[i][4 * q + 2] * a.z + v[i][4 * q + 3] * a.w;
             }
         }
     }

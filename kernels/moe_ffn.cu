@@ -10,13 +10,11 @@ namespace {
 
 constexpr int kWarps = 8;
 
-
 // grid (ceil(n_ff_max / 8), n_slots): warp w computes gate and up row 8 * blockIdx.x + w of the slot's expert
 // (two weight streams per warp).
 template <GgmlType T>
-__global__ void __launch_bounds__(kWarps * kWarp)
-gate_up_kernel(const ExpertDesc* table, const float* xp, int64_t xs, const int32_t* ids, int64_t k, float* h,
-               int64_t hs) {
+__global__ void __launch_bounds__(kWarps* kWarp) gate_up_kernel(const ExpertDesc* table, const float* xp, int64_t xs,
+                                                                const int32_t* ids, int64_t k, float* h, int64_t hs) {
     const int64_t s = blockIdx.y;
     const ExpertDesc& e = table[ids[s]];
     if (e.gate.type != T) return;
@@ -33,9 +31,8 @@ gate_up_kernel(const ExpertDesc* table, const float* xp, int64_t xs, const int32
 }
 
 template <GgmlType T>
-__global__ void __launch_bounds__(kWarps * kWarp)
-down_kernel(const ExpertDesc* table, int64_t n_embd, const float* hp, int64_t hs, const int32_t* ids, float* y,
-            int64_t ys) {
+__global__ void __launch_bounds__(kWarps* kWarp) down_kernel(const ExpertDesc* table, int64_t n_embd, const float* hp,
+                                                             int64_t hs, const int32_t* ids, float* y, int64_t ys) {
     const int64_t s = blockIdx.y;
     const ExpertDesc& e = table[ids[s]];
     if (e.down.type != T) return;
@@ -77,19 +74,23 @@ Status moe_gate_up(const ExpertDesc* table, GgmlType type, int64_t n_ff_max, con
     if (k <= 0 || hs < n_ff_max) return shape_error(op, "k must be positive and the h stride hold n_ff");
     if (n_slots == 0 || n_ff_max == 0) return {};
     const dim3 grid(blocks_for(n_ff_max, kWarps), unsigned(n_slots));
-    if (!dispatch_weight_type(type, [&]<GgmlType T>() { gate_up_kernel<T><<<grid, kWarps * kWarp, 0, stream>>>(table, xp, xs, ids, k, h, hs); }))
+    if (!dispatch_weight_type(type, [&]<GgmlType T>() {
+            gate_up_kernel<T><<<grid, kWarps * kWarp, 0, stream>>>(table, xp, xs, ids, k, h, hs);
+        }))
         return shape_error(op, std::string("no CUDA kernel for ") + ggml_type_name(type));
     return launch_status(op);
 }
 
-Status moe_down(const ExpertDesc* table, GgmlType type, int64_t n_embd, const float* hp, int64_t hs,
-                const int32_t* ids, int64_t n_slots, float* y, int64_t ys, cudaStream_t stream) {
+Status moe_down(const ExpertDesc* table, GgmlType type, int64_t n_embd, const float* hp, int64_t hs, const int32_t* ids,
+                int64_t n_slots, float* y, int64_t ys, cudaStream_t stream) {
     const char* op = "moe_down";
     MOE_RETURN_IF_ERROR(check_slots(op, n_slots, hs, hp));
     if (ys < n_embd) return shape_error(op, "output stride below n_embd");
     if (n_slots == 0 || n_embd == 0) return {};
     const dim3 grid(blocks_for(n_embd, kWarps * 2), unsigned(n_slots));
-    if (!dispatch_weight_type(type, [&]<GgmlType T>() { down_kernel<T><<<grid, kWarps * kWarp, 0, stream>>>(table, n_embd, hp, hs, ids, y, ys); }))
+    if (!dispatch_weight_type(type, [&]<GgmlType T>() {
+            down_kernel<T><<<grid, kWarps * kWarp, 0, stream>>>(table, n_embd, hp, hs, ids, y, ys);
+        }))
         return shape_error(op, std::string("no CUDA kernel for ") + ggml_type_name(type));
     return launch_status(op);
 }
@@ -98,7 +99,8 @@ Status moe_combine(const float* y_slots, int64_t n_embd, const float* weights, i
                    cudaStream_t stream) {
     if (n_tokens < 0 || n_tokens > 65535 || k <= 0) return shape_error("moe_combine", "bad token count or k");
     if (n_tokens == 0) return {};
-    combine_kernel<<<dim3(blocks_for(n_embd, 256), unsigned(n_tokens)), 256, 0, stream>>>(y_slots, n_embd, weights, k, y);
+    combine_kernel<<<dim3(blocks_for(n_embd, 256), unsigned(n_tokens)), 256, 0, stream>>>(y_slots, n_embd, weights, k,
+                                                                                          y);
     return launch_status("moe_combine");
 }
 

@@ -27,7 +27,8 @@ __device__ int block_argmax(const float* score, int64_t n, float* s_val, int* s_
     __syncthreads();
     if (threadIdx.x == 0) {
         for (int w = 1; w < int(blockDim.x / kWarp); ++w)
-            if (s_val[w] > s_val[0] || (s_val[w] == s_val[0] && s_idx[w] < s_idx[0])) s_val[0] = s_val[w], s_idx[0] = s_idx[w];
+            if (s_val[w] > s_val[0] || (s_val[w] == s_val[0] && s_idx[w] < s_idx[0]))
+                s_val[0] = s_val[w], s_idx[0] = s_idx[w];
     }
     __syncthreads();
     const int r = s_idx[0];
@@ -82,8 +83,10 @@ __global__ void route_kernel(RoutingParams p, const float* logits, const float* 
             const float* s = score + g * per;
             float a = -INFINITY, b = -INFINITY;
             for (int64_t i = 0; i < per; ++i) {
-                if (s[i] > a) b = a, a = s[i];
-                else if (s[i] > b) b = s[i];
+                if (s[i] > a)
+                    b = a, a = s[i];
+                else if (s[i] > b)
+                    b = s[i];
             }
             gs[g] = p.group_top2_sum && per >= 2 ? a + b : a;
         }

@@ -10,7 +10,8 @@ namespace moe::cuda {
 namespace {
 
 // One 256-thread block per token.
-__global__ void rms_norm_kernel(const float* x, int64_t xs, const float* w, int64_t n, float eps, float* y, int64_t ys) {
+__global__ void rms_norm_kernel(const float* x, int64_t xs, const float* w, int64_t n, float eps, float* y,
+                                int64_t ys) {
     __shared__ double s_part[8];
     const int64_t t = blockIdx.x;
     const float* xt = x + t * xs;
@@ -94,9 +95,11 @@ Status rope(float* x, int64_t xs, int64_t n_tokens, int64_t n_heads, int64_t hs,
     d.linear_factor = p.linear_factor;
     d.magnitude = float(p.magnitude);
     if (p.yarn) {
-        d.low = std::max(0.0, std::floor(yarn_corr_dim(p.n_rot, double(p.yarn_original_ctx), p.yarn_beta_fast, p.freq_base)));
-        d.high = std::min(double(p.n_rot - 1),
-                          std::ceil(yarn_corr_dim(p.n_rot, double(p.yarn_original_ctx), p.yarn_beta_slow, p.freq_base)));
+        d.low = std::max(
+            0.0, std::floor(yarn_corr_dim(p.n_rot, double(p.yarn_original_ctx), p.yarn_beta_fast, p.freq_base)));
+        d.high =
+            std::min(double(p.n_rot - 1),
+                     std::ceil(yarn_corr_dim(p.n_rot, double(p.yarn_original_ctx), p.yarn_beta_slow, p.freq_base)));
     }
     rope_kernel<<<unsigned(n_tokens), 256, 0, stream>>>(x, xs, n_heads, hs, pos, d, ff);
     return launch_status("rope");
