@@ -55,7 +55,8 @@ __global__ void route_kernel(RoutingParams p, const float* logits, const float* 
         // max, then exp(l - max) and a double sum, scaled by float(1 / sum) (gate_probs in moe_routing.cpp).
         for (int64_t e = threadIdx.x; e < E; e += blockDim.x) probs[e] = lt[e];
         __syncthreads();
-        const float mx = probs[block_argmax(probs, E, s_val, s_idx)];
+        // The max from the logits themselves: probs[] is overwritten below while slower threads may still read.
+        const float mx = lt[block_argmax(probs, E, s_val, s_idx)];
         double part = 0.0;
         for (int64_t e = threadIdx.x; e < E; e += blockDim.x) {
             probs[e] = expf(lt[e] - mx);
