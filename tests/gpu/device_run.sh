@@ -12,8 +12,8 @@
 #     It unpacks the .debs into /tmp/moe-prefix (dpkg -x; nothing is installed), builds with -DMOE_GUI=OFF for
 #     sm_90 into build-gpu/, runs `ctest -L gpu` and the other tests, the kernel benchmark, writes the V2-Lite-shaped
 #     model (make-fixture --preset v2-lite) in BF16 and Q8_0 and the medium preset to local disk, and runs
-#     `moewb bench --device cuda` on them (and the CPU for medium). Logs go to $OUT (or ./device-out): build.log,
-#     ctest_gpu.log, ctest_other.log, bench_kernels.log, bench_<model>.json/.log, summary.txt.
+#     `moewb bench --device cuda` on them. Logs go to $OUT (or ./device-out), five files (the device tool brings
+#     back at most 8): summary.txt (the figures and verdicts), build.log, ctest_gpu.log, ctest_other.log, bench.log.
 #     Should one call outrun the 10-minute limit, run `build`, `test` and `bench` as three calls in a row (the
 #     build folder stays on the warm machine).
 set -uo pipefail
@@ -72,8 +72,7 @@ do_build() {
 }
 
 do_test() {
-    nvidia-smi >"$out/nvidia-smi.txt" 2>&1
-    log "device: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null)"
+    log "device: $(nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>/dev/null)"
     log "commit: $(git rev-parse --short HEAD 2>/dev/null) $(git status --porcelain 2>/dev/null | wc -l) changed files"
     ctest --test-dir "$build" -L gpu --output-on-failure -V >"$out/ctest_gpu.log" 2>&1
     log "ctest -L gpu: rc=$? ($(grep -E 'tests passed|tests failed' "$out/ctest_gpu.log" | tail -1))"
@@ -83,30 +82,33 @@ do_test() {
 }
 
 bench_model() {  # name path [extra moewb bench args]
-    local name=$1 path=$2
+    local name=$1 path=$2 tmp=/tmp/moe-bench-$1.log
     shift 2
-    "$build/app/cli/moewb" bench "$path" --device cuda -p 512 -n 64 -r 2 --no-db "$@" >"$out/bench_$name.log" 2>&1
-    log "bench $name (cuda): rc=$?"
-    grep -E "^(model|GPU|memory|pp|tg|routing)" "$out/bench_$name.log" | tee -a "$summary"
+    "$build/app/cli/moewb" bench "$path" --device cuda -p 512 -n 64 -r 2 --no-db "$@" >"$tmp" 2>&1
+    local rc=$?
+    { echo "== moewb bench $name --device cuda $*: rc=$rc"; cat "$tmp"; } >>"$out/bench.log"
+    log "bench $name (cuda $*): rc=$rc"
+    grep -E "^(model|GPU|memory|pp|tg|routing)|moewb" "$tmp" | tee -a "$summary"
 }
 
 do_bench() {
     local t0=$SECONDS
-    "$build/tests/bench/bench_cuda_kernels" 10 >"$out/bench_kernels.log" 2>&1
+    "$build/tests/bench/bench_cuda_kernels" 10 >/tmp/moe-bench-kernels.log 2>&1
     log "bench_cuda_kernels: rc=$?"
-    cat "$out/bench_kernels.log" >>"$summary"
+    cat /tmp/moe-bench-kernels.log >>"$summary"
     local models=/tmp/moe-models
     mkdir -p "$models"
     local mw="$build/app/cli/moewb"
     for t in bf16 q8_0; do
         [ -f "$models/v2-lite-$t.gguf" ] || "$mw" make-fixture --arch deepseek2 --preset v2-lite --type $t --quiet \
-            "$models/v2-lite-$t.gguf" >>"$out/make_fixture.log" 2>&1
+            "$models/v2-lite-$t.gguf" >>"$out/bench.log" 2>&1
         log "make-fixture v2-lite $t: rc=$? $(du -h "$models/v2-lite-$t.gguf" 2>/dev/null | cut -f1)"
     done
     [ -f "$models/medium-bf16.gguf" ] || "$mw" make-fixture --arch deepseek2 --preset medium --type bf16 --quiet \
-        "$models/medium-bf16.gguf" >>"$out/make_fixture.log" 2>&1
-    "$mw" info "$models/v2-lite-bf16.gguf" --device cuda >"$out/info_v2-lite-bf16.txt" 2>&1
-    grep -E "^device" "$out/info_v2-lite-bf16.txt" | tee -a "$summary"
+        "$models/medium-bf16.gguf" >>"$out/bench.log" 2>&1
+    "$mw" info "$models/v2-lite-bf16.gguf" --device cuda >/tmp/moe-info.txt 2>&1
+    cat /tmp/moe-info.txt >>"$out/bench.log"
+    grep -E "^(device|memory plan|parameters)" /tmp/moe-info.txt | tee -a "$summary"
     bench_model v2-lite-bf16 "$models/v2-lite-bf16.gguf"
     bench_model v2-lite-q8_0 "$models/v2-lite-q8_0.gguf"
     bench_model medium-bf16 "$models/medium-bf16.gguf"
