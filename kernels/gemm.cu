@@ -135,6 +135,15 @@ Status gemm(cublasHandle_t handle, const WeightDesc& w, const float* xp, int64_t
     else
         convert_kernel<<<cgrid, 256, 0, stream>>>(xp, xs, w.cols, static_cast<__half*>(sc.x_conv));
     MOE_RETURN_IF_ERROR(launch_status(op));
+    // F16 / BF16 rows stored back to back (and 2-byte aligned) are already the GEMM's operand: no tile copy.
+    if ((w.type == GgmlType::F16 || w.type == GgmlType::BF16) && w.row_bytes == row &&
+        (reinterpret_cast<uintptr_t>(w.data) & 1) == 0) {
+        const cublasStatus_t s = cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, int(w.rows), int(n), int(w.cols),
+                                              &alpha, w.data, dt, int(w.cols), sc.x_conv, dt, int(w.cols), &beta, y,
+                                              CUDA_R_32F, int(ys), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+        if (s != CUBLAS_STATUS_SUCCESS) return Status::error(std::string(op) + ": " + cublas_status_name(s));
+        return {};
+    }
     const int64_t tile_rows = std::min<int64_t>({int64_t(sc.w_tile_bytes / row), w.rows, 65535});
     for (int64_t r0 = 0; r0 < w.rows; r0 += tile_rows) {
         const int64_t nr = std::min(tile_rows, w.rows - r0);

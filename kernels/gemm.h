@@ -1,5 +1,5 @@
 // Prompt-batch matrix products through cuBLAS: y[t] = W x[t] for many tokens. The weights are dequantized to
-// fp16 tiles (bf16 for BF16 weights, kept fp32 for F32) in a scratch buffer, the rounded activation is converted
+// fp16 tiles in a scratch buffer (F32, F16 and BF16 weights are used in place), the rounded activation is converted
 // to the same type, and cublasGemmEx multiplies them with F32 accumulation (CUBLAS_COMPUTE_32F), tile by tile
 // of rows so the scratch stays bounded.
 #pragma once
