@@ -76,7 +76,7 @@ do_test() {
     log "commit: $(git rev-parse --short HEAD 2>/dev/null) $(git status --porcelain 2>/dev/null | wc -l) changed files"
     ctest --test-dir "$build" -L gpu --output-on-failure -V >"$out/ctest_gpu.log" 2>&1
     log "ctest -L gpu: rc=$? ($(grep -E 'tests passed|tests failed' "$out/ctest_gpu.log" | tail -1))"
-    grep -E "^(PASS|FAIL|SKIP)|max\|dlogit\||CHECK|error" "$out/ctest_gpu.log" | head -60 >>"$summary"
+    grep -E "^[0-9]+: (PASS|FAIL|SKIP|Totals)|max\|dlogit\||CHECK|differs" "$out/ctest_gpu.log" | head -80 >>"$summary"
     ctest --test-dir "$build" -LE gpu -j "$jobs" >"$out/ctest_other.log" 2>&1
     log "ctest (other labels): rc=$? ($(grep -E 'tests passed|tests failed' "$out/ctest_other.log" | tail -1))"
 }
