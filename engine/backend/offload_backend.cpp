@@ -54,6 +54,16 @@ public:
         return on_cpu(x, rows_bytes(n, xs, w.rows), y, rows_bytes(n, ys, w.cols),
                       [&](const float* hx, float* hy) { return m_cpu->matmul_transposed(w, hx, xs, n, hy, ys); });
     }
+    // A batch whose weights are all on the device goes there whole (the CUDA backend runs a decode step's
+    // per-head products as one launch); otherwise product by product.
+    Status matmul_batch(std::span<const MatmulJob> jobs, int64_t n) override {
+        if (!device_jobs(jobs, Op::Matmul)) return Backend::matmul_batch(jobs, n);
+        return checked(m_dev->matmul_batch(m_jobs, n));
+    }
+    Status matmul_transposed_batch(std::span<const MatmulJob> jobs, int64_t n) override {
+        if (!device_jobs(jobs, Op::MatmulTransposed)) return Backend::matmul_transposed_batch(jobs, n);
+        return checked(m_dev->matmul_transposed_batch(m_jobs, n));
+    }
     Status moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n, int64_t n_embd, int64_t k,
                    const int32_t* ids, const float* weights, float* y) override;
     Status embed(const MatrixView& table, const int32_t* ids, int64_t n, float* out, int64_t os) override;
@@ -156,6 +166,13 @@ private:
             if (!s) return false;
             out->block_scales = s;
         }
+        return true;
+    }
+    // m_jobs = jobs with device weights; false when one of them is not on the device.
+    bool device_jobs(std::span<const MatmulJob> jobs, Op op) {
+        m_jobs.assign(jobs.begin(), jobs.end());
+        for (MatmulJob& j : m_jobs)
+            if (!on_device(j.w, op, &j.w)) return false;
         return true;
     }
     static uint64_t rows_bytes(int64_t n, int64_t stride, int64_t width) {
