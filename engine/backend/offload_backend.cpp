@@ -202,6 +202,7 @@ private:
     std::vector<float> m_hx, m_hy, m_haux;                               // host staging of the CPU products
     std::vector<int32_t> m_route;                                        // host copies of expert ids / token ids
     std::vector<float> m_route_w;                                        // host copy of the routing weights
+    std::vector<MatmulJob> m_jobs;                                       // a batch with device weights
     uint64_t m_placed_bytes = 0;
     bool m_failed = false;
     std::string m_note;
