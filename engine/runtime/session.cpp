@@ -31,6 +31,8 @@ Status Session::run(std::span<const int32_t> tokens, bool all_logits, std::vecto
     if (first + static_cast<int64_t>(tokens.size()) > m_cache->n_ctx())
         return Status::error("the context is full: " + std::to_string(first + tokens.size()) +
                              " tokens do not fit in a context of " + std::to_string(m_cache->n_ctx()) + " tokens");
+    // The model moved to another backend since the cache was made (a GPU failure): rebuild it there first.
+    if (m_cache->backend() != &m_model.backend()) MOE_RETURN_IF_ERROR(rebuild_cache());
     RoutingCallback record;
     if (m_options.record_routing && !m_model.moe_layers().empty()) {
         m_trace.truncate(first);
