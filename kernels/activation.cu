@@ -71,27 +71,7 @@ __global__ void round_q8_k(const float* x, int64_t xs, float* y, int64_t ys) {
 }  // namespace
 
 ActRound act_round_for(GgmlType type, ActivationMode mode) {
-    if (mode == ActivationMode::Float) return ActRound::None;
-    switch (type) {
-        case GgmlType::Q8_0:
-        case GgmlType::Q4_0:
-        case GgmlType::Q4_1:
-        case GgmlType::Q5_0:
-        case GgmlType::Q5_1:
-            return ActRound::Q8_0;
-        case GgmlType::Q2_K:
-        case GgmlType::Q3_K:
-        case GgmlType::Q4_K:
-        case GgmlType::Q5_K:
-        case GgmlType::Q6_K:
-            return ActRound::Q8_K;
-        case GgmlType::F16:
-            return ActRound::F16;
-        case GgmlType::BF16:
-            return ActRound::BF16;
-        default:
-            return ActRound::None;
-    }
+    return mode == ActivationMode::Float ? ActRound::None : native_rounding(type);
 }
 
 int64_t act_round_block(ActRound r) {

@@ -14,7 +14,7 @@
 
 namespace moe::cuda {
 
-enum class ActRound { None, F16, BF16, Q8_0, Q8_K };
+using ActRound = NativeRounding;  // matrix_view.h
 
 ActRound act_round_for(GgmlType weight_type, ActivationMode mode);
 // Elements per rounding block (cols must be a multiple of it): 32 (Q8_0), 256 (Q8_K), else 1.

@@ -3,6 +3,7 @@
 #include "cuda_common.cuh"
 
 #include <string>
+#include <type_traits>
 
 namespace moe::cuda {
 
@@ -111,14 +112,13 @@ Status mla_attention(const MlaAttentionArgs& a, cudaStream_t stream) {
     if (!a.q || !a.out || !a.pos || (!a.cache && !a.cache_f16)) return shape_error(op, "missing buffer");
     if (a.n_tokens == 0) return {};
     // Absorbed MLA = MQA: one kv head, key = the whole row [c | k_pe], value = c.
-    if (a.cache) {
-        AttnDev<float> d{a.q, row, a.n_head * row, a.cache,  a.cache,  row,   row,        0,
-                         0,   row, a.kv_lora,      a.n_head, a.n_head, a.pos, a.kq_scale, a.out};
+    const auto run = [&](auto* cache) {
+        using C = std::remove_cv_t<std::remove_pointer_t<decltype(cache)>>;
+        AttnDev<C> d{a.q, row, a.n_head * row, cache,    cache,    row,   row,        0,
+                     0,   row, a.kv_lora,      a.n_head, a.n_head, a.pos, a.kq_scale, a.out};
         return launch(d, a.n_tokens, op, stream);
-    }
-    AttnDev<uint16_t> d{a.q, row, a.n_head * row, a.cache_f16, a.cache_f16, row,   row,        0,
-                        0,   row, a.kv_lora,      a.n_head,    a.n_head,    a.pos, a.kq_scale, a.out};
-    return launch(d, a.n_tokens, op, stream);
+    };
+    return a.cache ? run(a.cache) : run(a.cache_f16);
 }
 
 Status mha_attention(const MhaAttentionArgs& a, cudaStream_t stream) {
@@ -131,22 +131,27 @@ Status mha_attention(const MhaAttentionArgs& a, cudaStream_t stream) {
     if (!a.q || !a.out || !a.pos || !((a.k && a.v) || (a.k_f16 && a.v_f16))) return shape_error(op, "missing buffer");
     if (a.n_tokens == 0) return {};
     const int64_t ks = a.n_head_kv * a.head_dim_k, vs = a.n_head_kv * a.head_dim_v, group = a.n_head / a.n_head_kv;
-    if (a.k) {
-        AttnDev<float> d{a.q,          a.head_dim_k, a.n_head * a.head_dim_k,
-                         a.k,          a.v,          ks,
-                         vs,           a.head_dim_k, a.head_dim_v,
-                         a.head_dim_k, a.head_dim_v, a.n_head,
-                         group,        a.pos,        a.kq_scale,
-                         a.out};
+    const auto run = [&](auto* k, auto* v) {
+        using C = std::remove_cv_t<std::remove_pointer_t<decltype(k)>>;
+        AttnDev<C> d{a.q,
+                     a.head_dim_k,
+                     a.n_head * a.head_dim_k,
+                     k,
+                     v,
+                     ks,
+                     vs,
+                     a.head_dim_k,
+                     a.head_dim_v,
+                     a.head_dim_k,
+                     a.head_dim_v,
+                     a.n_head,
+                     group,
+                     a.pos,
+                     a.kq_scale,
+                     a.out};
         return launch(d, a.n_tokens, op, stream);
-    }
-    AttnDev<uint16_t> d{a.q,          a.head_dim_k, a.n_head * a.head_dim_k,
-                        a.k_f16,      a.v_f16,      ks,
-                        vs,           a.head_dim_k, a.head_dim_v,
-                        a.head_dim_k, a.head_dim_v, a.n_head,
-                        group,        a.pos,        a.kq_scale,
-                        a.out};
-    return launch(d, a.n_tokens, op, stream);
+    };
+    return a.k ? run(a.k, a.v) : run(a.k_f16, a.v_f16);
 }
 
 }  // namespace moe::cuda

@@ -56,28 +56,20 @@ void round_q8_k(float* x, int64_t n) {
 }  // namespace
 
 void round_like_host(GgmlType type, float* x, int64_t n) {
-    switch (type) {
-        case GgmlType::Q8_0:
-        case GgmlType::Q4_0:
-        case GgmlType::Q4_1:
-        case GgmlType::Q5_0:
-        case GgmlType::Q5_1:
+    switch (native_rounding(type)) {
+        case NativeRounding::Q8_0:
             round_q8_0(x, n);
             break;
-        case GgmlType::Q2_K:
-        case GgmlType::Q3_K:
-        case GgmlType::Q4_K:
-        case GgmlType::Q5_K:
-        case GgmlType::Q6_K:
+        case NativeRounding::Q8_K:
             round_q8_k(x, n);
             break;
-        case GgmlType::F16:
+        case NativeRounding::F16:
             for (int64_t i = 0; i < n; ++i) x[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
             break;
-        case GgmlType::BF16:
+        case NativeRounding::BF16:
             for (int64_t i = 0; i < n; ++i) x[i] = bf16_to_fp32(fp32_to_bf16(x[i]));
             break;
-        default:
+        case NativeRounding::None:
             break;
     }
 }
