@@ -1,6 +1,6 @@
 // Whole models on the GPU (--device cuda: the plugin, weights placed on the device, OffloadBackend) against the
-// CPU engine and the llama.cpp references of shared/fixtures, for every fixture model and both prompts (text, ids), with the
-// fixture README's tolerances (section 5): F32 files max |dlogit| <= 1e-4 at every prompt position and every
+// CPU engine and the llama.cpp references of shared/fixtures, for every fixture model and both prompts (text, ids),
+// with the fixture README's tolerances (section 5): F32 files max |dlogit| <= 1e-4 at every prompt position and every
 // greedy step, equal expert sets, weights within 1e-5; quantized files max <= 1e-2, rms <= 2e-3, >= 97% sets.
 // And a whole generation at temperature 0 equal to the CPU's token for token on the F32 fixtures, also with the
 // routed experts kept on the CPU (hybrid layout). No CUDA device or plugin: skipped (exit 77) with the reason.
