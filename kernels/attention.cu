@@ -51,20 +51,31 @@ __global__ void __launch_bounds__(kAttnWarps* kWarp) attention_kernel(AttnDev<C>
     float o[kMaxPerLane];
 #pragma unroll
     for (int i = 0; i < kMaxPerLane; ++i) o[i] = 0.0f;
-    for (int64_t s = warp; s < n_kv; s += kAttnWarps) {
-        const C* kr = kb + s * a.k_stride;
-        float dot = 0.0f;
-        for (int64_t i = lane; i < a.dk; i += kWarp) dot += s_q[i] * load_c(kr + i);
-        const float score = warp_sum(dot) * a.scale;
-        const float m_new = fmaxf(m, score);
+    // Two keys per step (s0 and s0 + 8): their loads and reductions overlap; the second may be past the end
+    // (then its row is the first's and its weight 0).
+    for (int64_t s0 = warp; s0 < n_kv; s0 += 2 * kAttnWarps) {
+        const bool has1 = s0 + kAttnWarps < n_kv;
+        const int64_t s1 = has1 ? s0 + kAttnWarps : s0;
+        const C* k0 = kb + s0 * a.k_stride;
+        const C* k1 = kb + s1 * a.k_stride;
+        float dot0 = 0.0f, dot1 = 0.0f;
+        for (int64_t i = lane; i < a.dk; i += kWarp) {
+            dot0 += s_q[i] * load_c(k0 + i);
+            dot1 += s_q[i] * load_c(k1 + i);
+        }
+        const float score0 = warp_sum(dot0) * a.scale;
+        const float score1 = has1 ? warp_sum(dot1) * a.scale : -INFINITY;
+        const float m_new = fmaxf(m, fmaxf(score0, score1));
         const float corr = expf(m - m_new);  // 0 on the first key (m = -inf)
-        const float p = expf(score - m_new);
-        l = l * corr + p;
-        const C* vr = vb + s * a.v_stride;
+        const float p0 = expf(score0 - m_new);
+        const float p1 = has1 ? expf(score1 - m_new) : 0.0f;
+        l = l * corr + p0 + p1;
+        const C* v0 = vb + s0 * a.v_stride;
+        const C* v1 = vb + s1 * a.v_stride;
 #pragma unroll
         for (int i = 0; i < kMaxPerLane; ++i) {
             const int64_t c = lane + int64_t(i) * kWarp;
-            if (c < a.dv) o[i] = o[i] * corr + p * load_c(vr + c);
+            if (c < a.dv) o[i] = o[i] * corr + p0 * load_c(v0 + c) + p1 * load_c(v1 + c);
         }
         m = m_new;
     }
