@@ -3,14 +3,21 @@
 #include "core/mapped_file.h"
 #include "runtime/chat.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
 namespace moe::cli {
 
-const std::set<std::string> k_model_options = {"-t", "--threads", "--ctx", "--kv"};
-const std::set<std::string> k_sampling_options = {"--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty",
-                                                  "--repeat-last-n", "--frequency-penalty", "--presence-penalty",
+const std::set<std::string> k_model_options = {"-t", "--threads", "--ctx", "--kv", "--device", "--experts"};
+const std::set<std::string> k_sampling_options = {"--temp",
+                                                  "--top-k",
+                                                  "--top-p",
+                                                  "--min-p",
+                                                  "--repeat-penalty",
+                                                  "--repeat-last-n",
+                                                  "--frequency-penalty",
+                                                  "--presence-penalty",
                                                   "--seed"};
 
 std::set<std::string> merge(std::set<std::string> a, const std::set<std::string>& b) {
@@ -38,7 +45,8 @@ Result<int64_t> int_option(const Args& args, const std::string& name, int64_t fa
     const long long n = std::strtoll(v->c_str(), &end, 10);
     if (end == v->c_str() || *end != '\0') return Status::error(name + ": '" + *v + "' is not an integer");
     if (n < min || n > max)
-        return Status::error(name + ": " + *v + " is outside [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+        return Status::error(name + ": " + *v + " is outside [" + std::to_string(min) + ", " + std::to_string(max) +
+                             "]");
     return static_cast<int64_t>(n);
 }
 
@@ -48,10 +56,21 @@ Result<std::unique_ptr<Model>> load_model(const Args& args, const std::string& p
     auto t = args.value("-t") ? int_option(args, "-t", 0, 1, 1024) : int_option(args, "--threads", 0, 1, 1024);
     if (!t.ok()) return t.status();
     opt.n_threads = static_cast<int>(*t);
-    return Model::load(path, opt);
+    auto device = parse_device_choice(args.value("--device").value_or("cpu"));
+    if (!device.ok()) return device.status();
+    opt.device = *device;
+    const std::string experts = args.value("--experts").value_or("gpu");
+    if (experts != "gpu" && experts != "cpu") return Status::error("--experts: '" + experts + "' is not gpu or cpu");
+    opt.experts_on_cpu = experts == "cpu";
+    auto model = Model::load(path, opt);
+    if (model.ok() && !(*model)->device_note().empty())
+        std::fprintf(stderr, "moewb: %s\n", (*model)->device_note().c_str());
+    return model;
 }
 
-Result<int64_t> context_length(const Args& args, int64_t fallback) { return int_option(args, "--ctx", fallback, 1, 1 << 24); }
+Result<int64_t> context_length(const Args& args, int64_t fallback) {
+    return int_option(args, "--ctx", fallback, 1, 1 << 24);
+}
 
 Result<KvType> kv_type(const Args& args) {
     const std::string v = args.value("--kv").value_or("f32");
@@ -86,7 +105,8 @@ Result<SamplerParams> sampler_params(const Args& args) {
 
 Result<std::vector<int32_t>> prompt_tokens(const Args& args, const Model& model) {
     const int sources = (args.value("-p") ? 1 : 0) + (args.value("--tokens") ? 1 : 0) + (args.value("--file") ? 1 : 0);
-    if (sources != 1) return Status::error("give the prompt with exactly one of -p TEXT, --tokens 1,2,3 or --file PATH");
+    if (sources != 1)
+        return Status::error("give the prompt with exactly one of -p TEXT, --tokens 1,2,3 or --file PATH");
     if (const auto list = args.value("--tokens")) {
         std::vector<int32_t> ids;
         size_t pos = 0;

@@ -16,7 +16,8 @@
 
 namespace moe::cli {
 
-// Options every model command accepts: -t/--threads, --ctx, --kv.
+// Options every model command accepts: -t/--threads, --ctx, --kv, --device cpu|cuda|auto (default cpu; the
+// CPU with a note on stderr when CUDA is not available), --experts gpu|cpu (with a GPU: where routed experts live).
 extern const std::set<std::string> k_model_options;
 // Sampling options: --temp --top-k --top-p --min-p --repeat-penalty --repeat-last-n --frequency-penalty
 // --presence-penalty --seed.

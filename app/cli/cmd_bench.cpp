@@ -66,13 +66,16 @@ double measure_gemm_gflops(cpu::ThreadPool& pool) {
 void print_usage(FILE* out) {
     std::fprintf(out,
                  "usage: moewb bench MODEL [-p 512] [-n 128] [-t THREADS] [-r 3] [--kv f32|f16] [--json]\n"
-                 "                   [--db PATH | --no-db] [--profile]\n"
-                 "       moewb bench --membw [-t THREADS] [--json]\n"
+                 "                   [--db PATH | --no-db] [--profile] [--device cpu|cuda|auto] [--experts gpu|cpu]\n"
+                 "       moewb bench --membw [-t THREADS] [--device cpu|cuda|auto] [--json]\n"
                  "  -p N     prompt tokens processed in one pass (0: skip)\n"
                  "  -n N     tokens generated one at a time after a 1-token prompt (0: skip)\n"
                  "  -r N     repetitions (mean and standard deviation)\n"
                  "  --membw  only measure the memory read bandwidth (GB/s) the fractions are taken of\n"
                  "  --profile  after the runs, time every op of one more generation and print where the time goes\n"
+                 "  --device where the model runs (default cpu); with cuda the fractions are of the GPU's measured\n"
+                 "           copy bandwidth and cuBLAS bf16 peak\n"
+                 "  --experts with a GPU: keep the routed experts in host memory (cpu) or place them on the GPU\n"
                  "  --db     SQLite file for the results (default %s)\n",
                  default_bench_db_path().c_str());
 }
@@ -155,28 +158,51 @@ int cmd_bench(int argc, char** argv) {
     nlohmann::ordered_json j;
     j["commit"] = current_commit();
     j["machine"] = machine_name();
+    auto device = parse_device_choice(args.value("--device").value_or("cpu"));
+    if (!device.ok()) return fail(device.status());
     cpu::ThreadPool pool(static_cast<int>(*threads));
     j["threads"] = pool.size();
-    std::fprintf(stderr, "measuring memory bandwidth (%d threads)...\n", pool.size());
-    const double membw = cpu::measure_memory_bandwidth_gbs(pool);
-    j["membw_gb_per_s"] = membw;
     if (membw_only) {
-        j["device"] = make_cpu_backend(pool.size())->info().name;
+        BackendSelection sel = make_backend(*device, pool.size());
+        if (!sel.note.empty()) std::fprintf(stderr, "moewb bench: %s\n", sel.note.c_str());
+        j["device"] = sel.backend->info().name;
+        auto dev_bw = sel.backend->measure_memory_bandwidth_gbs();
+        const double membw = dev_bw.ok() ? *dev_bw : cpu::measure_memory_bandwidth_gbs(pool);
+        j["membw_gb_per_s"] = membw;
         if (args.flag("--json")) {
             std::printf("%s\n", j.dump().c_str());
         } else {
-            std::printf("memory read bandwidth: %.2f GB/s (%d threads)\n", membw, pool.size());
+            std::printf("memory %s bandwidth: %.2f GB/s (%s)\n", dev_bw.ok() ? "copy" : "read", membw,
+                        j["device"].get<std::string>().c_str());
         }
         return 0;
     }
-    const double gemm_peak = measure_gemm_gflops(pool);
-    j["gemm_peak_gflop_per_s"] = gemm_peak;
 
     OpProfile profile;
     auto model = load_model(args, args.positional()[0], args.flag("--profile") ? &profile : nullptr);
     if (!model.ok()) return fail(model.status());
     Model& m = **model;
-    j["device"] = m.backend().info().name;
+    // The limits the speeds are judged by, measured on the device the model runs on: the GPU's memory
+    // bandwidth (device-to-device copy) and cuBLAS peak, or the CPU's read bandwidth and float32 GEMM peak.
+    double membw = 0, gemm_peak = 0;
+    auto dev_bw = m.backend().measure_memory_bandwidth_gbs();
+    auto dev_gemm = m.backend().measure_gemm_peak_gflops();
+    if (dev_bw.ok() && dev_gemm.ok()) {
+        membw = *dev_bw;
+        gemm_peak = *dev_gemm;
+    } else {
+        std::fprintf(stderr, "measuring memory bandwidth (%d threads)...\n", pool.size());
+        membw = cpu::measure_memory_bandwidth_gbs(pool);
+        gemm_peak = measure_gemm_gflops(pool);
+    }
+    j["membw_gb_per_s"] = membw;
+    j["gemm_peak_gflop_per_s"] = gemm_peak;
+    j["device"] = m.device_name();
+    j["device_kind"] = m.device_kind();
+    if (std::string(m.device_kind()) == "cuda") {
+        j["weights_on_device_bytes"] = m.placement().device_bytes;
+        j["weights_on_host_bytes"] = m.placement().host_bytes;
+    }
     j["model"] = m.description().name.empty() ? args.positional()[0] : m.description().name;
     j["model_path"] = args.positional()[0];
     j["kv"] = kv_type_name(*kv);
@@ -269,7 +295,13 @@ int cmd_bench(int argc, char** argv) {
     }
     std::printf("model %s | %s | kv %s\n", j["model"].get<std::string>().c_str(),
                 j["device"].get<std::string>().c_str(), kv_type_name(*kv));
-    std::printf("memory bandwidth %.2f GB/s, f32 GEMM peak %.1f GFLOP/s\n", membw, gemm_peak);
+    if (std::string(m.device_kind()) == "cuda")
+        std::printf(
+            "GPU memory bandwidth %.2f GB/s (device copy), cuBLAS bf16 peak %.1f GFLOP/s; weights %.2f GB on "
+            "the GPU, %.2f GB on the host\n",
+            membw, gemm_peak, double(m.placement().device_bytes) / 1e9, double(m.placement().host_bytes) / 1e9);
+    else
+        std::printf("memory bandwidth %.2f GB/s, f32 GEMM peak %.1f GFLOP/s\n", membw, gemm_peak);
     if (*n_pp > 0)
         std::printf("pp%-5lld %8.2f +- %6.2f tokens/s   %7.1f GFLOP/s = %.0f%% of GEMM peak\n", (long long)*n_pp,
                     pp.mean, pp.std, pp_gflops, 100.0 * j["pp_gemm_peak_fraction"].get<double>());

@@ -2,6 +2,8 @@
 #include "cli_args.h"
 #include "commands.h"
 
+#include "backend/backend_plugin.h"
+#include "model/device_placement.h"
 #include "model/model_source.h"
 
 #include <nlohmann/json.hpp>
@@ -96,8 +98,7 @@ ordered_json rope_json(const HParams& hp) {
 
 ordered_json model_json(const HParams& hp, const ModelDescription& d) {
     ordered_json j;
-    j["parameters"] = {{"total", d.params.total}, {"active", d.params.active},
-                       {"in_tensors", d.params_in_tensors}};
+    j["parameters"] = {{"total", d.params.total}, {"active", d.params.active}, {"in_tensors", d.params_in_tensors}};
     j["embedding_length"] = hp.n_embd;
     j["vocab_size"] = hp.n_vocab;
     j["layers"] = {{"count", hp.n_layer},
@@ -105,8 +106,10 @@ ordered_json model_json(const HParams& hp, const ModelDescription& d) {
                    {"moe", hp.n_moe_layers()}};
     j["feed_forward_length"] = hp.n_ff;
     if (hp.is_moe()) {
-        j["moe"] = {{"routed_experts", hp.n_expert},     {"shared_experts", hp.n_expert_shared},
-                    {"experts_per_token", hp.n_expert_used}, {"expert_feed_forward_length", hp.n_ff_exp},
+        j["moe"] = {{"routed_experts", hp.n_expert},
+                    {"shared_experts", hp.n_expert_shared},
+                    {"experts_per_token", hp.n_expert_used},
+                    {"expert_feed_forward_length", hp.n_ff_exp},
                     {"gating", gating_json(hp)}};
     }
     j["attention"] = attention_json(hp);
@@ -133,9 +136,14 @@ ordered_json describe_json(const ModelDescription& d, const MemoryPlan& plan, Kv
     j["tensor_types"] = types;
     if (d.tokenizer) {
         const TokenizerSummary& t = *d.tokenizer;
-        j["tokenizer"] = {{"kind", t.kind},       {"pre", t.pre},       {"vocab_size", t.n_vocab},
-                          {"merges", t.n_merges}, {"special_tokens", t.n_special},
-                          {"bos_id", t.bos_id},   {"eos_id", t.eos_id}, {"add_bos", t.add_bos}};
+        j["tokenizer"] = {{"kind", t.kind},
+                          {"pre", t.pre},
+                          {"vocab_size", t.n_vocab},
+                          {"merges", t.n_merges},
+                          {"special_tokens", t.n_special},
+                          {"bos_id", t.bos_id},
+                          {"eos_id", t.eos_id},
+                          {"add_bos", t.add_bos}};
     } else {
         j["tokenizer"] = nullptr;
     }
@@ -176,12 +184,13 @@ void print_model_text(const HParams& hp, const ModelDescription& d) {
         std::printf("feed-forward    dense, ff %lld\n", static_cast<long long>(hp.n_ff));
     }
     if (hp.is_mla())
-        std::printf("attention       MLA, %lld heads, q_lora %lld, kv_lora %lld, nope/rope/v %lld/%lld/%lld, "
-                    "kq_scale %.6f (%s)\n",
-                    static_cast<long long>(hp.n_head), static_cast<long long>(hp.q_lora_rank),
-                    static_cast<long long>(hp.kv_lora_rank), static_cast<long long>(hp.qk_nope_head_dim),
-                    static_cast<long long>(hp.qk_rope_head_dim), static_cast<long long>(hp.v_head_dim),
-                    hp.kq_scale(), weight_layout_name(hp.layout));
+        std::printf(
+            "attention       MLA, %lld heads, q_lora %lld, kv_lora %lld, nope/rope/v %lld/%lld/%lld, "
+            "kq_scale %.6f (%s)\n",
+            static_cast<long long>(hp.n_head), static_cast<long long>(hp.q_lora_rank),
+            static_cast<long long>(hp.kv_lora_rank), static_cast<long long>(hp.qk_nope_head_dim),
+            static_cast<long long>(hp.qk_rope_head_dim), static_cast<long long>(hp.v_head_dim), hp.kq_scale(),
+            weight_layout_name(hp.layout));
     else
         std::printf("attention       %s, %lld heads, %lld kv heads, head dim %lld\n",
                     hp.n_head_kv == hp.n_head ? "MHA" : "GQA", static_cast<long long>(hp.n_head),
@@ -218,33 +227,77 @@ void print_text(const ModelDescription& d, const MemoryPlan& plan, KvType kv) {
     std::printf("chat template   %s\n",
                 d.has_chat_template ? "present" : ("none (built-in fallback: " + d.builtin_template + ")").c_str());
     if (d.hparams)
-        std::printf("memory plan     weights %s; KV cache (%s) %s per token, %s for %lld tokens; workspace %s; "
-                    "total %s\n",
-                    human_bytes(plan.weight_bytes).c_str(), kv_type_name(kv), human_bytes(plan.kv_bytes_per_token).c_str(),
-                    human_bytes(plan.kv_bytes).c_str(), static_cast<long long>(plan.n_ctx),
-                    human_bytes(plan.workspace_bytes).c_str(), human_bytes(plan.total_bytes).c_str());
+        std::printf(
+            "memory plan     weights %s; KV cache (%s) %s per token, %s for %lld tokens; workspace %s; "
+            "total %s\n",
+            human_bytes(plan.weight_bytes).c_str(), kv_type_name(kv), human_bytes(plan.kv_bytes_per_token).c_str(),
+            human_bytes(plan.kv_bytes).c_str(), static_cast<long long>(plan.n_ctx),
+            human_bytes(plan.workspace_bytes).c_str(), human_bytes(plan.total_bytes).c_str());
     for (const std::string& w : d.warnings) std::printf("warning         %s\n", w.c_str());
 }
 
+// Each device's share of the memory plan when the model would run on a GPU: the weights placed as
+// device_placement.h places them (within the GPU's free memory less 1 GiB for activations and scratch), the KV
+// cache and workspace on the GPU (mirrored in host memory), the rest of the weights in host memory.
+struct DevicePlanView {
+    std::string device;  // device name, or why the CPU would be used
+    bool gpu = false;
+    uint64_t free_bytes = 0;
+    DevicePlacement placement;
+};
+
+DevicePlanView device_plan(const ModelSource& src, DeviceChoice choice, bool experts_on_cpu) {
+    DevicePlanView v;
+    BackendSelection sel = make_backend(choice, 1);
+    v.device = sel.used == DeviceChoice::Cuda ? sel.backend->info().name : "cpu (" + sel.note + ")";
+    v.gpu = sel.used == DeviceChoice::Cuda;
+    if (!v.gpu) return v;
+    v.free_bytes = sel.backend->info().memory_free_bytes;
+    const uint64_t budget = v.free_bytes > (1ull << 30) ? v.free_bytes - (1ull << 30) : 0;
+    plan_device_placement(src.tensors(), budget, experts_on_cpu, &v.placement);
+    return v;
+}
+
+void print_device_plan(const DevicePlanView& v, const MemoryPlan& plan) {
+    std::printf("device          %s\n", v.device.c_str());
+    if (!v.gpu) return;
+    std::printf(
+        "device plan     GPU (%s free): weights %s (%lld tensors) + KV %s + workspace %s; host: weights %s "
+        "(%lld tensors%s)\n",
+        human_bytes(v.free_bytes).c_str(), human_bytes(v.placement.device_bytes).c_str(),
+        static_cast<long long>(v.placement.device_tensors), human_bytes(plan.kv_bytes).c_str(),
+        human_bytes(plan.workspace_bytes).c_str(), human_bytes(v.placement.host_bytes).c_str(),
+        static_cast<long long>(v.placement.host_tensors),
+        v.placement.experts_on_cpu ? ", routed experts kept on the CPU" : "");
+}
+
 bool parse_kv_type(const std::string& s, KvType& out) {
-    if (s == "f32") out = KvType::F32;
-    else if (s == "f16") out = KvType::F16;
-    else if (s == "bf16") out = KvType::BF16;
-    else if (s == "q8_0") out = KvType::Q8_0;
-    else return false;
+    if (s == "f32")
+        out = KvType::F32;
+    else if (s == "f16")
+        out = KvType::F16;
+    else if (s == "bf16")
+        out = KvType::BF16;
+    else if (s == "q8_0")
+        out = KvType::Q8_0;
+    else
+        return false;
     return true;
 }
 
 }  // namespace
 
 int cmd_info(int argc, char** argv) {
-    const Args args(argc, argv, 2, {"--json", "--help", "-h"}, {"--ctx", "--kv"});
+    const Args args(argc, argv, 2, {"--json", "--help", "-h"}, {"--ctx", "--kv", "--device", "--experts"});
     if (args.flag("--help") || args.flag("-h")) {
-        std::printf("usage: moewb info MODEL [--json] [--ctx N] [--kv f32|f16|bf16|q8_0]\n"
-                    "  MODEL  a GGUF file (any shard of a split model), a Hugging Face model folder,\n"
-                    "         or a tokenizer alone (vocab-only GGUF, tokenizer.json)\n"
-                    "  --ctx  context length of the memory plan (default: min(4096, trained context))\n"
-                    "  --kv   KV-cache type of the memory plan (default f16)\n");
+        std::printf(
+            "usage: moewb info MODEL [--json] [--ctx N] [--kv f32|f16|bf16|q8_0]\n"
+            "  MODEL  a GGUF file (any shard of a split model), a Hugging Face model folder,\n"
+            "         or a tokenizer alone (vocab-only GGUF, tokenizer.json)\n"
+            "  --ctx  context length of the memory plan (default: min(4096, trained context))\n"
+            "  --kv   KV-cache type of the memory plan (default f16)\n"
+            "  --device cpu|cuda|auto  also show each device's share of the plan (default cpu)\n"
+            "  --experts gpu|cpu       with a GPU: plan the routed experts on it or in host memory\n");
         return 0;
     }
     if (!args.error().empty() || args.positional().size() != 1) {
@@ -273,13 +326,35 @@ int cmd_info(int argc, char** argv) {
         }
     }
     const MemoryPlan plan = plan_model_memory(d, kv, n_ctx);
-    if (args.flag("--json"))
+    auto device = parse_device_choice(args.value("--device").value_or("cpu"));
+    const std::string experts = args.value("--experts").value_or("gpu");
+    if (!device.ok() || (experts != "gpu" && experts != "cpu")) {
+        std::fprintf(stderr, "moewb info: %s\n",
+                     device.ok() ? "--experts must be gpu or cpu" : device.status().message().c_str());
+        return 2;
+    }
+    const bool show_device = *device != DeviceChoice::Cpu && d.has_weights;
+    DevicePlanView dev;
+    if (show_device) dev = device_plan(*src, *device, experts == "cpu");
+    if (args.flag("--json")) {
+        ordered_json j = describe_json(d, plan, kv);
+        if (show_device) {
+            j["device"] = dev.device;
+            if (dev.gpu)
+                j["device_plan"] = {{"gpu_free_bytes", dev.free_bytes},
+                                    {"gpu_weight_bytes", dev.placement.device_bytes},
+                                    {"gpu_kv_bytes", plan.kv_bytes},
+                                    {"gpu_workspace_bytes", plan.workspace_bytes},
+                                    {"host_weight_bytes", dev.placement.host_bytes},
+                                    {"experts_on_cpu", dev.placement.experts_on_cpu}};
+        }
         // Paths, names and tensor names are bytes, not necessarily UTF-8: replace what is not (U+FFFD)
         // instead of letting dump() throw.
-        std::printf("%s\n",
-                    describe_json(d, plan, kv).dump(2, ' ', false, ordered_json::error_handler_t::replace).c_str());
-    else
+        std::printf("%s\n", j.dump(2, ' ', false, ordered_json::error_handler_t::replace).c_str());
+    } else {
         print_text(d, plan, kv);
+        if (show_device) print_device_plan(dev, plan);
+    }
     return 0;
 }
 

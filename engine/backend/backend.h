@@ -23,8 +23,8 @@
 namespace moe {
 
 struct DeviceInfo {
-    std::string kind;   // "cpu" | "cuda"
-    std::string name;   // "AMD EPYC (2 threads, AVX2 FMA F16C)"
+    std::string kind;  // "cpu" | "cuda"
+    std::string name;  // "AMD EPYC (2 threads, AVX2 FMA F16C)"
     uint64_t memory_total_bytes = 0;
     uint64_t memory_free_bytes = 0;
     int n_threads = 1;  // CPU worker threads (CUDA: 0)
@@ -39,13 +39,13 @@ public:
 };
 
 enum class Op {
-    Matmul,             // matmul, matmul_batch
-    MatmulTransposed,   // matmul_transposed
-    MoeFfn,             // moe_ffn
+    Matmul,            // matmul, matmul_batch
+    MatmulTransposed,  // matmul_transposed
+    MoeFfn,            // moe_ffn
     RmsNorm,
     Rope,
-    Attention,          // attention (MHA/GQA) and mla_attention
-    Elementwise,        // add, swiglu, copy
+    Attention,    // attention (MHA/GQA) and mla_attention
+    Elementwise,  // add, swiglu, copy
 };
 
 // RoPE of one kind, for rope(): theta_i = base^(-2i/n_rot); YaRN per shared fixtures section 4.
@@ -58,8 +58,8 @@ struct RopeParams {
     int64_t yarn_original_ctx = 0;
     double yarn_beta_fast = 32.0;
     double yarn_beta_slow = 1.0;
-    double linear_factor = 1.0;  // positions divided by this (linear scaling)
-    double magnitude = 1.0;      // cos/sin multiplier (HF YaRN get_m(s, mscale) / get_m(s, mscale_all_dim))
+    double linear_factor = 1.0;           // positions divided by this (linear scaling)
+    double magnitude = 1.0;               // cos/sin multiplier (HF YaRN get_m(s, mscale) / get_m(s, mscale_all_dim))
     const float* freq_factors = nullptr;  // [n_rot/2] divisors of theta_i (llama 3.1 rope_freqs), or null
 };
 
@@ -76,14 +76,14 @@ void rope_angles(const RopeParams& params, int32_t pos, float* angles);
 struct MlaAttentionArgs {
     int64_t n_tokens = 0;
     int64_t n_head = 0;
-    int64_t kv_lora = 0;        // width of c (and of q_lat, o_lat)
-    int64_t n_rope = 0;         // width of k_pe / q_pe
-    const float* q = nullptr;   // [n_tokens][n_head][kv_lora + n_rope]: q_lat then q_pe per head
-    const float* cache = nullptr;  // [n_ctx][kv_lora + n_rope]: c then k_pe per position (F32 cache)
+    int64_t kv_lora = 0;                  // width of c (and of q_lat, o_lat)
+    int64_t n_rope = 0;                   // width of k_pe / q_pe
+    const float* q = nullptr;             // [n_tokens][n_head][kv_lora + n_rope]: q_lat then q_pe per head
+    const float* cache = nullptr;         // [n_ctx][kv_lora + n_rope]: c then k_pe per position (F32 cache)
     const uint16_t* cache_f16 = nullptr;  // the same as fp16, when the cache is F16 (cache == nullptr)
-    const int32_t* pos = nullptr;  // [n_tokens] position of each query token; key s is visible when s <= pos
+    const int32_t* pos = nullptr;         // [n_tokens] position of each query token; key s is visible when s <= pos
     float kq_scale = 1.0f;
-    float* out = nullptr;       // [n_tokens][n_head][kv_lora]
+    float* out = nullptr;  // [n_tokens][n_head][kv_lora]
 };
 
 // Multi-head / grouped-query attention over a K/V cache: head h reads kv head h / (n_head / n_head_kv).
@@ -93,15 +93,37 @@ struct MhaAttentionArgs {
     int64_t n_head_kv = 0;
     int64_t head_dim_k = 0;
     int64_t head_dim_v = 0;
-    const float* q = nullptr;        // [n_tokens][n_head][head_dim_k]
-    const float* k = nullptr;        // [n_ctx][n_head_kv][head_dim_k] (F32 cache), or
+    const float* q = nullptr;  // [n_tokens][n_head][head_dim_k]
+    const float* k = nullptr;  // [n_ctx][n_head_kv][head_dim_k] (F32 cache), or
     const uint16_t* k_f16 = nullptr;
-    const float* v = nullptr;        // [n_ctx][n_head_kv][head_dim_v]
+    const float* v = nullptr;  // [n_ctx][n_head_kv][head_dim_v]
     const uint16_t* v_f16 = nullptr;
     const int32_t* pos = nullptr;
     float kq_scale = 1.0f;
-    float* out = nullptr;            // [n_tokens][n_head][head_dim_v]
+    float* out = nullptr;  // [n_tokens][n_head][head_dim_v]
 };
+
+// MoE routing of a batch (spec 1.2, 2.4, 3.1; model/moe_routing.h has the rules): softmax or sigmoid gate,
+// optional selection bias, group-limited selection, top-k, weights normalised and scaled.
+struct RouteParams {
+    int64_t n_expert = 0;
+    int64_t k = 0;
+    bool sigmoid = false;
+    int64_t n_group = 1;
+    int64_t n_group_used = 1;
+    bool group_top2_sum = false;  // group score = sum of its top-2 scores (biased / noaux_tc), else its max
+    bool norm = false;            // weights / (sum + 1e-20)
+    float scale = 1.0f;           // then * scale
+};
+
+// The host implementation of routing (what Backend::route does on the CPU).
+// logits: [n][n_expert]; bias: [n_expert] or null; ids/weights: [n][k]; probs (optional): [n][n_expert].
+void route_experts_host(const RouteParams& p, const float* logits, const float* bias, int64_t n_tokens, int32_t* ids,
+                        float* weights, float* probs = nullptr);
+
+// Rounds x[0..n) in place as ActivationMode::Native rounds an activation row for `weight_type` weights (Q8_0
+// blocks, Q8_K blocks, fp16, bf16; other types unchanged). The host implementation of Backend::round_like.
+void round_like_host(GgmlType weight_type, float* x, int64_t n);
 
 class Backend {
 public:
@@ -115,16 +137,17 @@ public:
     // y[t] = W x[t]; see cpu/cpu_matmul.h for the exact contract of these four.
     virtual Status matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
                           int64_t y_stride, ActivationMode mode = ActivationMode::Native) = 0;
-    virtual Status matmul_batch(std::span<const MatmulJob> jobs, int64_t n_tokens) = 0;
-    virtual Status matmul_transposed(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens,
-                                     float* y, int64_t y_stride) = 0;
-    virtual Status matmul_transposed_batch(std::span<const MatmulJob> jobs, int64_t n_tokens) = 0;
-    virtual Status moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n_tokens,
-                           int64_t n_embd, int64_t k, const int32_t* ids, const float* weights, float* y) = 0;
+    // The batches default to one product per job.
+    virtual Status matmul_batch(std::span<const MatmulJob> jobs, int64_t n_tokens);
+    virtual Status matmul_transposed(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
+                                     int64_t y_stride) = 0;
+    virtual Status matmul_transposed_batch(std::span<const MatmulJob> jobs, int64_t n_tokens);
+    virtual Status moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n_tokens, int64_t n_embd,
+                           int64_t k, const int32_t* ids, const float* weights, float* y) = 0;
 
     // y[t] = x[t] / sqrt(mean(x[t]^2) + eps) * w  (in place when y == x). x, y: [n_tokens][stride], width n.
-    virtual Status rms_norm(const float* x, int64_t x_stride, const float* w, int64_t n, int64_t n_tokens,
-                            float eps, float* y, int64_t y_stride) = 0;
+    virtual Status rms_norm(const float* x, int64_t x_stride, const float* w, int64_t n, int64_t n_tokens, float eps,
+                            float* y, int64_t y_stride) = 0;
     // Rotates, in place, `n_heads` vectors of n_rot dims per token starting at x[t] + head * head_stride.
     virtual Status rope(float* x, int64_t x_stride, int64_t n_tokens, int64_t n_heads, int64_t head_stride,
                         const int32_t* pos, const RopeParams& params) = 0;
@@ -132,6 +155,60 @@ public:
     virtual Status mha_attention(const MhaAttentionArgs& args) = 0;
     // y[i] += x[i], i < n.
     virtual Status add(float* y, const float* x, int64_t n) = 0;
+
+    // Copies between host memory and this backend's memory; they return when the host side may be reused or
+    // read. The CPU backend's memory is host memory: these defaults copy with memcpy.
+    virtual Status upload(void* dst, const void* host_src, uint64_t n_bytes);
+    virtual Status download(void* host_dst, const void* src, uint64_t n_bytes);
+    // n rows of `width` floats between strided layouts (strides in floats).
+    virtual Status upload_rows(float* dst, int64_t dst_stride, const float* host_src, int64_t src_stride, int64_t width,
+                               int64_t n);
+    virtual Status download_rows(float* host_dst, int64_t dst_stride, const float* src, int64_t src_stride,
+                                 int64_t width, int64_t n);
+
+    // ---- steps of a forward pass between the products (defaults: host code, for backends on host memory) ----
+    // out[t][0..table.cols) = the dequantized table row ids[t], t < n (the embedding lookup). ids: backend memory.
+    // Errors: an id outside the table, a type without dequantization.
+    virtual Status embed(const MatrixView& table, const int32_t* ids, int64_t n, float* out, int64_t out_stride);
+    // Rounds n rows of `width` in place as ActivationMode::Native rounds an activation for `weight_type` weights.
+    virtual Status round_like(GgmlType weight_type, float* x, int64_t stride, int64_t width, int64_t n);
+    // n rows of `row_bytes` bytes from src to dst (strides in bytes), both backend memory.
+    virtual Status copy_rows(void* dst, int64_t dst_stride, const void* src, int64_t src_stride, int64_t row_bytes,
+                             int64_t n);
+    // Sets the first `value_bytes` bytes of each of n rows (stride in bytes) to `value` (a host value).
+    virtual Status fill(void* dst, int64_t stride, int64_t n, const void* value, int64_t value_bytes);
+    // y[t][i] += bias[i], i < width, t < n. bias: backend memory.
+    virtual Status add_bias(float* y, int64_t stride, int64_t n, const float* bias, int64_t width);
+    // KV cache rows: row pos[t] of dst (rows of `width` elements, float32 or fp16 when f16) = src[t], t < n.
+    // pos: backend memory (so a recorded decode step writes where the replayed step says).
+    virtual Status write_rows(void* dst, bool f16, int64_t width, const int32_t* pos, const float* src,
+                              int64_t src_stride, int64_t n);
+    // MoE routing (RouteParams) of n tokens; every pointer is backend memory.
+    virtual Status route(const RouteParams& p, const float* logits, const float* bias, int64_t n, int32_t* ids,
+                         float* weights);
+
+    // ---- recorded decode steps (CUDA graphs); the defaults record nothing ----
+    // replay(key): runs the step recorded under `key` and returns true, or returns false when there is none
+    // (nothing recorded, or the backend's buffers moved since). begin_record(key) starts recording the ops that
+    // follow (they are then not run: replay() runs them) when the backend can, returning whether it records;
+    // end_record() ends it: an error means the step could not be recorded (the caller runs it unrecorded) and
+    // that key is not tried again.
+    virtual bool replay(uint64_t key) {
+        (void)key;
+        return false;
+    }
+    virtual bool begin_record(uint64_t key) {
+        (void)key;
+        return false;
+    }
+    virtual Status end_record() { return {}; }
+
+    // The physical limits benchmarks divide by, measured on this backend's device: memory bandwidth in GB/s
+    // (1e9 B/s; bytes read + written by a large device-to-device copy) and the GEMM peak in GFLOP/s (the
+    // backend's prompt-processing GEMM at a large square size). Errors when the backend does not measure them
+    // (the CPU's figures come from cpu_matmul.h).
+    virtual Result<double> measure_memory_bandwidth_gbs() { return Status::error("not measured by this backend"); }
+    virtual Result<double> measure_gemm_peak_gflops() { return Status::error("not measured by this backend"); }
 };
 
 // The CPU backend with `n_threads` threads (<= 0: one per hardware thread).

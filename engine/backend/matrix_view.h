@@ -45,6 +45,31 @@ enum class ActivationMode {
     Float,
 };
 
+// What ActivationMode::Native does to an activation row before a product with `weight_type` weights.
+enum class NativeRounding { None, F16, BF16, Q8_0, Q8_K };
+inline NativeRounding native_rounding(GgmlType weight_type) {
+    switch (weight_type) {
+        case GgmlType::Q8_0:
+        case GgmlType::Q4_0:
+        case GgmlType::Q4_1:
+        case GgmlType::Q5_0:
+        case GgmlType::Q5_1:
+            return NativeRounding::Q8_0;
+        case GgmlType::Q2_K:
+        case GgmlType::Q3_K:
+        case GgmlType::Q4_K:
+        case GgmlType::Q5_K:
+        case GgmlType::Q6_K:
+            return NativeRounding::Q8_K;
+        case GgmlType::F16:
+            return NativeRounding::F16;
+        case GgmlType::BF16:
+            return NativeRounding::BF16;
+        default:
+            return NativeRounding::None;
+    }
+}
+
 // One product of a batch (see Backend::matmul_batch): y[t][0..rows) = W x[t][0..cols), t < n_tokens.
 struct MatmulJob {
     MatrixView w;

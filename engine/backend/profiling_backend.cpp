@@ -64,7 +64,7 @@ uint64_t matrix_bytes(const MatrixView& w) {
 class ProfilingBackend final : public Backend {
 public:
     ProfilingBackend(std::unique_ptr<Backend> inner, OpProfile& profile)
-        : m_inner(std::move(inner)), m_profile(profile) {}
+        : m_inner(std::move(inner)), m_profile(profile), m_host_memory(m_inner->info().kind == "cpu") {}
 
     DeviceInfo info() const override { return m_inner->info(); }
     bool supports(Op op, GgmlType t) const override { return m_inner->supports(op, t); }
@@ -99,9 +99,10 @@ public:
     Status moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n, int64_t d, int64_t k,
                    const int32_t* ids, const float* weights, float* y) override {
         // Weight bytes: each distinct selected expert once (a batch reads an expert's matrices once).
+        // (Routing in device memory cannot be read here: GPU profiles count no expert bytes.)
         std::vector<char> used(experts.size(), 0);
         uint64_t bytes = 0;
-        for (int64_t i = 0; i < n * k; ++i) {
+        for (int64_t i = 0; m_host_memory && i < n * k; ++i) {
             const auto e = static_cast<size_t>(ids[i]);
             if (e >= experts.size() || used[e]) continue;
             used[e] = 1;
@@ -129,6 +130,39 @@ public:
         return timed("add", 0, [&] { return m_inner->add(y, x, n); });
     }
 
+    Status upload(void* d, const void* h, uint64_t n) override { return m_inner->upload(d, h, n); }
+    Status download(void* h, const void* d, uint64_t n) override { return m_inner->download(h, d, n); }
+    Status upload_rows(float* d, int64_t ds, const float* h, int64_t hs, int64_t w, int64_t n) override {
+        return m_inner->upload_rows(d, ds, h, hs, w, n);
+    }
+    Status download_rows(float* h, int64_t hs, const float* d, int64_t ds, int64_t w, int64_t n) override {
+        return m_inner->download_rows(h, hs, d, ds, w, n);
+    }
+    Status embed(const MatrixView& t, const int32_t* ids, int64_t n, float* out, int64_t os) override {
+        return timed("embed", 0, [&] { return m_inner->embed(t, ids, n, out, os); });
+    }
+    Status round_like(GgmlType t, float* x, int64_t stride, int64_t w, int64_t n) override {
+        return timed("round_like", 0, [&] { return m_inner->round_like(t, x, stride, w, n); });
+    }
+    Status copy_rows(void* d, int64_t ds, const void* s, int64_t ss, int64_t rb, int64_t n) override {
+        return timed("copy_rows", 0, [&] { return m_inner->copy_rows(d, ds, s, ss, rb, n); });
+    }
+    Status fill(void* d, int64_t stride, int64_t n, const void* v, int64_t vb) override {
+        return timed("fill", 0, [&] { return m_inner->fill(d, stride, n, v, vb); });
+    }
+    Status add_bias(float* y, int64_t stride, int64_t n, const float* b, int64_t w) override {
+        return timed("add_bias", 0, [&] { return m_inner->add_bias(y, stride, n, b, w); });
+    }
+    Status write_rows(void* d, bool f16, int64_t w, const int32_t* pos, const float* s, int64_t ss,
+                      int64_t n) override {
+        return timed("kv write", 0, [&] { return m_inner->write_rows(d, f16, w, pos, s, ss, n); });
+    }
+    Status route(const RouteParams& p, const float* l, const float* b, int64_t n, int32_t* ids, float* w) override {
+        return timed("route", 0, [&] { return m_inner->route(p, l, b, n, ids, w); });
+    }
+    Result<double> measure_memory_bandwidth_gbs() override { return m_inner->measure_memory_bandwidth_gbs(); }
+    Result<double> measure_gemm_peak_gflops() override { return m_inner->measure_gemm_peak_gflops(); }
+
 private:
     template <class F>
     Status timed(const std::string& name, uint64_t bytes, F&& f) {
@@ -140,6 +174,7 @@ private:
 
     std::unique_ptr<Backend> m_inner;
     OpProfile& m_profile;
+    bool m_host_memory = true;  // the inner backend's buffers are host memory (routing can be read)
 };
 
 }  // namespace

@@ -16,7 +16,8 @@ void rope_angles(const RopeParams& p, int32_t pos, float* angles) {
     double low = 0.0;
     double high = 0.0;
     if (p.yarn) {
-        low = std::max(0.0, std::floor(yarn_corr_dim(p.n_rot, double(p.yarn_original_ctx), p.yarn_beta_fast, p.freq_base)));
+        low = std::max(0.0,
+                       std::floor(yarn_corr_dim(p.n_rot, double(p.yarn_original_ctx), p.yarn_beta_fast, p.freq_base)));
         high = std::min(double(p.n_rot - 1),
                         std::ceil(yarn_corr_dim(p.n_rot, double(p.yarn_original_ctx), p.yarn_beta_slow, p.freq_base)));
     }

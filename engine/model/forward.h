@@ -9,8 +9,10 @@
 #include "model/hparams.h"
 #include "model/model_weights.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -18,25 +20,62 @@ namespace moe {
 
 class KvCache;
 
-// Scratch buffers reused between passes (grown, never shrunk).
+// An array in backend memory (host memory on the CPU, device memory on a GPU), grown on demand; growing does not
+// keep the contents. Every growth bumps *generation (recorded decode steps hold the old addresses).
+template <class T>
+class BackendArray {
+public:
+    Result<T*> grow(Backend& backend, int64_t n, uint64_t& generation) {
+        if (n <= m_size && m_buf) return data();
+        m_buf.reset();
+        m_size = 0;
+        MOE_ASSIGN_OR_RETURN(m_buf, backend.alloc(static_cast<uint64_t>(std::max<int64_t>(n, 1)) * sizeof(T)));
+        m_size = n;
+        ++generation;
+        return data();
+    }
+    T* data() const { return m_buf ? static_cast<T*>(m_buf->data()) : nullptr; }
+    void clear() {
+        m_buf.reset();
+        m_size = 0;
+    }
+
+private:
+    std::unique_ptr<Buffer> m_buf;
+    int64_t m_size = 0;
+};
+
+// Scratch buffers reused between passes (grown, never shrunk), in the backend's memory.
 struct ForwardBuffers {
-    std::vector<float> x;       // [n][d] the residual stream
-    std::vector<float> cur;     // [n][d] normalised input of a block
-    std::vector<float> out;     // [n][d] a block's output
-    std::vector<float> q;       // [n][H * head_k]
-    std::vector<float> q_a;     // [n][q_lora]
-    std::vector<float> kv;      // [n][kv_lora + rope] (MLA) or [n][kv_width] (K)
-    std::vector<float> v;       // [n][v_width] (MHA)
-    std::vector<float> q_abs;   // [n][H][kv_lora + rope] absorbed MLA query
-    std::vector<float> att;     // [n][H][kv_lora] or [n][H * head_v]
-    std::vector<float> att_v;   // [n][H * v_head]
-    std::vector<float> router;  // [n][n_expert]
-    std::vector<int32_t> ids;   // [n][k]
-    std::vector<float> weights; // [n][k]
-    std::vector<int32_t> ids_shared;     // [n][k + 1]: the routed experts, then the shared FFN
-    std::vector<float> weights_shared;  // [n][k + 1]
-    std::vector<int32_t> pos;   // [n]
-    std::vector<MatmulJob> jobs;  // per-head products of one block
+    BackendArray<float> x;               // [n][d] the residual stream
+    BackendArray<float> cur;             // [n][d] normalised input of a block
+    BackendArray<float> out;             // [n][d] a block's output
+    BackendArray<float> q;               // [n][H * head_k]
+    BackendArray<float> q_a;             // [n][q_lora]
+    BackendArray<float> kv;              // [n][kv_lora + rope] (MLA) or [n][kv_width] (K)
+    BackendArray<float> v;               // [n][v_width] (MHA)
+    BackendArray<float> q_abs;           // [n][H][kv_lora + rope] absorbed MLA query
+    BackendArray<float> att;             // [n][H][kv_lora] or [n][H * head_v]
+    BackendArray<float> att_v;           // [n][H * v_head]
+    BackendArray<float> router;          // [n][n_expert]
+    BackendArray<int32_t> ids;           // [n_moe_layers][n][k]: every MoE layer's routing (read back after the pass)
+    BackendArray<float> weights;         // [n_moe_layers][n][k]
+    BackendArray<int32_t> ids_shared;    // [n][k + 1]: the routed experts, then the shared FFN
+    BackendArray<float> weights_shared;  // [n][k + 1]
+    BackendArray<int32_t> dense_ids;     // [n] zeros (the dense FFN as one expert)
+    BackendArray<float> dense_weights;   // [n] ones
+    BackendArray<int32_t> pos;           // [n]
+    BackendArray<int32_t> tokens;        // [n]
+    BackendArray<float> logits;          // [rows][n_vocab]
+    std::vector<MatmulJob> jobs;         // per-head products of one block
+    uint64_t generation = 0;             // bumped whenever an array above moves
+    void clear() {
+        for (BackendArray<float>* a : {&x, &cur, &out, &q, &q_a, &kv, &v, &q_abs, &att, &att_v, &router, &weights,
+                                       &weights_shared, &dense_weights, &logits})
+            a->clear();
+        for (BackendArray<int32_t>* a : {&ids, &ids_shared, &dense_ids, &pos, &tokens}) a->clear();
+        ++generation;
+    }
 };
 
 struct ForwardState {
@@ -45,7 +84,7 @@ struct ForwardState {
     const ModelWeights& w;
     KvCache& cache;
     ForwardBuffers& buf;
-    int64_t n = 0;              // tokens in this batch
+    int64_t n = 0;  // tokens in this batch
     int32_t first_pos = 0;
     // Called by every MoE layer with the batch's routing (see RoutingCallback in model.h). Null: not recorded.
     const std::function<void(int32_t slot, int64_t first, int64_t n, const int32_t* ids, const float* weights)>*
@@ -55,23 +94,25 @@ struct ForwardState {
     std::vector<int32_t> moe_slot;  // [n_layer] index among MoE layers, -1 for dense layers
 };
 
+// Grows one of st.buf's arrays for this pass.
+template <class T>
+Result<T*> grow(ForwardState& st, BackendArray<T>& a, int64_t n) {
+    return a.grow(st.backend, n, st.buf.generation);
+}
+
 // Each returns the first failing op's Status.
+// x = embedding rows of `tokens` (checked on the host; st.buf.tokens must hold them in backend memory).
 Status embed_tokens(ForwardState& st, std::span<const int32_t> tokens);
 Status norm_into_cur(ForwardState& st, const std::vector<float>& weight);  // cur = rmsnorm(x) * weight
-Status mla_attention_block(ForwardState& st, int64_t il);   // out = attention(cur), writes the cache
+Status mla_attention_block(ForwardState& st, int64_t il);                  // out = attention(cur), writes the cache
 Status mha_attention_block(ForwardState& st, int64_t il);
-Status dense_ffn_block(ForwardState& st, int64_t il);       // out = swiglu(cur)
-Status moe_ffn_block(ForwardState& st, int64_t il);         // out = routed experts + shared experts (cur)
-Status add_out_to_residual(ForwardState& st);               // x += out
-// logits [rows][n_vocab] of the last token (all_rows false) or of every token of the batch.
-Status output_logits(ForwardState& st, bool all_rows, std::vector<float>& logits);
+Status dense_ffn_block(ForwardState& st, int64_t il);  // out = swiglu(cur)
+Status moe_ffn_block(ForwardState& st, int64_t il);    // out = routed experts + shared experts (cur)
+Status add_out_to_residual(ForwardState& st);          // x += out
+// st.buf.logits [rows][n_vocab] of the last token (all_rows false) or of every token of the batch.
+Status output_logits(ForwardState& st, bool all_rows);
 
 // The RoPE of a model: its hyper-parameters (and rope_freqs) as RopeParams.
 RopeParams rope_params(const HParams& hp, const ModelWeights& w);
-
-// Rounds x like ActivationMode::Native does before a product with `weight_type` (Q8_0 / Q8_K blocks, fp16, bf16),
-// in place. The absorbed MLA path stores the latent rounded like this so that, for quantized attn_kv_b, it equals the
-// decompressed keys and values llama.cpp computes (W_UK * round(c)).
-void round_activations_like(GgmlType weight_type, float* x, int64_t n);
 
 }  // namespace moe

@@ -4,7 +4,9 @@
 #pragma once
 
 #include "backend/backend.h"
+#include "backend/backend_plugin.h"
 #include "core/status.h"
+#include "model/device_placement.h"
 #include "model/forward.h"
 #include "model/hparams.h"
 #include "model/model_source.h"
@@ -16,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -26,8 +29,8 @@ class KvCache;
 class OpProfile;
 
 struct ModelLoadOptions {
-    int n_threads = 0;         // CPU threads; <= 0: one per hardware thread
-    int64_t n_ubatch = 512;    // tokens per forward micro-batch (bounds the workspace)
+    int n_threads = 0;       // CPU threads; <= 0: one per hardware thread
+    int64_t n_ubatch = 512;  // tokens per forward micro-batch (bounds the workspace)
     // Read every weight page once while loading (so the first reply does not wait on the disk), reporting
     // progress(done_bytes, total_bytes); returning false cancels the load ("loading cancelled"). Without it
     // pages are read on first use.
@@ -35,6 +38,10 @@ struct ModelLoadOptions {
     std::function<bool(uint64_t done_bytes, uint64_t total_bytes)> progress;
     // When set, every backend op is timed into it (must outlive the model): `moewb bench --profile`.
     OpProfile* profile = nullptr;
+    // Where the model runs. Cuda / Auto: the CUDA plugin when it loads and finds a GPU (weights placed by
+    // device_placement.h, the rest on the CPU), else the CPU with device_note() saying why.
+    DeviceChoice device = DeviceChoice::Cpu;
+    bool experts_on_cpu = false;  // with a GPU: keep the routed experts in host memory (hybrid layout)
 };
 
 // Routing of one MoE layer for one micro-batch: slot = index among the MoE layers; the batch is tokens
@@ -56,6 +63,18 @@ public:
     // The model's own chat template, else the built-in one for its family.
     const std::string& chat_template() const { return m_chat_template; }
     Backend& backend() { return *m_backend; }
+    // "cpu" or "cuda": where the ops run (with cuda, ops on weights left in host memory still run on the CPU).
+    const char* device_kind() const { return m_on_gpu ? "cuda" : "cpu"; }
+    std::string device_name() const { return m_device_name; }
+    // Why the CPU is used although a GPU was asked for, or why the GPU stopped being used; empty otherwise.
+    std::string device_note() const;
+    // With a GPU: which weight bytes are in device memory and which stay in host memory.
+    const DevicePlacement& placement() const { return m_placement; }
+    // Bumped when the model moves to another backend (after a GPU failure it continues on the CPU): KV caches made
+    // with the old one must be made again (forward() refuses them).
+    uint64_t backend_generation() const { return m_backend_generation; }
+    // Moves the model to the CPU (a GPU failure, or a caller that wants it); returns an error Status with `why`.
+    Status switch_to_cpu(const std::string& why);
     int64_t n_vocab() const { return m_weights.output.rows; }
     // Model layer index of each MoE layer, ascending.
     const std::vector<int32_t>& moe_layers() const { return m_moe_layers; }
@@ -70,6 +89,13 @@ public:
 
 private:
     Model(ModelSource source) : m_source(std::move(source)) {}
+    // The backend for options.device (see ModelLoadOptions::device); weights placed when it is a GPU.
+    Status select_backend(const ModelLoadOptions& options);
+    Status switch_to_cpu_locked(const std::string& why);
+    Status forward_batches(KvCache& cache, std::span<const int32_t> tokens, int32_t first_pos, bool all_logits,
+                           std::vector<float>& logits, const RoutingCallback* on_routing);
+    Status run_batch(ForwardState& st, std::span<const int32_t> tokens, bool logits_needed, bool all_logits);
+    Status run_decode_step(ForwardState& st, std::span<const int32_t> tokens, const KvCache& cache);
 
     ModelSource m_source;
     HParams m_hp;
@@ -77,13 +103,20 @@ private:
     std::optional<Tokenizer> m_tokenizer;
     std::string m_chat_template;
     std::unique_ptr<Backend> m_backend;
+    OffloadBackend* m_offload = nullptr;  // m_backend (or the backend it profiles) when on a GPU
+    bool m_on_gpu = false;
+    std::string m_device_name;
+    std::string m_device_note;
+    DevicePlacement m_placement;
+    uint64_t m_backend_generation = 0;
+    std::vector<std::unique_ptr<Backend>> m_retired_backends;
+    std::set<uint64_t> m_record_warm, m_record_failed;  // decode steps run once / that cannot be recorded
     ModelLoadOptions m_options;
     std::vector<int32_t> m_moe_layers;
     std::vector<int32_t> m_moe_slot;
     ActiveWeights m_active;
     std::mutex m_mutex;  // one forward at a time (the buffers are shared)
     ForwardBuffers m_buffers;
-    std::vector<float> m_batch_logits;
 };
 
 }  // namespace moe

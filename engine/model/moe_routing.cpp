@@ -1,94 +1,25 @@
 #include "model/moe_routing.h"
 
-#include <algorithm>
-#include <cmath>
-#include <limits>
-#include <numeric>
-#include <vector>
+#include "backend/backend.h"
 
 namespace moe {
 
-namespace {
-
-void gate_probs(Gating gating, const float* logits, int64_t n, float* probs) {
-    if (gating == Gating::Sigmoid) {
-        for (int64_t e = 0; e < n; ++e) probs[e] = 1.0f / (1.0f + std::exp(-logits[e]));
-        return;
-    }
-    const float max_l = *std::max_element(logits, logits + n);
-    double sum = 0.0;
-    for (int64_t e = 0; e < n; ++e) {
-        probs[e] = std::exp(logits[e] - max_l);
-        sum += probs[e];
-    }
-    const float inv = static_cast<float>(1.0 / sum);
-    for (int64_t e = 0; e < n; ++e) probs[e] *= inv;
+RouteParams route_params(const HParams& hp) {
+    RouteParams p;
+    p.n_expert = hp.n_expert;
+    p.k = hp.n_expert_used;
+    p.sigmoid = hp.gating == Gating::Sigmoid;
+    p.n_group = hp.n_group;
+    p.n_group_used = hp.n_group_used;
+    p.group_top2_sum = hp.has_expert_bias || hp.topk_method == "noaux_tc";
+    p.norm = hp.expert_weights_norm;
+    p.scale = static_cast<float>(hp.expert_weights_scale);
+    return p;
 }
-
-// Masks (to -inf) the experts outside the n_group_used best groups.
-void limit_groups(const HParams& hp, float* score, std::vector<float>& group_score, std::vector<int32_t>& order) {
-    const int64_t n_group = hp.n_group;
-    const int64_t per_group = hp.n_expert / n_group;
-    const bool top2_sum = hp.has_expert_bias || hp.topk_method == "noaux_tc";
-    group_score.assign(static_cast<size_t>(n_group), 0.0f);
-    for (int64_t g = 0; g < n_group; ++g) {
-        const float* s = score + g * per_group;
-        if (top2_sum && per_group >= 2) {
-            float a = -std::numeric_limits<float>::infinity();
-            float b = a;
-            for (int64_t i = 0; i < per_group; ++i) {
-                if (s[i] > a) {
-                    b = a;
-                    a = s[i];
-                } else if (s[i] > b) {
-                    b = s[i];
-                }
-            }
-            group_score[g] = a + b;
-        } else {
-            group_score[g] = *std::max_element(s, s + per_group);
-        }
-    }
-    order.resize(static_cast<size_t>(n_group));
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return group_score[a] > group_score[b]; });
-    for (int64_t r = hp.n_group_used; r < n_group; ++r)
-        std::fill(score + order[r] * per_group, score + (order[r] + 1) * per_group,
-                  -std::numeric_limits<float>::infinity());
-}
-
-}  // namespace
 
 void route_experts(const HParams& hp, const float* logits, const float* bias, int64_t n_tokens, int32_t* ids,
                    float* weights, float* probs_out) {
-    const int64_t n_exp = hp.n_expert;
-    const int64_t k = hp.n_expert_used;
-    std::vector<float> probs(static_cast<size_t>(n_exp));
-    std::vector<float> score(static_cast<size_t>(n_exp));
-    std::vector<int32_t> order(static_cast<size_t>(n_exp));
-    std::vector<float> group_score;
-    std::vector<int32_t> group_order;
-    for (int64_t t = 0; t < n_tokens; ++t) {
-        gate_probs(hp.gating, logits + t * n_exp, n_exp, probs.data());
-        if (probs_out) std::copy(probs.begin(), probs.end(), probs_out + t * n_exp);
-        for (int64_t e = 0; e < n_exp; ++e) score[e] = probs[e] + (bias ? bias[e] : 0.0f);
-        if (hp.n_group > 1 && hp.n_group_used < hp.n_group) limit_groups(hp, score.data(), group_score, group_order);
-        std::iota(order.begin(), order.end(), 0);
-        std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t b) {
-            return score[a] > score[b] || (score[a] == score[b] && a < b);
-        });
-        int32_t* tid = ids + t * k;
-        float* tw = weights + t * k;
-        double sum = 0.0;
-        for (int64_t j = 0; j < k; ++j) {
-            tid[j] = order[j];
-            tw[j] = probs[order[j]];
-            sum += tw[j];
-        }
-        const float norm = hp.expert_weights_norm ? static_cast<float>(1.0 / (sum + 1e-20)) : 1.0f;
-        const float scale = static_cast<float>(hp.expert_weights_scale);
-        for (int64_t j = 0; j < k; ++j) tw[j] = tw[j] * norm * scale;
-    }
+    route_experts_host(route_params(hp), logits, bias, n_tokens, ids, weights, probs_out);
 }
 
 }  // namespace moe

@@ -8,11 +8,15 @@
 //   w      = probs[ids] (unbiased); / (sum + 1e-20) when expert_weights_norm; * expert_weights_scale
 #pragma once
 
+#include "backend/backend.h"
 #include "model/hparams.h"
 
 #include <cstdint>
 
 namespace moe {
+
+// The routing rules of a model's hyper-parameters, as the backend's route() takes them.
+RouteParams route_params(const HParams& hp);
 
 // logits: [n_tokens][n_expert]; bias: [n_expert] or null; ids/weights: [n_tokens][n_expert_used].
 // probs (optional): [n_tokens][n_expert] receives the gate probabilities.

@@ -1,8 +1,5 @@
 #include "runtime/kv_cache.h"
 
-#include "core/half.h"
-
-#include <cstring>
 #include <string>
 
 namespace moe {
@@ -12,6 +9,7 @@ Result<std::unique_ptr<KvCache>> KvCache::create(Backend& backend, const HParams
         return Status::error(std::string("KV cache type ") + kv_type_name(type) + " is not supported (use f32 or f16)");
     if (n_ctx <= 0) return Status::error("context length must be positive, got " + std::to_string(n_ctx));
     auto cache = std::unique_ptr<KvCache>(new KvCache());
+    cache->m_backend = &backend;
     cache->m_n_ctx = n_ctx;
     cache->m_type = type;
     cache->m_mla = hp.is_mla();
@@ -25,13 +23,15 @@ Result<std::unique_ptr<KvCache>> KvCache::create(Backend& backend, const HParams
     for (int64_t il = 0; il < hp.n_layer; ++il) {
         const uint64_t kb = elem * static_cast<uint64_t>(n_ctx) * static_cast<uint64_t>(cache->m_k_width);
         auto k = backend.alloc(kb);
-        if (!k.ok()) return Status::error("KV cache of " + std::to_string(n_ctx) + " positions: " + k.status().message());
+        if (!k.ok())
+            return Status::error("KV cache of " + std::to_string(n_ctx) + " positions: " + k.status().message());
         cache->m_k.push_back(std::move(k).value());
         cache->m_bytes += kb;
         if (!cache->m_mla) {
             const uint64_t vb = elem * static_cast<uint64_t>(n_ctx) * static_cast<uint64_t>(cache->m_v_width);
             auto v = backend.alloc(vb);
-            if (!v.ok()) return Status::error("KV cache of " + std::to_string(n_ctx) + " positions: " + v.status().message());
+            if (!v.ok())
+                return Status::error("KV cache of " + std::to_string(n_ctx) + " positions: " + v.status().message());
             cache->m_v.push_back(std::move(v).value());
             cache->m_bytes += vb;
         }
@@ -39,31 +39,23 @@ Result<std::unique_ptr<KvCache>> KvCache::create(Backend& backend, const HParams
     return cache;
 }
 
-Status KvCache::write(std::vector<std::unique_ptr<Buffer>>& bufs, int64_t width, int64_t il, int64_t pos,
-                      const float* src, int64_t src_stride, int64_t n) {
-    if (pos < 0 || pos + n > m_n_ctx)
-        return Status::error("KV cache: positions [" + std::to_string(pos) + ", " + std::to_string(pos + n) +
-                             ") exceed the context of " + std::to_string(m_n_ctx));
-    void* base = bufs[static_cast<size_t>(il)]->data();
-    for (int64_t t = 0; t < n; ++t) {
-        const float* s = src + t * src_stride;
-        if (is_f16()) {
-            uint16_t* d = static_cast<uint16_t*>(base) + (pos + t) * width;
-            for (int64_t i = 0; i < width; ++i) d[i] = fp32_to_fp16(s[i]);
-        } else {
-            std::memcpy(static_cast<float*>(base) + (pos + t) * width, s, static_cast<size_t>(width) * 4);
-        }
-    }
-    return {};
+Status KvCache::write(std::vector<std::unique_ptr<Buffer>>& bufs, int64_t width, int64_t il, int64_t first_pos,
+                      const int32_t* pos, const float* src, int64_t src_stride, int64_t n) {
+    if (first_pos < 0 || first_pos + n > m_n_ctx)
+        return Status::error("KV cache: positions [" + std::to_string(first_pos) + ", " +
+                             std::to_string(first_pos + n) + ") exceed the context of " + std::to_string(m_n_ctx));
+    return m_backend->write_rows(bufs[static_cast<size_t>(il)]->data(), is_f16(), width, pos, src, src_stride, n);
 }
 
-Status KvCache::write_k(int64_t il, int64_t pos, const float* src, int64_t src_stride, int64_t n) {
-    return write(m_k, m_k_width, il, pos, src, src_stride, n);
+Status KvCache::write_k(int64_t il, int64_t first_pos, const int32_t* pos, const float* src, int64_t src_stride,
+                        int64_t n) {
+    return write(m_k, m_k_width, il, first_pos, pos, src, src_stride, n);
 }
 
-Status KvCache::write_v(int64_t il, int64_t pos, const float* src, int64_t src_stride, int64_t n) {
+Status KvCache::write_v(int64_t il, int64_t first_pos, const int32_t* pos, const float* src, int64_t src_stride,
+                        int64_t n) {
     if (m_mla) return Status::error("KV cache: an MLA cache has no V rows");
-    return write(m_v, m_v_width, il, pos, src, src_stride, n);
+    return write(m_v, m_v_width, il, first_pos, pos, src, src_stride, n);
 }
 
 }  // namespace moe

@@ -33,17 +33,23 @@ public:
     void* k(int64_t il) { return m_k[static_cast<size_t>(il)]->data(); }
     void* v(int64_t il) { return m_v.empty() ? nullptr : m_v[static_cast<size_t>(il)]->data(); }
 
-    // Writes `n` float rows (stride `src_stride`) into layer il's K (or V) rows starting at position `pos`,
-    // converting to the cache type. Errors when pos + n exceeds n_ctx.
-    Status write_k(int64_t il, int64_t pos, const float* src, int64_t src_stride, int64_t n);
-    Status write_v(int64_t il, int64_t pos, const float* src, int64_t src_stride, int64_t n);
+    // Writes `n` float rows (stride `src_stride`, backend memory) into layer il's K (or V) rows pos[0..n) (backend
+    // memory; the positions first_pos, first_pos + 1, ...), converting to the cache type, with the backend that
+    // allocated the cache. Errors when first_pos + n exceeds n_ctx.
+    Status write_k(int64_t il, int64_t first_pos, const int32_t* pos, const float* src, int64_t src_stride, int64_t n);
+    Status write_v(int64_t il, int64_t first_pos, const int32_t* pos, const float* src, int64_t src_stride, int64_t n);
+
+    // The backend whose memory holds the cache (the one given to create()).
+    const Backend* backend() const { return m_backend; }
 
     int64_t n_used() const { return m_n_used; }
     void set_n_used(int64_t n) { m_n_used = n; }
 
 private:
-    Status write(std::vector<std::unique_ptr<Buffer>>& bufs, int64_t width, int64_t il, int64_t pos, const float* src,
-                 int64_t src_stride, int64_t n);
+    Status write(std::vector<std::unique_ptr<Buffer>>& bufs, int64_t width, int64_t il, int64_t first_pos,
+                 const int32_t* pos, const float* src, int64_t src_stride, int64_t n);
+
+    Backend* m_backend = nullptr;
 
     int64_t m_n_ctx = 0;
     KvType m_type = KvType::F32;

@@ -7,9 +7,16 @@ namespace moe {
 
 Result<std::unique_ptr<Session>> Session::create(Model& model, const SessionOptions& options) {
     std::unique_ptr<Session> s(new Session(model, options));
-    MOE_ASSIGN_OR_RETURN(s->m_cache, KvCache::create(model.backend(), model.hparams(), options.n_ctx, options.kv_type));
-    s->m_trace.reset(static_cast<int32_t>(model.hparams().n_expert), static_cast<int32_t>(model.hparams().n_expert_used),
-                     model.moe_layers());
+    auto cache = KvCache::create(model.backend(), model.hparams(), options.n_ctx, options.kv_type);
+    if (!cache.ok() && std::string(model.device_kind()) == "cuda") {
+        // No room for the cache on the GPU: the model moves to the CPU, where the cache is made instead.
+        (void)model.switch_to_cpu("the KV cache does not fit on the GPU (" + cache.error() +
+                                  "); the model moves to the CPU");
+        cache = KvCache::create(model.backend(), model.hparams(), options.n_ctx, options.kv_type);
+    }
+    MOE_ASSIGN_OR_RETURN(s->m_cache, std::move(cache));
+    s->m_trace.reset(static_cast<int32_t>(model.hparams().n_expert),
+                     static_cast<int32_t>(model.hparams().n_expert_used), model.moe_layers());
     return s;
 }
 
@@ -24,6 +31,8 @@ Status Session::run(std::span<const int32_t> tokens, bool all_logits, std::vecto
     if (first + static_cast<int64_t>(tokens.size()) > m_cache->n_ctx())
         return Status::error("the context is full: " + std::to_string(first + tokens.size()) +
                              " tokens do not fit in a context of " + std::to_string(m_cache->n_ctx()) + " tokens");
+    // The model moved to another backend since the cache was made (a GPU failure): rebuild it there first.
+    if (m_cache->backend() != &m_model.backend()) MOE_RETURN_IF_ERROR(rebuild_cache());
     RoutingCallback record;
     if (m_options.record_routing && !m_model.moe_layers().empty()) {
         m_trace.truncate(first);
@@ -32,8 +41,16 @@ Status Session::run(std::span<const int32_t> tokens, bool all_logits, std::vecto
             m_trace.record(row0 + begin, n, slot, ids, w);
         };
     }
-    const Status s = m_model.forward(*m_cache, tokens, static_cast<int32_t>(first), all_logits, logits,
-                                     record ? &record : nullptr);
+    const uint64_t generation = m_model.backend_generation();
+    Status s =
+        m_model.forward(*m_cache, tokens, static_cast<int32_t>(first), all_logits, logits, record ? &record : nullptr);
+    if (!s.ok() && m_model.backend_generation() != generation) {
+        // The model moved to the CPU (a GPU failure): rebuild the cache there, recompute the history, retry.
+        s = rebuild_cache();
+        if (s.ok())
+            s = m_model.forward(*m_cache, tokens, static_cast<int32_t>(first), all_logits, logits,
+                                record ? &record : nullptr);
+    }
     if (!s.ok()) {
         // The cache rows past `first` are unusable; keep the state consistent with what it holds.
         m_cache->set_n_used(first);
@@ -42,6 +59,14 @@ Status Session::run(std::span<const int32_t> tokens, bool all_logits, std::vecto
     }
     m_tokens.insert(m_tokens.end(), tokens.begin(), tokens.end());
     return {};
+}
+
+Status Session::rebuild_cache() {
+    MOE_ASSIGN_OR_RETURN(m_cache,
+                         KvCache::create(m_model.backend(), m_model.hparams(), m_options.n_ctx, m_options.kv_type));
+    if (m_tokens.empty()) return {};
+    std::vector<float> logits;
+    return m_model.forward(*m_cache, m_tokens, 0, false, logits);
 }
 
 Status Session::sync(std::span<const int32_t> tokens, std::vector<float>& logits, int64_t* reused) {

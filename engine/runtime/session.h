@@ -17,9 +17,9 @@
 namespace moe {
 
 struct SessionOptions {
-    int64_t n_ctx = 4096;         // positions of the KV cache
+    int64_t n_ctx = 4096;  // positions of the KV cache
     KvType kv_type = KvType::F32;
-    bool record_routing = true;   // keep the routing trace of every token
+    bool record_routing = true;  // keep the routing trace of every token
 };
 
 class Session {
@@ -49,6 +49,8 @@ public:
 private:
     Session(Model& model, const SessionOptions& options) : m_model(model), m_options(options) {}
     Status run(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits);
+    // A new cache on the model's (new) backend holding the tokens so far.
+    Status rebuild_cache();
 
     Model& m_model;
     SessionOptions m_options;
