@@ -90,24 +90,26 @@ public:
         m_h = scratch_floats(11, m_h_off[n]);
     }
 
-    // Region 1: the gate and up rows of every selection, split by weight bytes, four rows at a time.
+    // Region 1: the gate and up rows of every selection, split by weight bytes. Each thread reads its rows of a
+    // matrix as one contiguous stream (gate rows, then up rows), which the hardware prefetcher follows best.
     void gate_up(int ith, int nth) const {
         thread_local std::vector<std::pair<int64_t, int64_t>> ranges;
         split_costs(m_rows.data(), m_costs.data(), m_rows.size(), ith, nth, ranges);
         float* scratch = scratch_floats(5, m_n_embd + 256);
-        constexpr int64_t kTile = 16;
-        float g[kTile], u[kTile];
-        for (size_t j = 0; j < m_rows.size(); ++j)
-            for (int64_t rt = ranges[j].first; rt < ranges[j].second; rt += kTile) {
-                const int64_t re = std::min(ranges[j].second, rt + kTile);
-                dot_rows(m_ex[j]->gate, m_kg[j], rt, re, m_xg[j], g, scratch);
-                dot_rows(m_ex[j]->up, m_ku[j], rt, re, m_xu[j], u, scratch);
-                for (int64_t r = rt; r < re; ++r) m_h[m_h_off[j] + r] = silu(g[r - rt]) * u[r - rt];
-            }
+        for (size_t j = 0; j < m_rows.size(); ++j) {
+            const auto [r0, r1] = ranges[j];
+            if (r0 >= r1) continue;
+            float* h = m_h + m_h_off[j] + r0;
+            float* u = scratch_floats(8, r1 - r0);
+            dot_rows(m_ex[j]->gate, m_kg[j], r0, r1, m_xg[j], h, scratch);
+            dot_rows(m_ex[j]->up, m_ku[j], r0, r1, m_xu[j], u, scratch);
+            for (int64_t r = 0; r < r1 - r0; ++r) h[r] = silu(h[r]) * u[r];
+        }
     }
 
     // Region 2: output rows split evenly; every thread first prepares all h_j for the down products (a few
-    // thousand values: cheaper than a barrier). Per output row the selections are added in ascending expert id.
+    // thousand values: cheaper than a barrier), then reads its rows of each down matrix as one stream. Per output
+    // row the selections are added in ascending expert id.
     void set_output(const float* weights, float* y) {
         m_weights = weights;
         m_y = y;
@@ -123,19 +125,16 @@ public:
             hact_off[j + 1] = hact_off[j] + (act_row_bytes(m_kd[j].act, m_rows[j]) + 63) / 64 * 64;
         uint8_t* hact = scratch_bytes(12, hact_off[n]);
         for (size_t j = 0; j < n; ++j) prepare_act(m_kd[j].act, m_h + m_h_off[j], m_rows[j], hact + hact_off[j]);
-        const int64_t r0 = m_n_embd * ith / nth, r1 = m_n_embd * (ith + 1) / nth;
+        const int64_t r0 = m_n_embd * ith / nth, r1 = m_n_embd * (ith + 1) / nth, nr = r1 - r0;
+        if (nr <= 0) return;
         float* scratch = scratch_floats(5, m_h_off[n] + 256);
-        constexpr int64_t kTile = 32;
-        float acc[kTile], d[kTile];
-        for (int64_t rt = r0; rt < r1; rt += kTile) {
-            const int64_t re = std::min(r1, rt + kTile);
-            for (int64_t r = rt; r < re; ++r) acc[r - rt] = y[r];
-            for (const int64_t jo : m_order) {
-                const auto j = static_cast<size_t>(jo);
-                dot_rows(m_ex[j]->down, m_kd[j], rt, re, hact + hact_off[j], d, scratch);
-                for (int64_t r = rt; r < re; ++r) acc[r - rt] += weights[j] * d[r - rt];
-            }
-            for (int64_t r = rt; r < re; ++r) y[r] = acc[r - rt];
+        float* d = scratch_floats(9, static_cast<int64_t>(n) * nr);  // [selection][nr]
+        for (size_t j = 0; j < n; ++j)
+            dot_rows(m_ex[j]->down, m_kd[j], r0, r1, hact + hact_off[j], d + static_cast<int64_t>(j) * nr, scratch);
+        for (int64_t r = 0; r < nr; ++r) {
+            float acc = y[r0 + r];
+            for (const int64_t jo : m_order) acc += weights[jo] * d[jo * nr + r];
+            y[r0 + r] = acc;
         }
     }
 
