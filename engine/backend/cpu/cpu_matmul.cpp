@@ -6,6 +6,7 @@
 #include "backend/cpu/cpu_matmul_internal.h"
 #include "backend/cpu/thread_pool.h"
 #include "formats/quants.h"
+#include "formats/quants_internal.h"
 
 #include <algorithm>
 #include <atomic>
@@ -253,7 +254,7 @@ int64_t transposed_unit(const MatrixView& w) {
 }
 
 #if MOE_CPU_AVX2
-// Float-like weights, 64 columns at a time held in eight registers while all rows stream past: the same
+// Float-like and Q8_0 weights, 64 columns at a time held in eight registers while all rows stream past: the same
 // fma(x[t][r], W[r][c], y) sequence per column as the generic loop below (identical results), without the
 // per-row dequantize call and the y round trips through memory.
 template <GgmlType kType>
@@ -267,6 +268,13 @@ void transposed_tile64(const MatrixView& w, const float* x, float* y, int64_t c)
             __m256 wv;
             if constexpr (kType == GgmlType::F32) {
                 wv = _mm256_loadu_ps(reinterpret_cast<const float*>(row) + c + 8 * k);
+            } else if constexpr (kType == GgmlType::Q8_0) {
+                // d * q exactly as dequantize_row computes it (c is a multiple of 32: two whole blocks).
+                const int64_t col = c + 8 * k;
+                const uint8_t* blk = row + (col / 32) * 34;
+                const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 2 + col % 32));
+                wv = _mm256_mul_ps(_mm256_set1_ps(quants_detail::load_fp16(blk)),
+                                   _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
             } else {
                 const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * (c + 8 * k)));
                 wv = kType == GgmlType::F16 ? _mm256_cvtph_ps(h)
@@ -285,8 +293,9 @@ int64_t transposed_columns_fast(const MatrixView& w, const float* x, int64_t x_s
     const auto tile = w.type == GgmlType::F16    ? transposed_tile64<GgmlType::F16>
                       : w.type == GgmlType::BF16 ? transposed_tile64<GgmlType::BF16>
                       : w.type == GgmlType::F32  ? transposed_tile64<GgmlType::F32>
+                      : w.type == GgmlType::Q8_0 ? transposed_tile64<GgmlType::Q8_0>
                                                  : nullptr;
-    if (tile == nullptr) return c0;
+    if (tile == nullptr || (w.type == GgmlType::Q8_0 && c0 % 32 != 0)) return c0;
     int64_t c = c0;
     for (; c + 64 <= c1; c += 64)
         for (int64_t t = 0; t < n_tokens; ++t) tile(w, x + t * x_stride, y + t * y_stride, c);
