@@ -53,13 +53,6 @@ Status check_expert(const SwigluWeights& e, int64_t index, int64_t n_embd) {
     return Status();
 }
 
-// Prefetches the first 4 KiB of rows [r0, r1) of w into the cache.
-inline void prefetch_head(const MatrixView& w, int64_t r0, int64_t r1) {
-    const uint8_t* p = w.data + static_cast<uint64_t>(r0) * w.row_bytes;
-    const uint64_t n = std::min<uint64_t>(4096, static_cast<uint64_t>(r1 - r0) * w.row_bytes);
-    for (uint64_t o = 0; o < n; o += 64) __builtin_prefetch(p + o, 0, 3);
-}
-
 // One decode step's plan (n_tokens = 1). Selection j: h_j = silu(gate_j x) * up_j x, stored at
 // h[h_off[j] .. h_off[j] + n_ff_j); then y += sum_j weights[j] * down_j h_j. Reused across calls (per calling
 // thread) so a decode step allocates nothing.
@@ -105,14 +98,6 @@ public:
         float* scratch = scratch_floats(5, m_n_embd + 256);
         for (size_t j = 0; j < m_rows.size(); ++j) {
             const auto [r0, r1] = ranges[j];
-            // The next selection's streams start while this one runs (a new stream otherwise waits a few memory
-            // latencies for the hardware prefetcher).
-            for (size_t n = j + 1; n < m_rows.size(); ++n)
-                if (ranges[n].first < ranges[n].second) {
-                    prefetch_head(m_ex[n]->gate, ranges[n].first, ranges[n].second);
-                    prefetch_head(m_ex[n]->up, ranges[n].first, ranges[n].second);
-                    break;
-                }
             if (r0 >= r1) continue;
             float* h = m_h + m_h_off[j] + r0;
             float* u = scratch_floats(8, r1 - r0);
@@ -144,10 +129,8 @@ public:
         if (nr <= 0) return;
         float* scratch = scratch_floats(5, m_h_off[n] + 256);
         float* d = scratch_floats(9, static_cast<int64_t>(n) * nr);  // [selection][nr]
-        for (size_t j = 0; j < n; ++j) {
-            if (j + 1 < n) prefetch_head(m_ex[j + 1]->down, r0, r1);
+        for (size_t j = 0; j < n; ++j)
             dot_rows(m_ex[j]->down, m_kd[j], r0, r1, hact + hact_off[j], d + static_cast<int64_t>(j) * nr, scratch);
-        }
         for (int64_t r = 0; r < nr; ++r) {
             float acc = y[r0 + r];
             for (const int64_t jo : m_order) acc += weights[jo] * d[jo * nr + r];
