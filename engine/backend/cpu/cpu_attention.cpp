@@ -114,8 +114,9 @@ void attention_gemm(ThreadPool& pool, const AttentionShape& a, const CacheRows& 
                     float* out, int64_t out_token_stride) {
     int64_t n_kv = 0;
     for (int64_t t = 0; t < n_tokens; ++t) n_kv = std::max<int64_t>(n_kv, int64_t(pos[t]) + 1);
-    const bool merged =
-        a.group == a.n_head && q_token_stride == a.n_head * a.q_head_stride && out_token_stride == a.n_head * a.dv;
+    // (Merged only while one token's scores over all heads fit the 16 MiB: long contexts go head by head.)
+    const bool merged = a.group == a.n_head && q_token_stride == a.n_head * a.q_head_stride &&
+                        out_token_stride == a.n_head * a.dv && n_kv * a.n_head <= (int64_t(4) << 20);
     const int64_t heads_per_product = merged ? a.n_head : 1;
     // 32 tokens per chunk (the triangle costs ~53% of the square at 512 tokens), scores within 16 MiB.
     const int64_t chunk = std::clamp<int64_t>((int64_t(4) << 20) / (n_kv * heads_per_product), 1, 32);
