@@ -125,6 +125,7 @@ private:
     void connectMessage(ChatMessageWidget* widget);
     void openRoutingDrawer(qint64 assistantMessageId);
     QWidget* buildRoutingDrawer();
+    void rememberRouting(const moe::app::RoutingSnapshot& routing) const;  // into the small in-memory cache
 
     void onExportClicked(ExportFormat format);
     void onRenameClicked(qint64 conversationId);
