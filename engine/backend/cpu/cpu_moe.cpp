@@ -206,8 +206,6 @@ void expert_ffn(const SwigluWeights& ex, const float* x, int64_t n_embd, const s
     float* g = scratch_floats(7, cnt * n_ff);
     float* u = scratch_floats(8, cnt * n_ff);
     float* d = scratch_floats(9, cnt * n_embd);
-    thread_local std::vector<int64_t> rows;
-    rows.resize(sel.size());
     const auto silu_mul = [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) g[i] = silu(g[i]) * u[i];
     };
@@ -225,6 +223,8 @@ void expert_ffn(const SwigluWeights& ex, const float* x, int64_t n_embd, const s
         const MatmulJob dj{ex.down, g, n_ff, d, n_embd, ActivationMode::Native};
         run_batch(*wide, std::span<const MatmulJob>(&dj, 1), cnt);
     } else {
+        thread_local std::vector<int64_t> rows;  // the x row of each product's i-th input
+        rows.resize(sel.size());
         for (int64_t i = 0; i < cnt; ++i) rows[static_cast<size_t>(i)] = sel[static_cast<size_t>(i)] / k;
         expert_product(ex.gate, x, n_embd, rows.data(), cnt, g);
         expert_product(ex.up, x, n_embd, rows.data(), cnt, u);
