@@ -689,7 +689,7 @@ inline uint64_t prefetch_lead(uint64_t row_bytes) {
 }
 
 void dot_rows(const MatrixView& w, const RowKernel& k, int64_t r0, int64_t r1, const void* x, float* out,
-              float* scratch) {
+              float* scratch, ByteSpan then) {
     if (r0 >= r1) return;
     const uint64_t rb = w.row_bytes;
     const auto addr = [&](int64_t r) { return reinterpret_cast<uintptr_t>(w.data + static_cast<uint64_t>(r) * rb); };
@@ -697,11 +697,21 @@ void dot_rows(const MatrixView& w, const RowKernel& k, int64_t r0, int64_t r1, c
     const uint64_t lead = prefetch_lead(rb);
     PrefetchCursor pf;
     pf.next = addr(r0) & ~uintptr_t{63};
+    // The lead that runs past this range continues into `then`.
+    uintptr_t then_next = reinterpret_cast<uintptr_t>(then.begin) & ~uintptr_t{63};
+    const uintptr_t then_end = reinterpret_cast<uintptr_t>(then.end);
     // Requests what the kernel did not reach, up to `lead` bytes past row r_next's start.
     const auto top_up = [&](int64_t r_next) {
-        pf.end = std::min<uintptr_t>(end, addr(r_next) + lead);
+        const uintptr_t want = addr(r_next) + lead;
+        pf.end = std::min<uintptr_t>(end, want);
         pf.next = std::max(pf.next, addr(r_next) & ~uintptr_t{63});
         for (; pf.next < pf.end; pf.next += 64) __builtin_prefetch(reinterpret_cast<const void*>(pf.next), 0, 3);
+        if (want > end && then_next < then_end) {
+            const uintptr_t then_want =
+                std::min<uintptr_t>(then_end, reinterpret_cast<uintptr_t>(then.begin) + (want - end));
+            for (; then_next < then_want; then_next += 64)
+                __builtin_prefetch(reinterpret_cast<const void*>(then_next), 0, 3);
+        }
     };
     int64_t r = r0;
     if (k.fn4 != nullptr) {

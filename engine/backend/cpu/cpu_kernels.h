@@ -88,9 +88,21 @@ struct RowKernel {
 bool make_row_kernel(GgmlType type, ActivationMode mode, RowKernel* out);
 // scratch: >= w.cols + 256 floats (used by the dequantizing kernels only).
 float row_dot(const MatrixView& w, const RowKernel& k, int64_t r, const void* x, float* scratch);
-// out[r - r0] = row r . x for r in [r0, r1) (fn4 where it has one), same scratch contract as row_dot.
+// Bytes the calling thread reads next (the following range of rows): dot_rows starts requesting them while it
+// finishes its own, so a new range does not begin with a full memory latency.
+struct ByteSpan {
+    const uint8_t* begin = nullptr;
+    const uint8_t* end = nullptr;
+};
+inline ByteSpan row_span(const MatrixView& w, int64_t r0, int64_t r1) {
+    if (r0 >= r1) return {};
+    return {w.data + static_cast<uint64_t>(r0) * w.row_bytes, w.data + static_cast<uint64_t>(r1) * w.row_bytes};
+}
+
+// out[r - r0] = row r . x for r in [r0, r1) (fn4 where it has one), same scratch contract as row_dot. `then`:
+// what this thread reads next (empty: nothing known).
 void dot_rows(const MatrixView& w, const RowKernel& k, int64_t r0, int64_t r1, const void* x, float* out,
-              float* scratch);
+              float* scratch, ByteSpan then = {});
 // Dequantizes row r, columns [c0, c0 + n) of w (c0 and n multiples of the type's block) to dst.
 void dequant_row_segment(const MatrixView& w, int64_t r, int64_t c0, int64_t n, float* dst);
 // Float dot product of two float rows (the kernel for F32 weights and dequantized rows).

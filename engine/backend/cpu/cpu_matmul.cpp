@@ -76,10 +76,10 @@ Status check_product(const char* what, const MatrixView& w, const float* x, int6
     return Status();
 }
 
-void gemv_rows(const GemvTask& task, int64_t r0, int64_t r1, int64_t n_tokens) {
+void gemv_rows(const GemvTask& task, int64_t r0, int64_t r1, int64_t n_tokens, ByteSpan then) {
     float* scratch = task.kernel.fn == nullptr ? scratch_floats(5, task.w.cols + 256) : nullptr;
     if (n_tokens == 1) {
-        dot_rows(task.w, task.kernel, r0, r1, task.acts, task.y + r0, scratch);
+        dot_rows(task.w, task.kernel, r0, r1, task.acts, task.y + r0, scratch, then);
         return;
     }
     for (int64_t rt = r0; rt < r1; rt += kRowTile) {
@@ -237,8 +237,13 @@ void run_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t n_toke
     pool.run([&](int ith, int nth) {
         thread_local std::vector<std::pair<int64_t, int64_t>> ranges;
         split_rows(tasks.data(), tasks.size(), ith, nth, ranges);
-        for (size_t i = 0; i < tasks.size(); ++i)
-            if (ranges[i].first < ranges[i].second) gemv_rows(tasks[i], ranges[i].first, ranges[i].second, n_tokens);
+        for (size_t i = 0; i < tasks.size(); ++i) {
+            if (ranges[i].first >= ranges[i].second) continue;
+            ByteSpan then;  // this thread's rows of the next product
+            for (size_t in = i + 1; in < tasks.size() && then.begin == nullptr; ++in)
+                then = row_span(tasks[in].w, ranges[in].first, ranges[in].second);
+            gemv_rows(tasks[i], ranges[i].first, ranges[i].second, n_tokens, then);
+        }
     });
 }
 

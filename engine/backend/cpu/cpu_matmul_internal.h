@@ -35,7 +35,7 @@ struct GemvTask {
 };
 
 // Rows [r0, r1) of a task for n_tokens tokens, tiled so a tile of weight rows stays in cache across tokens.
-void gemv_rows(const GemvTask& task, int64_t r0, int64_t r1, int64_t n_tokens);
+void gemv_rows(const GemvTask& task, int64_t r0, int64_t r1, int64_t n_tokens, ByteSpan then = {});
 
 // The rows of each task that thread ith of nth computes, splitting the total weight bytes evenly:
 // out[i] = {r0, r1} for task i.

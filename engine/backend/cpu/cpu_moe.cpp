@@ -101,8 +101,15 @@ public:
             if (r0 >= r1) continue;
             float* h = m_h + m_h_off[j] + r0;
             float* u = scratch_floats(8, r1 - r0);
-            dot_rows(m_ex[j]->gate, m_kg[j], r0, r1, m_xg[j], h, scratch);
-            dot_rows(m_ex[j]->up, m_ku[j], r0, r1, m_xu[j], u, scratch);
+            ByteSpan then;  // the next selection's gate rows of this thread; after the last, its first down rows
+            for (size_t jn = j + 1; jn < m_rows.size() && then.begin == nullptr; ++jn)
+                then = row_span(m_ex[jn]->gate, ranges[jn].first, ranges[jn].second);
+            if (then.begin == nullptr) {
+                const auto [d0, d1] = down_rows(ith, nth);
+                then = row_span(m_ex[0]->down, d0, d1);
+            }
+            dot_rows(m_ex[j]->gate, m_kg[j], r0, r1, m_xg[j], h, scratch, row_span(m_ex[j]->up, r0, r1));
+            dot_rows(m_ex[j]->up, m_ku[j], r0, r1, m_xu[j], u, scratch, then);
             for (int64_t r = 0; r < r1 - r0; ++r) h[r] = silu(h[r]) * u[r];
         }
     }
@@ -125,12 +132,14 @@ public:
             hact_off[j + 1] = hact_off[j] + (act_row_bytes(m_kd[j].act, m_rows[j]) + 63) / 64 * 64;
         uint8_t* hact = scratch_bytes(12, hact_off[n]);
         for (size_t j = 0; j < n; ++j) prepare_act(m_kd[j].act, m_h + m_h_off[j], m_rows[j], hact + hact_off[j]);
-        const int64_t r0 = m_n_embd * ith / nth, r1 = m_n_embd * (ith + 1) / nth, nr = r1 - r0;
+        const auto [r0, r1] = down_rows(ith, nth);
+        const int64_t nr = r1 - r0;
         if (nr <= 0) return;
         float* scratch = scratch_floats(5, m_h_off[n] + 256);
         float* d = scratch_floats(9, static_cast<int64_t>(n) * nr);  // [selection][nr]
         for (size_t j = 0; j < n; ++j)
-            dot_rows(m_ex[j]->down, m_kd[j], r0, r1, hact + hact_off[j], d + static_cast<int64_t>(j) * nr, scratch);
+            dot_rows(m_ex[j]->down, m_kd[j], r0, r1, hact + hact_off[j], d + static_cast<int64_t>(j) * nr, scratch,
+                     j + 1 < n ? row_span(m_ex[j + 1]->down, r0, r1) : ByteSpan{});
         for (int64_t r = 0; r < nr; ++r) {
             float acc = y[r0 + r];
             for (const int64_t jo : m_order) acc += weights[jo] * d[jo * nr + r];
@@ -139,6 +148,11 @@ public:
     }
 
 private:
+    // The output rows (rows of every down matrix) thread ith of nth computes in region 2.
+    std::pair<int64_t, int64_t> down_rows(int ith, int nth) const {
+        return {m_n_embd * ith / nth, m_n_embd * (ith + 1) / nth};
+    }
+
     const uint8_t* act_for(ActType t, const float* x) {
         for (int i = 0; i < m_n_acts; ++i)
             if (m_act_types[i] == t) return m_act_buf + i * m_act_stride;
