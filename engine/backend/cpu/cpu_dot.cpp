@@ -392,6 +392,26 @@ MOE_VNNI_TARGET void dot4_q8_0_avxvnni(const uint8_t* w, uint64_t rb, const void
 }
 #undef MOE_DOT4_Q8_0_BODY
 
+// Q8_0 weights times float activations (ActivationMode::Float: MLA's per-head W_UV products), fused: the same
+// bits as dequantizing the row (d * q in float) and dot_f32_avx2 on it (even 8-column chunks in s0, odd in s1),
+// without the row going through memory and a dispatch per row.
+float dot_q8_0_f32_avx2(const uint8_t* w, const void* xv, int64_t n) {
+    const float* x = static_cast<const float*>(xv);
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    for (int64_t b = 0; b < n / 32; ++b, w += 34, x += 32) {
+        const __m256 d = _mm256_set1_ps(load_fp16(w));
+        const auto chunk = [&](int c) {
+            const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w + 2 + 8 * c));
+            return _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
+        };
+        s0 = _mm256_fmadd_ps(chunk(0), _mm256_loadu_ps(x), s0);
+        s1 = _mm256_fmadd_ps(chunk(1), _mm256_loadu_ps(x + 8), s1);
+        s0 = _mm256_fmadd_ps(chunk(2), _mm256_loadu_ps(x + 16), s0);
+        s1 = _mm256_fmadd_ps(chunk(3), _mm256_loadu_ps(x + 24), s1);
+    }
+    return hsum8(_mm256_add_ps(s0, s1));
+}
+
 bool has_avxvnni() {
     static const bool yes = __builtin_cpu_supports("avxvnni");
     return yes;
@@ -632,6 +652,9 @@ bool make_row_kernel(GgmlType type, ActivationMode mode, RowKernel* out) {
         k.fn = native_kernel(type, use_simd());
         k.fn4 = native_kernel4(type, use_simd());
     }
+#if MOE_CPU_AVX2
+    if (mode == ActivationMode::Float && type == GgmlType::Q8_0 && use_simd()) k.fn = dot_q8_0_f32_avx2;
+#endif
     // Types without a direct kernel (or quantized weights with float activations) dequantize the row first.
     const bool dequantizable = type == GgmlType::F8_E4M3_B128 || (can_dequantize(type) && type != GgmlType::Q8_K);
     if (k.fn == nullptr && !dequantizable) return false;
