@@ -145,23 +145,24 @@ void bench_gemm(ThreadPool& pool) {
     std::printf("  sgemm_nt 512x2048x512 %7.1f GFLOP/s\n", 2.0 * n * 2048 * n / t / 1e9);
 }
 
-// One MoE layer's experts in decode: a fresh random selection of 8 of 64 experts per call (as successive
-// layers and tokens pick different experts), so the weights mostly come from memory.
-void bench_moe(ThreadPool& pool) {
-    std::printf("\nmoe_ffn decode: 8 of 64 experts, 512 -> 256 -> 512:\n");
+// One MoE layer's experts in decode: 8 of 64 experts (random) per call, successive calls on successive layers of
+// 16 (as decode goes through the layers), so the weights come from memory: 16 layers of 64 experts are 220-800
+// MB, far more than any L3.
+void bench_moe(ThreadPool& pool, double bw) {
+    std::printf("\nmoe_ffn decode: 8 of 64 experts, 512 -> 256 -> 512, 16 layers in turn:\n");
     for (auto types : {std::vector<GgmlType>{GgmlType::Q4_K, GgmlType::Q4_K, GgmlType::Q6_K},
                        std::vector<GgmlType>{GgmlType::Q8_0, GgmlType::Q8_0, GgmlType::Q8_0},
                        std::vector<GgmlType>{GgmlType::F16, GgmlType::F16, GgmlType::F16}}) {
-        const int64_t n_embd = 512, n_ff = 256, n_exp = 64, k = 8;
+        const int64_t n_embd = 512, n_ff = 256, n_exp = 64, k = 8, n_layers = 16;
         std::vector<Matrix> store;
-        std::vector<SwigluWeights> ex;
-        for (int64_t e = 0; e < n_exp; ++e) {
+        std::vector<std::vector<SwigluWeights>> layers(n_layers);
+        for (int64_t e = 0; e < n_layers * n_exp; ++e) {
             store.push_back(make_matrix(types[0], n_ff, n_embd, 10 + 3 * e));
             store.push_back(make_matrix(types[1], n_ff, n_embd, 11 + 3 * e));
             store.push_back(make_matrix(types[2], n_embd, n_ff, 12 + 3 * e));
         }
-        for (int64_t e = 0; e < n_exp; ++e)
-            ex.push_back({store[3 * e].view, store[3 * e + 1].view, store[3 * e + 2].view});
+        for (int64_t e = 0; e < n_layers * n_exp; ++e)
+            layers[e / n_exp].push_back({store[3 * e].view, store[3 * e + 1].view, store[3 * e + 2].view});
         const uint64_t expert_bytes = store[0].data.size() + store[1].data.size() + store[2].data.size();
         std::vector<float> x(n_embd, 0.1f), y(n_embd, 0.0f), w(k, 0.125f);
         std::vector<int32_t> ids(k);
@@ -170,14 +171,17 @@ void bench_moe(ThreadPool& pool) {
         for (int r = 0; r < 3000; ++r) {
             for (int64_t j = 0; j < k; ++j) ids[j] = static_cast<int32_t>(rng() % n_exp);
             const double t0 = now_s();
-            (void)moe_ffn(pool, ex, x.data(), 1, n_embd, k, ids.data(), w.data(), y.data());
+            (void)moe_ffn(pool, layers[r % n_layers], x.data(), 1, n_embd, k, ids.data(), w.data(), y.data());
             times.push_back(now_s() - t0);
         }
         std::sort(times.begin(), times.end());
         const double median = times[times.size() / 2], best = times.front();
-        std::printf("  %s/%s/%s: median %6.1f us, best %6.1f us per call (%.2f GB/s of expert weights at the median)\n",
-                    ggml_type_name(types[0]), ggml_type_name(types[1]), ggml_type_name(types[2]), median * 1e6,
-                    best * 1e6, static_cast<double>(expert_bytes * k) / median / 1e9);
+        const double gbs = static_cast<double>(expert_bytes * k) / median / 1e9;
+        std::printf(
+            "  %s/%s/%s: median %6.1f us, best %6.1f us per call (%.2f GB/s of expert weights at the median, "
+            "%.1f%%)\n",
+            ggml_type_name(types[0]), ggml_type_name(types[1]), ggml_type_name(types[2]), median * 1e6, best * 1e6, gbs,
+            100.0 * gbs / bw);
     }
 }
 
@@ -193,6 +197,6 @@ int main(int argc, char** argv) {
     std::printf("memory read bandwidth: %.2f GB/s\n\n", bw);
     if (section == "all" || section == "gemv") bench_gemv(pool, bw);
     if (section == "all" || section == "gemm") bench_gemm(pool);
-    if (section == "all" || section == "moe") bench_moe(pool);
+    if (section == "all" || section == "moe") bench_moe(pool, bw);
     return 0;
 }
