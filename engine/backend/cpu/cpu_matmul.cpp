@@ -269,17 +269,24 @@ void transposed_tile64(const MatrixView& w, const float* x, float* y, int64_t c)
     for (int64_t r = 0; r < w.rows; ++r) {
         const __m256 a = _mm256_set1_ps(x[r]);
         const uint8_t* row = w.data + static_cast<uint64_t>(r) * w.row_bytes;
+        if constexpr (kType == GgmlType::Q8_0) {
+            // d * q exactly as dequantize_row computes it (c is a multiple of 32: two whole blocks, each scale
+            // converted once per row).
+            const uint8_t* blk = row + (c / 32) * 34;
+            for (int half = 0; half < 2; ++half, blk += 34) {
+                const __m256 d = _mm256_set1_ps(quants_detail::load_fp16(blk));
+                for (int k = 0; k < 4; ++k) {
+                    const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 2 + 8 * k));
+                    const __m256 wv = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
+                    acc[4 * half + k] = _mm256_fmadd_ps(a, wv, acc[4 * half + k]);
+                }
+            }
+            continue;
+        }
         for (int k = 0; k < 8; ++k) {
             __m256 wv;
             if constexpr (kType == GgmlType::F32) {
                 wv = _mm256_loadu_ps(reinterpret_cast<const float*>(row) + c + 8 * k);
-            } else if constexpr (kType == GgmlType::Q8_0) {
-                // d * q exactly as dequantize_row computes it (c is a multiple of 32: two whole blocks).
-                const int64_t col = c + 8 * k;
-                const uint8_t* blk = row + (col / 32) * 34;
-                const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 2 + col % 32));
-                wv = _mm256_mul_ps(_mm256_set1_ps(quants_detail::load_fp16(blk)),
-                                   _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
             } else {
                 const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * (c + 8 * k)));
                 wv = kType == GgmlType::F16 ? _mm256_cvtph_ps(h)
@@ -377,9 +384,18 @@ Status matmul_transposed_batch(ThreadPool& pool, std::span<const MatmulJob> jobs
                 "matmul_transposed_batch: a job needs x_stride >= rows, y_stride >= cols and non-null x, y");
     }
     // Decode: the products are small (one MLA head each); one parallel region, whole products per thread.
+    // Each product reads its whole (small) matrix row after row from its start: the next one's bytes are requested
+    // while the current one runs, the first one's before it.
+    const auto request = [](const MatrixView& w) {
+        const auto* p = w.data;
+        const uint64_t n = static_cast<uint64_t>(w.rows) * w.row_bytes;
+        for (uint64_t o = 0; o < n; o += 64) __builtin_prefetch(p + o, 0, 3);
+    };
     pool.parallel_for(static_cast<int64_t>(jobs.size()), 1, [&](int64_t j0, int64_t j1) {
+        request(jobs[static_cast<size_t>(j0)].w);
         for (int64_t i = j0; i < j1; ++i) {
             const MatmulJob& j = jobs[static_cast<size_t>(i)];
+            if (i + 1 < j1) request(jobs[static_cast<size_t>(i + 1)].w);
             transposed_columns(j.w, j.x, j.x_stride, n_tokens, j.y, j.y_stride, 0, j.w.cols);
         }
     });
