@@ -700,10 +700,10 @@ float row_dot(const MatrixView& w, const RowKernel& k, int64_t r, const void* x,
     return dot_f32(scratch, static_cast<const float*>(x), w.cols);
 }
 
-// dot_rows keeps the cache lines ahead of the rows it reads requested (software prefetch, each line once, never
-// past the range's last row), spread over the four-row kernels' iterations. The lead is about one memory
-// latency at a core's share of the bandwidth (8 KiB), and more than a group of four rows, since the four rows
-// are read side by side. Decode's rows are short (136 B - 4 KiB) and its ranges small (one thread's rows of
+// dot_rows keeps the cache lines ahead of the rows it reads requested (software prefetch, each line once, at most
+// a few lines past the range's last row, then on into `then`), spread over the four-row kernels' iterations. The lead
+// is about one memory latency at a core's share of the bandwidth (8 KiB), and more than a group of four rows, since the
+// four rows are read side by side. Decode's rows are short (136 B - 4 KiB) and its ranges small (one thread's rows of
 // an expert matrix: ~70 KiB); four interleaved rows defeat the hardware prefetcher whatever their length. One
 // Zen 4 core, Q8_0 four-row kernel, 512 MiB of rows, GB/s without / with (read probe 30-39):
 // 512 columns 7.5 / 36.6, 2048 columns 10.4 / 32.5, 4096 columns 12.4 / 31.1, 8192 columns 14.9 / 30.1.
