@@ -2,6 +2,7 @@
 // integer products of a block exactly and scale them once (d_w * d_x), like llama.cpp's vec_dot functions;
 // the result equals dequant(W) . dequant(xq) up to float rounding.
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/simd.h"
 
 #include "core/half.h"
 #include "formats/quants.h"
@@ -400,14 +401,10 @@ float dot_q8_0_f32_avx2(const uint8_t* w, const void* xv, int64_t n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = s0;
     for (int64_t b = 0; b < n / 32; ++b, w += 34, x += 32) {
         const __m256 d = _mm256_set1_ps(load_fp16(w));
-        const auto chunk = [&](int c) {
-            const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w + 2 + 8 * c));
-            return _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
-        };
-        s0 = _mm256_fmadd_ps(chunk(0), _mm256_loadu_ps(x), s0);
-        s1 = _mm256_fmadd_ps(chunk(1), _mm256_loadu_ps(x + 8), s1);
-        s0 = _mm256_fmadd_ps(chunk(2), _mm256_loadu_ps(x + 16), s0);
-        s1 = _mm256_fmadd_ps(chunk(3), _mm256_loadu_ps(x + 24), s1);
+        s0 = _mm256_fmadd_ps(q8_0_to_float8(d, w + 2), _mm256_loadu_ps(x), s0);
+        s1 = _mm256_fmadd_ps(q8_0_to_float8(d, w + 10), _mm256_loadu_ps(x + 8), s1);
+        s0 = _mm256_fmadd_ps(q8_0_to_float8(d, w + 18), _mm256_loadu_ps(x + 16), s0);
+        s1 = _mm256_fmadd_ps(q8_0_to_float8(d, w + 26), _mm256_loadu_ps(x + 24), s1);
     }
     return hsum8(_mm256_add_ps(s0, s1));
 }

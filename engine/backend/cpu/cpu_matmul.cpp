@@ -4,6 +4,7 @@
 #include "backend/cpu/cpu_matmul.h"
 
 #include "backend/cpu/cpu_matmul_internal.h"
+#include "backend/cpu/simd.h"
 #include "backend/cpu/thread_pool.h"
 #include "formats/quants.h"
 #include "formats/quants_internal.h"
@@ -275,11 +276,8 @@ void transposed_tile64(const MatrixView& w, const float* x, float* y, int64_t c)
             const uint8_t* blk = row + (c / 32) * 34;
             for (int half = 0; half < 2; ++half, blk += 34) {
                 const __m256 d = _mm256_set1_ps(quants_detail::load_fp16(blk));
-                for (int k = 0; k < 4; ++k) {
-                    const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 2 + 8 * k));
-                    const __m256 wv = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
-                    acc[4 * half + k] = _mm256_fmadd_ps(a, wv, acc[4 * half + k]);
-                }
+                for (int k = 0; k < 4; ++k)
+                    acc[4 * half + k] = _mm256_fmadd_ps(a, q8_0_to_float8(d, blk + 2 + 8 * k), acc[4 * half + k]);
             }
             continue;
         }

@@ -12,6 +12,12 @@
 namespace moe::cpu {
 
 #if MOE_CPU_AVX2
+// Eight Q8_0 weights as floats, d * q exactly as dequantize_row computes them (d: the block scale, broadcast).
+inline __m256 q8_0_to_float8(__m256 d, const uint8_t* q) {
+    const __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q));
+    return _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)));
+}
+
 inline float hsum256(__m256 v) {
     __m128 lo = _mm256_castps256_ps128(v);
     const __m128 hi = _mm256_extractf128_ps(v, 1);
