@@ -90,6 +90,70 @@ public:
         m_h = scratch_floats(11, m_h_off[n]);
     }
 
+    // Whole selections per thread: every thread computes the full FFN of the selections it owns, so the layer
+    // needs one parallel region and no barrier between gate/up and down. Taken when the selections' bytes share
+    // out within 5% of an even split (largest first onto the least loaded thread), e.g. 6 routed + a shared FFN
+    // of twice their size on 2 threads. The outputs are d_j rows added afterwards in ascending expert id, with
+    // the same bits as the two-region split. Returns false (owners untouched) otherwise.
+    bool assign_whole(int nth) {
+        const size_t n = m_rows.size();
+        if (nth < 2 || n < static_cast<size_t>(nth)) return false;
+        m_owner.assign(n, 0);
+        thread_local std::vector<int64_t> load, bytes, by_size;
+        load.assign(static_cast<size_t>(nth), 0);
+        bytes.resize(n);
+        by_size.resize(n);
+        int64_t total = 0;
+        for (size_t j = 0; j < n; ++j) {
+            const SwigluWeights& e = *m_ex[j];
+            bytes[j] = m_rows[j] * m_costs[j] + e.down.rows * static_cast<int64_t>(e.down.row_bytes);
+            total += bytes[j];
+            by_size[j] = static_cast<int64_t>(j);
+        }
+        std::stable_sort(by_size.begin(), by_size.end(), [&](int64_t a, int64_t b) { return bytes[a] > bytes[b]; });
+        for (const int64_t j : by_size) {
+            const auto least = std::min_element(load.begin(), load.end()) - load.begin();
+            m_owner[static_cast<size_t>(j)] = static_cast<int>(least);
+            load[static_cast<size_t>(least)] += bytes[static_cast<size_t>(j)];
+        }
+        const int64_t max_load = *std::max_element(load.begin(), load.end());
+        if (max_load * nth * 100 > total * 105) return false;
+        m_d = scratch_floats(9, static_cast<int64_t>(n) * m_n_embd);
+        return true;
+    }
+
+    // The single region of assign_whole: this thread's selections in order, gate -> up -> down each, every
+    // stream requesting the next one's lines before it ends.
+    void whole(int ith) const {
+        const size_t n = m_rows.size();
+        float* scratch = scratch_floats(5, std::max(m_n_embd, m_h_off[n]) + 256);
+        size_t j = next_owned(0, ith);
+        while (j < n) {
+            const size_t jn = next_owned(j + 1, ith);
+            const SwigluWeights& e = *m_ex[j];
+            const int64_t rows = m_rows[j];
+            float* h = m_h + m_h_off[j];
+            float* u = scratch_floats(8, rows);
+            dot_rows(e.gate, m_kg[j], 0, rows, m_xg[j], h, scratch, row_span(e.up, 0, rows));
+            dot_rows(e.up, m_ku[j], 0, rows, m_xu[j], u, scratch, row_span(e.down, 0, e.down.rows));
+            for (int64_t r = 0; r < rows; ++r) h[r] = silu(h[r]) * u[r];
+            uint8_t* hact = scratch_bytes(12, act_row_bytes(m_kd[j].act, rows));
+            prepare_act(m_kd[j].act, h, rows, hact);
+            dot_rows(e.down, m_kd[j], 0, e.down.rows, hact, m_d + static_cast<int64_t>(j) * m_n_embd, scratch,
+                     jn < n ? row_span(m_ex[jn]->gate, 0, m_rows[jn]) : ByteSpan{});
+            j = jn;
+        }
+    }
+
+    // After whole(): y += sum_j weights[j] d_j, in ascending expert id (the order down() adds them in).
+    void combine_whole(const float* weights, float* y) const {
+        for (int64_t r = 0; r < m_n_embd; ++r) {
+            float acc = y[r];
+            for (const int64_t jo : m_order) acc += weights[jo] * m_d[jo * m_n_embd + r];
+            y[r] = acc;
+        }
+    }
+
     // Region 1: the gate and up rows of every selection, split by weight bytes. Each thread reads its rows of a
     // matrix as one contiguous stream (gate rows, then up rows), which the hardware prefetcher follows best.
     void gate_up(int ith, int nth) const {
@@ -148,6 +212,11 @@ public:
     }
 
 private:
+    size_t next_owned(size_t j, int ith) const {
+        while (j < m_owner.size() && m_owner[j] != ith) ++j;
+        return j;
+    }
+
     // The output rows (rows of every down matrix) thread ith of nth computes in region 2.
     std::pair<int64_t, int64_t> down_rows(int ith, int nth) const {
         return {m_n_embd * ith / nth, m_n_embd * (ith + 1) / nth};
@@ -173,6 +242,8 @@ private:
     int64_t m_act_stride = 0;
     uint8_t* m_act_buf = nullptr;
     float* m_h = nullptr;
+    std::vector<int> m_owner;  // assign_whole: the thread of each selection
+    float* m_d = nullptr;      // assign_whole: [selection][n_embd] down outputs
     const float* m_weights = nullptr;  // [k] selection weights
     float* m_y = nullptr;              // [n_embd] accumulated output
 };
@@ -182,6 +253,11 @@ void moe_decode(ThreadPool& pool, std::span<const SwigluWeights> experts, const 
     thread_local DecodePlan plan_storage;
     DecodePlan& plan = plan_storage;  // a thread_local named in the lambdas would be each worker's own instance
     plan.build(experts, x, n_embd, k, ids);
+    if (plan.assign_whole(pool.size())) {
+        pool.run([&](int ith, int) { plan.whole(ith); });
+        plan.combine_whole(weights, y);
+        return;
+    }
     pool.run([&](int ith, int nth) { plan.gate_up(ith, nth); });
     plan.set_output(weights, y);
     // (Lambdas capturing one reference fit std::function's inline storage: no allocation per region.)
