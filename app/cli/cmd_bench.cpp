@@ -11,6 +11,7 @@
 #include "backend/cpu/cpu_matmul.h"
 #include "backend/cpu/thread_pool.h"
 #include "backend/profiling_backend.h"
+#include "runtime/sampler.h"
 #include "runtime/session.h"
 
 #include <nlohmann/json.hpp>
@@ -101,10 +102,6 @@ std::vector<int32_t> bench_prompt(const Model& model, int64_t n) {
     return ids;
 }
 
-int32_t argmax(const std::vector<float>& v) {
-    return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
-}
-
 // One generation after a 1-token prompt, with the routing trace recorded for every other token: traced and
 // untraced tokens alternate within the run, so the trace's cost is measured under the same conditions
 // (context length, caches, clock) rather than by two runs one after the other.
@@ -124,7 +121,7 @@ Status generate_timed(Session& s, const Model& m, int64_t n_tg, bool traced_firs
         const bool traced = (i % 2 == 0) == traced_first;
         s.set_record_routing(traced);
         const auto t0 = Clock::now();
-        MOE_RETURN_IF_ERROR(s.append(argmax(logits), logits));
+        MOE_RETURN_IF_ERROR(s.append(greedy_token(logits), logits));
         const double dt = seconds_since(t0);
         (traced ? run.traced_s : run.untraced_s) += dt;
         (traced ? run.traced : run.untraced) += 1;

@@ -6,6 +6,7 @@
 
 #include "core/mapped_file.h"
 #include "runtime/routing_trace.h"
+#include "runtime/sampler.h"
 #include "runtime/session.h"
 
 #include <algorithm>
@@ -19,13 +20,6 @@ namespace {
 int fail(const char* cmd, const Status& s) {
     std::fprintf(stderr, "moewb %s: %s\n", cmd, s.message().c_str());
     return 1;
-}
-
-int32_t argmax(const std::vector<float>& v, int64_t n) {
-    int32_t best = 0;
-    for (int64_t i = 1; i < n; ++i)
-        if (v[static_cast<size_t>(i)] > v[static_cast<size_t>(best)]) best = static_cast<int32_t>(i);
-    return best;
 }
 
 }  // namespace
@@ -93,7 +87,7 @@ int cmd_routing(int argc, char** argv) {
     if (!session.ok()) return fail("routing", session.status());
     std::vector<float> logits;
     Status s = (*session)->sync(*tokens, logits);
-    for (int64_t i = 0; s.ok() && i < *n_gen; ++i) s = (*session)->append(argmax(logits, (*model)->n_vocab()), logits);
+    for (int64_t i = 0; s.ok() && i < *n_gen; ++i) s = (*session)->append(greedy_token(std::span<const float>(logits).first(static_cast<size_t>((*model)->n_vocab()))), logits);
     if (!s.ok()) return fail("routing", s);
     const RoutingTrace& trace = (*session)->trace();
     if (args.flag("--json")) {

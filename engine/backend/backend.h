@@ -86,6 +86,26 @@ struct MlaAttentionArgs {
     float* out = nullptr;  // [n_tokens][n_head][kv_lora]
 };
 
+// Absorbed MLA from the projected queries to the per-head values (spec 2.2; what mla_attention_block runs
+// between the q / kv_a products and W_o), per query token t and head h:
+//   q_abs[t][h]  = [W_UK_h^T q[t][h][0..nope) | q[t][h][nope..nope + n_rope)]          [kv_lora + n_rope]
+//   latent[t][h] = mla_attention of q_abs over the cache                                [kv_lora]
+//   out[t][h]    = W_UV_h latent[t][h]                                                  [v_head_dim]
+// uk[h]: [nope][kv_lora] multiplied transposed when uk_transposed (legacy attn_kv_b), else [kv_lora][nope]
+// (split attn_k_b); uv[h]: [v_head_dim][kv_lora]; both multiplied with float activations (ActivationMode::Float).
+struct MlaAbsorbedArgs {
+    MlaAttentionArgs attention;  // shape, cache, positions, scale; its q and out are ignored (q_abs, latent)
+    const float* q = nullptr;    // [n_tokens][n_head][nope + n_rope], RoPE applied to the last n_rope
+    float* q_abs = nullptr;      // [n_tokens][n_head][kv_lora + n_rope] (scratch, written)
+    float* latent = nullptr;     // [n_tokens][n_head][kv_lora] (scratch, written)
+    int64_t nope = 0;
+    std::span<const MatrixView> uk;
+    bool uk_transposed = true;
+    std::span<const MatrixView> uv;
+    int64_t v_head_dim = 0;
+    float* out = nullptr;  // [n_tokens][n_head][v_head_dim]
+};
+
 // Multi-head / grouped-query attention over a K/V cache: head h reads kv head h / (n_head / n_head_kv).
 struct MhaAttentionArgs {
     int64_t n_tokens = 0;
@@ -152,6 +172,9 @@ public:
     virtual Status rope(float* x, int64_t x_stride, int64_t n_tokens, int64_t n_heads, int64_t head_stride,
                         const int32_t* pos, const RopeParams& params) = 0;
     virtual Status mla_attention(const MlaAttentionArgs& args) = 0;
+    // Defaults to the separate ops (transposed or plain batch for W_UK, copy_rows of q_pe, mla_attention, a batch
+    // for W_UV); the CPU backend runs a decode token's as one parallel region, heads split between threads.
+    virtual Status mla_absorbed(const MlaAbsorbedArgs& args);
     virtual Status mha_attention(const MhaAttentionArgs& args) = 0;
     // y[i] += x[i], i < n.
     virtual Status add(float* y, const float* x, int64_t n) = 0;

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace moe {
 
@@ -82,6 +83,31 @@ Status Backend::matmul_batch(std::span<const MatmulJob> jobs, int64_t n) {
 Status Backend::matmul_transposed_batch(std::span<const MatmulJob> jobs, int64_t n) {
     for (const MatmulJob& j : jobs) MOE_RETURN_IF_ERROR(matmul_transposed(j.w, j.x, j.x_stride, n, j.y, j.y_stride));
     return {};
+}
+
+Status Backend::mla_absorbed(const MlaAbsorbedArgs& a) {
+    MlaAttentionArgs att = a.attention;
+    att.q = a.q_abs;
+    att.out = a.latent;
+    const int64_t n = att.n_tokens, H = att.n_head, kvl = att.kv_lora, rope = att.n_rope, qk = a.nope + rope;
+    const int64_t row = kvl + rope;
+    if (static_cast<int64_t>(a.uk.size()) != H || static_cast<int64_t>(a.uv.size()) != H)
+        return Status::error("mla_absorbed: " + std::to_string(a.uk.size()) + " W_UK and " +
+                             std::to_string(a.uv.size()) + " W_UV matrices for " + std::to_string(H) + " heads");
+    thread_local std::vector<MatmulJob> jobs_storage;
+    std::vector<MatmulJob>& jobs = jobs_storage;
+    jobs.resize(static_cast<size_t>(H));
+    float* q_abs = a.q_abs;
+    for (int64_t h = 0; h < H; ++h)
+        jobs[h] = {a.uk[h], a.q + h * qk, H * qk, q_abs + h * row, H * row, ActivationMode::Float};
+    MOE_RETURN_IF_ERROR(a.uk_transposed ? matmul_transposed_batch(jobs, n) : matmul_batch(jobs, n));
+    // q_pe of every (token, head) after its q_lat: n * H rows of `rope` floats.
+    MOE_RETURN_IF_ERROR(copy_rows(q_abs + kvl, row * 4, a.q + a.nope, qk * 4, rope * 4, n * H));
+    MOE_RETURN_IF_ERROR(mla_attention(att));
+    for (int64_t h = 0; h < H; ++h)
+        jobs[h] = {a.uv[h], att.out + h * kvl, H * kvl, a.out + h * a.v_head_dim, H * a.v_head_dim,
+                   ActivationMode::Float};
+    return matmul_batch(jobs, n);
 }
 
 Status Backend::upload(void* dst, const void* src, uint64_t n_bytes) {

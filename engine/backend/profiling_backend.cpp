@@ -123,6 +123,13 @@ public:
     Status mla_attention(const MlaAttentionArgs& a) override {
         return timed("mla_attention", 0, [&] { return m_inner->mla_attention(a); });
     }
+    Status mla_absorbed(const MlaAbsorbedArgs& a) override {
+        uint64_t bytes = 0;
+        for (const MatrixView& w : a.uk) bytes += matrix_bytes(w);
+        for (const MatrixView& w : a.uv) bytes += matrix_bytes(w);
+        const GgmlType t = a.uk.empty() ? GgmlType::F32 : a.uk[0].type;
+        return timed(with_type("mla_absorbed", t), bytes, [&] { return m_inner->mla_absorbed(a); });
+    }
     Status mha_attention(const MhaAttentionArgs& a) override {
         return timed("mha_attention", 0, [&] { return m_inner->mha_attention(a); });
     }

@@ -93,20 +93,13 @@ Status mla_attention_block(ForwardState& st, int64_t il) {
     MOE_RETURN_IF_ERROR(be.round_like(l.uk[0].type, kv, row, kvl, n));
     MOE_RETURN_IF_ERROR(st.cache.write_k(il, st.first_pos, b.pos.data(), kv, row, n));
 
-    MOE_ASSIGN_OR_RETURN(float* q_abs, grow(st, b.q_abs, n * H * row));
-    std::vector<MatmulJob>& jobs = b.jobs;
-    jobs.resize(static_cast<size_t>(H));
-    for (int64_t h = 0; h < H; ++h)
-        jobs[h] = {l.uk[h], q + h * qk, H * qk, q_abs + h * row, H * row, ActivationMode::Float};
-    MOE_RETURN_IF_ERROR(l.uk_transposed ? be.matmul_transposed_batch(jobs, n) : be.matmul_batch(jobs, n));
-    // q_pe of every (token, head) after its q_lat: n * H rows of `rope` floats.
-    MOE_RETURN_IF_ERROR(be.copy_rows(q_abs + kvl, row * 4, q + nope, qk * 4, rope * 4, n * H));
-    MlaAttentionArgs a;
+    MlaAbsorbedArgs m;
+    MlaAttentionArgs& a = m.attention;
     a.n_tokens = n;
     a.n_head = H;
     a.kv_lora = kvl;
     a.n_rope = rope;
-    a.q = q_abs;
+    MOE_ASSIGN_OR_RETURN(m.q_abs, grow(st, b.q_abs, n * H * row));
     if (st.cache.is_f16()) {
         a.cache_f16 = static_cast<const uint16_t*>(st.cache.k(il));
     } else {
@@ -114,13 +107,16 @@ Status mla_attention_block(ForwardState& st, int64_t il) {
     }
     a.pos = b.pos.data();
     a.kq_scale = static_cast<float>(hp.kq_scale());
-    MOE_ASSIGN_OR_RETURN(a.out, grow(st, b.att, n * H * kvl));
-    MOE_RETURN_IF_ERROR(be.mla_attention(a));
-
+    MOE_ASSIGN_OR_RETURN(m.latent, grow(st, b.att, n * H * kvl));
+    m.q = q;
+    m.nope = nope;
+    m.uk = l.uk;
+    m.uk_transposed = l.uk_transposed;
+    m.uv = l.uv;
+    m.v_head_dim = vd;
     MOE_ASSIGN_OR_RETURN(float* att_v, grow(st, b.att_v, n * H * vd));
-    for (int64_t h = 0; h < H; ++h)
-        jobs[h] = {l.uv[h], a.out + h * kvl, H * kvl, att_v + h * vd, H * vd, ActivationMode::Float};
-    MOE_RETURN_IF_ERROR(be.matmul_batch(jobs, n));
+    m.out = att_v;
+    MOE_RETURN_IF_ERROR(be.mla_absorbed(m));
     MOE_ASSIGN_OR_RETURN(float* out, grow(st, b.out, n * d));
     return be.matmul(l.wo, att_v, H * vd, n, out, d);
 }

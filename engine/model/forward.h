@@ -67,7 +67,6 @@ struct ForwardBuffers {
     BackendArray<int32_t> pos;           // [n]
     BackendArray<int32_t> tokens;        // [n]
     BackendArray<float> logits;          // [rows][n_vocab]
-    std::vector<MatmulJob> jobs;         // per-head products of one block
     uint64_t generation = 0;             // bumped whenever an array above moves
     void clear() {
         for (BackendArray<float>* a : {&x, &cur, &out, &q, &q_a, &kv, &v, &q_abs, &att, &att_v, &router, &weights,

@@ -49,8 +49,11 @@ float max_ignoring_nan(const float* x, int32_t n) {
     return m;
 }
 
+}  // namespace
+
 // Argmax by blocks: a vectorised block maximum, then a scan only of blocks that beat the best so far.
-int32_t greedy(std::span<const float> logits) {
+int32_t greedy_token(std::span<const float> logits) {
+    if (logits.empty()) return -1;
     constexpr int32_t k_block = 1024;
     const auto n = static_cast<int32_t>(logits.size());
     int32_t best = 0;
@@ -68,8 +71,6 @@ int32_t greedy(std::span<const float> logits) {
     }
     return best;
 }
-
-}  // namespace
 
 Status validate_sampler_params(const SamplerParams& p) {
     if (!std::isfinite(p.temperature)) return range_error("temperature", "a finite number (<= 0 for greedy)", p.temperature);
@@ -96,7 +97,7 @@ void Sampler::reseed(uint64_t seed) {
 int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
     assert(!logits.empty() && "Sampler::sample: empty logits");
     if (logits.empty() || logits.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max())) return -1;
-    if (!(m_params.temperature > 0.0f)) return greedy(logits);
+    if (!(m_params.temperature > 0.0f)) return greedy_token(logits);
 
     const auto n_vocab = static_cast<int32_t>(logits.size());
     const float* penalized = apply_penalties(logits, history);

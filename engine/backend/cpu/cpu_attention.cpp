@@ -5,6 +5,7 @@
 
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/cpu_matmul.h"
+#include "backend/cpu/cpu_matmul_internal.h"
 #include "backend/cpu/simd.h"
 #include "backend/cpu/thread_pool.h"
 #include "core/half.h"
@@ -194,6 +195,75 @@ Status mla_attention(ThreadPool& pool, const MlaAttentionArgs& g) {
     CacheRows rows{g.cache, g.cache_f16, row};
     return run_attention(pool, a, rows, rows, g.q, g.n_head * row, g.pos, g.n_tokens, g.kq_scale, g.out,
                          g.n_head * g.kv_lora);
+}
+
+Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& m) {
+    const MlaAttentionArgs& g = m.attention;
+    const int64_t H = g.n_head, kvl = g.kv_lora, rope = g.n_rope, row = kvl + rope, nope = m.nope;
+    const int64_t qk = nope + rope, vd = m.v_head_dim;
+    if (g.n_tokens != 1) return Status::error("mla_absorbed_decode: one token, got " + std::to_string(g.n_tokens));
+    if ((g.cache == nullptr) == (g.cache_f16 == nullptr)) return Status::error("mla_absorbed: give exactly one cache");
+    if (static_cast<int64_t>(m.uk.size()) != H || static_cast<int64_t>(m.uv.size()) != H)
+        return Status::error("mla_absorbed: " + std::to_string(m.uk.size()) + " W_UK and " +
+                             std::to_string(m.uv.size()) + " W_UV matrices for " + std::to_string(H) + " heads");
+    if (g.pos[0] < 0) return Status::error("attention: negative position " + std::to_string(g.pos[0]));
+    for (int64_t h = 0; h < H; ++h) {
+        const MatrixView& uk = m.uk[static_cast<size_t>(h)];
+        const MatrixView& uv = m.uv[static_cast<size_t>(h)];
+        if (Status s = detail::check_weights("mla_absorbed W_UK", uk); !s.ok()) return s;
+        if (Status s = detail::check_weights("mla_absorbed W_UV", uv); !s.ok()) return s;
+        const bool uk_ok = m.uk_transposed ? uk.rows == nope && uk.cols == kvl : uk.rows == kvl && uk.cols == nope;
+        if (!uk_ok || uv.rows != vd || uv.cols != kvl)
+            return Status::error("mla_absorbed: head " + std::to_string(h) + ": W_UK [" + std::to_string(uk.rows) +
+                                 " x " + std::to_string(uk.cols) + "], W_UV [" + std::to_string(uv.rows) + " x " +
+                                 std::to_string(uv.cols) + "] do not fit nope " + std::to_string(nope) +
+                                 ", kv_lora " + std::to_string(kvl) + ", v_head_dim " + std::to_string(vd));
+    }
+    AttentionShape a;
+    a.n_head = H;
+    a.group = H;
+    a.dk = row;
+    a.dv = kvl;
+    a.q_head_stride = row;
+    const CacheRows rows{g.cache, g.cache_f16, row};
+    const int64_t n_kv = int64_t(g.pos[0]) + 1;
+    const auto whole = [](const MatrixView& w) { return detail::row_span(w, 0, w.rows); };
+    // Heads split between the threads; per head W_UK^T (or W_UK), attention, W_UV on the thread that owns it. Each
+    // small matrix is requested before it is needed: the next head's W_UK during a product, every W_UV of the
+    // thread during its attention (which reads only the cache).
+    pool.run([&](int ith, int nth) {
+        const int64_t h0 = H * ith / nth, h1 = H * (ith + 1) / nth;
+        if (h0 >= h1) return;
+        float* scratch = detail::scratch_floats(5, std::max(nope, kvl) + 256);
+        uint8_t* act = detail::scratch_bytes(3, detail::act_row_bytes(detail::ActType::F32, std::max(nope, kvl)));
+        detail::request_lines(whole(m.uk[static_cast<size_t>(h0)]));
+        for (int64_t h = h0; h < h1; ++h) {
+            const MatrixView& uk = m.uk[static_cast<size_t>(h)];
+            if (h + 1 < h1) detail::request_lines(whole(m.uk[static_cast<size_t>(h + 1)]));
+            const float* qh = m.q + h * qk;
+            float* qa = m.q_abs + h * row;
+            if (m.uk_transposed) {
+                detail::transposed_columns(uk, qh, qk, 1, qa, row, 0, uk.cols);
+            } else {
+                detail::RowKernel k;
+                detail::make_row_kernel(uk.type, ActivationMode::Float, &k);
+                detail::prepare_act(k.act, qh, nope, act);
+                detail::dot_rows(uk, k, 0, kvl, act, qa, scratch);
+            }
+            std::copy_n(qh + nope, rope, qa + kvl);
+        }
+        for (int64_t h = h0; h < h1; ++h) detail::request_lines(whole(m.uv[static_cast<size_t>(h)]));
+        thread_local std::vector<float> scores;
+        attend_token(a, rows, rows, m.q_abs, n_kv, g.kq_scale, h0, h1, m.latent, scores);
+        for (int64_t h = h0; h < h1; ++h) {
+            const MatrixView& uv = m.uv[static_cast<size_t>(h)];
+            detail::RowKernel k;
+            detail::make_row_kernel(uv.type, ActivationMode::Float, &k);
+            detail::prepare_act(k.act, m.latent + h * kvl, kvl, act);
+            detail::dot_rows(uv, k, 0, vd, act, m.out + h * vd, scratch);
+        }
+    });
+    return {};
 }
 
 Status mha_attention(ThreadPool& pool, const MhaAttentionArgs& g) {

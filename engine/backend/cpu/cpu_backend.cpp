@@ -124,6 +124,10 @@ public:
     }
     Status mla_attention(const MlaAttentionArgs& args) override { return cpu::mla_attention(m_pool, args); }
     Status mha_attention(const MhaAttentionArgs& args) override { return cpu::mha_attention(m_pool, args); }
+    Status mla_absorbed(const MlaAbsorbedArgs& args) override {
+        if (args.attention.n_tokens != 1) return Backend::mla_absorbed(args);
+        return cpu::mla_absorbed_decode(m_pool, args);
+    }
     Status add(float* y, const float* x, int64_t n) override {
         cpu::add(y, x, n);
         return {};

@@ -99,6 +99,11 @@ inline ByteSpan row_span(const MatrixView& w, int64_t r0, int64_t r1) {
     return {w.data + static_cast<uint64_t>(r0) * w.row_bytes, w.data + static_cast<uint64_t>(r1) * w.row_bytes};
 }
 
+// Requests every line of `s` at once (small matrices read soon after: a few KiB to ~100 KiB).
+inline void request_lines(ByteSpan s) {
+    for (const uint8_t* p = s.begin; p < s.end; p += 64) __builtin_prefetch(p, 0, 3);
+}
+
 // out[r - r0] = row r . x for r in [r0, r1) (fn4 where it has one), same scratch contract as row_dot. `then`:
 // what this thread reads next (empty: nothing known).
 void dot_rows(const MatrixView& w, const RowKernel& k, int64_t r0, int64_t r1, const void* x, float* out,

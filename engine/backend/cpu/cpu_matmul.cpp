@@ -313,7 +313,10 @@ int64_t transposed_columns_fast(const MatrixView& w, const float* x, int64_t x_s
 }
 #endif
 
-// y[t][c0..c1) = sum_r x[t][r] * W[r][c0..c1), on the calling thread.
+}  // namespace
+
+namespace detail {
+
 void transposed_columns(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
                         int64_t y_stride, int64_t c0, int64_t c1) {
 #if MOE_CPU_AVX2
@@ -343,7 +346,7 @@ void transposed_columns(const MatrixView& w, const float* x, int64_t x_stride, i
     }
 }
 
-}  // namespace
+}  // namespace detail
 
 Status matmul_transposed(ThreadPool& pool, const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens,
                          float* y, int64_t y_stride) {
@@ -384,16 +387,11 @@ Status matmul_transposed_batch(ThreadPool& pool, std::span<const MatmulJob> jobs
     // Decode: the products are small (one MLA head each); one parallel region, whole products per thread.
     // Each product reads its whole (small) matrix row after row from its start: the next one's bytes are requested
     // while the current one runs, the first one's before it.
-    const auto request = [](const MatrixView& w) {
-        const auto* p = w.data;
-        const uint64_t n = static_cast<uint64_t>(w.rows) * w.row_bytes;
-        for (uint64_t o = 0; o < n; o += 64) __builtin_prefetch(p + o, 0, 3);
-    };
     pool.parallel_for(static_cast<int64_t>(jobs.size()), 1, [&](int64_t j0, int64_t j1) {
-        request(jobs[static_cast<size_t>(j0)].w);
+        request_lines(row_span(jobs[static_cast<size_t>(j0)].w, 0, jobs[static_cast<size_t>(j0)].w.rows));
         for (int64_t i = j0; i < j1; ++i) {
             const MatmulJob& j = jobs[static_cast<size_t>(i)];
-            if (i + 1 < j1) request(jobs[static_cast<size_t>(i + 1)].w);
+            if (i + 1 < j1) request_lines(row_span(jobs[static_cast<size_t>(i + 1)].w, 0, jobs[static_cast<size_t>(i + 1)].w.rows));
             transposed_columns(j.w, j.x, j.x_stride, n_tokens, j.y, j.y_stride, 0, j.w.cols);
         }
     });

@@ -45,6 +45,10 @@ void split_rows(const GemvTask* tasks, size_t n_tasks, int ith, int nth, std::ve
 void split_costs(const int64_t* rows, const int64_t* row_cost, size_t n, int ith, int nth,
                  std::vector<std::pair<int64_t, int64_t>>& out);
 
+// y[t][c0..c1) = sum_r x[t][r] * W[r][c0..c1) (the transposed product) on the calling thread.
+void transposed_columns(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
+                        int64_t y_stride, int64_t c0, int64_t c1);
+
 // matmul_batch without the operand checks (callers have checked).
 void run_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t n_tokens);
 

@@ -18,5 +18,8 @@ void add(float* y, const float* x, int64_t n);
 // Attention over the cache, parallel over (token, head). Contracts: MlaAttentionArgs / MhaAttentionArgs.
 Status mla_attention(ThreadPool& pool, const MlaAttentionArgs& args);
 Status mha_attention(ThreadPool& pool, const MhaAttentionArgs& args);
+// Backend::mla_absorbed for one token in one parallel region (heads split between threads), with the bits of
+// the separate ops.
+Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& args);
 
 }  // namespace moe::cpu
