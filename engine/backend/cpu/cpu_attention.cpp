@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 namespace moe::cpu {
@@ -66,21 +67,142 @@ struct AttentionShape {
     int64_t v_head_stride = 0;
 };
 
+#if MOE_CPU_AVX2
+// Eight cache values as float32 (F32 or F16 storage).
+inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+
+// scores[j * n_kv + s] = kq_scale * (q_j . key row s) for four heads j sharing their key rows (MLA's single
+// latent head, a GQA group): each key chunk is loaded once for the four. Per head the exact sequence of dot_f32
+// (F32: two accumulators, 16 a step) or dot_f32_f16 (F16: one accumulator), so the scores keep their bits.
+template <class T>
+void scores4(const float* const q[4], const T* keys, int64_t stride, int64_t n_kv, int64_t n, float kq_scale,
+             float* scores) {
+    constexpr bool kF32 = std::is_same_v<T, float>;
+    for (int64_t s = 0; s < n_kv; ++s) {
+        const T* k = keys + s * stride;
+        __m256 a0[4], a1[4];
+        for (int j = 0; j < 4; ++j) a0[j] = a1[j] = _mm256_setzero_ps();
+        int64_t i = 0;
+        if constexpr (kF32) {
+            for (; i + 16 <= n; i += 16) {
+                const __m256 k0 = load8(k + i), k1 = load8(k + i + 8);
+                for (int j = 0; j < 4; ++j) {
+                    a0[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q[j] + i), k0, a0[j]);
+                    a1[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q[j] + i + 8), k1, a1[j]);
+                }
+            }
+        }
+        for (; i + 8 <= n; i += 8) {
+            const __m256 k0 = load8(k + i);
+            for (int j = 0; j < 4; ++j) a0[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q[j] + i), k0, a0[j]);
+        }
+        for (int j = 0; j < 4; ++j) {
+            float d = hsum256(kF32 ? _mm256_add_ps(a0[j], a1[j]) : a0[j]);
+            for (int64_t t = i; t < n; ++t) {
+                if constexpr (kF32) {
+                    d += q[j][t] * k[t];
+                } else {
+                    d += q[j][t] * fp16_to_fp32(k[t]);
+                }
+            }
+            scores[j * n_kv + s] = kq_scale * d;
+        }
+    }
+}
+
+// out_j[0..dv) = sum_s p_j[s] * value row s for two heads sharing their value rows, 32 columns at a time held in
+// registers over all s: per element the fma sequence of axpy (zero, then p[s] * v + y in order of s).
+template <class T>
+void values2(const float* p0, const float* p1, const T* vals, int64_t stride, int64_t n_kv, int64_t dv, float* out0,
+             float* out1) {
+    int64_t c = 0;
+    for (; c + 32 <= dv; c += 32) {
+        __m256 y0[4], y1[4];
+        for (int k = 0; k < 4; ++k) y0[k] = y1[k] = _mm256_setzero_ps();
+        for (int64_t s = 0; s < n_kv; ++s) {
+            const T* v = vals + s * stride + c;
+            const __m256 b0 = _mm256_set1_ps(p0[s]), b1 = _mm256_set1_ps(p1[s]);
+            for (int k = 0; k < 4; ++k) {
+                const __m256 x = load8(v + 8 * k);
+                y0[k] = _mm256_fmadd_ps(b0, x, y0[k]);
+                y1[k] = _mm256_fmadd_ps(b1, x, y1[k]);
+            }
+        }
+        for (int k = 0; k < 4; ++k) {
+            _mm256_storeu_ps(out0 + c + 8 * k, y0[k]);
+            _mm256_storeu_ps(out1 + c + 8 * k, y1[k]);
+        }
+    }
+    if (c == dv) return;
+    // Leftover columns: the axpy loop itself over them.
+    std::fill(out0 + c, out0 + dv, 0.0f);
+    std::fill(out1 + c, out1 + dv, 0.0f);
+    for (int64_t s = 0; s < n_kv; ++s) {
+        const T* v = vals + s * stride;
+        if constexpr (std::is_same_v<T, float>) {
+            axpy_f32(out0 + c, p0[s], v + c, dv - c);
+            axpy_f32(out1 + c, p1[s], v + c, dv - c);
+        } else {
+            axpy_f16(out0 + c, p0[s], v + c, dv - c);
+            axpy_f16(out1 + c, p1[s], v + c, dv - c);
+        }
+    }
+}
+#endif
+
+// Heads [h0, h1) that share one key/value head (MLA, a GQA group) through scores4 / values2, four and two heads at
+// a time; returns the first head not done (the generic loop takes the rest). Same bits as the generic loop.
+int64_t attend_shared_heads(const AttentionShape& a, const CacheRows& keys, const CacheRows& values, const float* q,
+                            int64_t n_kv, float kq_scale, int64_t h0, int64_t h1, float* out, float* scores) {
+#if MOE_CPU_AVX2
+    if (!detail::use_simd() || h1 - h0 < 4 || h0 / a.group != (h1 - 1) / a.group) return h0;
+    const int64_t g = h0 / a.group, ko = g * a.k_head_stride, vo = g * a.v_head_stride;
+    const int64_t h4 = h0 + (h1 - h0) / 4 * 4;
+    for (int64_t h = h0; h < h4; h += 4) {
+        const float* qs[4] = {q + h * a.q_head_stride, q + (h + 1) * a.q_head_stride, q + (h + 2) * a.q_head_stride,
+                              q + (h + 3) * a.q_head_stride};
+        float* sc = scores + (h - h0) * n_kv;
+        if (keys.f32)
+            scores4(qs, keys.f32 + ko, keys.stride, n_kv, a.dk, kq_scale, sc);
+        else
+            scores4(qs, keys.f16 + ko, keys.stride, n_kv, a.dk, kq_scale, sc);
+        for (int j = 0; j < 4; ++j) softmax_inplace(sc + j * n_kv, n_kv);
+        for (int j = 0; j < 4; j += 2) {
+            const float* p0 = sc + j * n_kv;
+            const float* p1 = p0 + n_kv;
+            float* o0 = out + (h + j) * a.dv;
+            if (values.f32)
+                values2(p0, p1, values.f32 + vo, values.stride, n_kv, a.dv, o0, o0 + a.dv);
+            else
+                values2(p0, p1, values.f16 + vo, values.stride, n_kv, a.dv, o0, o0 + a.dv);
+        }
+    }
+    return h4;
+#else
+    (void)a, (void)keys, (void)values, (void)q, (void)n_kv, (void)kq_scale, (void)h1, (void)out, (void)scores;
+    return h0;
+#endif
+}
+
 void attend_token(const AttentionShape& a, const CacheRows& keys, const CacheRows& values, const float* q, int64_t n_kv,
                   float kq_scale, int64_t h0, int64_t h1, float* out, std::vector<float>& scores) {
-    const int64_t nh = h1 - h0;
-    scores.resize(static_cast<size_t>(nh * n_kv));
+    scores.resize(static_cast<size_t>((h1 - h0) * n_kv));
+    const int64_t hs = h0;
+    h0 = attend_shared_heads(a, keys, values, q, n_kv, kq_scale, h0, h1, out, scores.data());
+    if (h0 >= h1) return;
+    float* sc = scores.data() + (h0 - hs) * n_kv;
     for (int64_t s = 0; s < n_kv; ++s)
         for (int64_t h = h0; h < h1; ++h)
-            scores[(h - h0) * n_kv + s] =
+            sc[(h - h0) * n_kv + s] =
                 kq_scale * keys.dot(q + h * a.q_head_stride, s, (h / a.group) * a.k_head_stride, a.dk);
     for (int64_t h = h0; h < h1; ++h) {
-        softmax_inplace(scores.data() + (h - h0) * n_kv, n_kv);
+        softmax_inplace(sc + (h - h0) * n_kv, n_kv);
         std::fill(out + h * a.dv, out + (h + 1) * a.dv, 0.0f);
     }
     for (int64_t s = 0; s < n_kv; ++s)
         for (int64_t h = h0; h < h1; ++h)
-            values.axpy(out + h * a.dv, scores[(h - h0) * n_kv + s], s, (h / a.group) * a.v_head_stride, a.dv);
+            values.axpy(out + h * a.dv, sc[(h - h0) * n_kv + s], s, (h / a.group) * a.v_head_stride, a.dv);
 }
 
 // The rows [0, n_kv) of one kv head as float32 [n_kv][width] (F16 caches converted into scratch), row stride in *ld.
