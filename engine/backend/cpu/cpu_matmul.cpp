@@ -398,22 +398,28 @@ Status matmul_transposed_batch(ThreadPool& pool, std::span<const MatmulJob> jobs
     return Status();
 }
 
-double measure_memory_bandwidth_gbs(ThreadPool& pool, uint64_t buffer_bytes, int repetitions) {
-    const uint64_t n_lines = std::max<uint64_t>(buffer_bytes / 256, 1);  // 256-byte units (8 ymm loads)
-    const uint64_t bytes = n_lines * 256;
-    std::unique_ptr<uint8_t, decltype(&std::free)> buf(static_cast<uint8_t*>(std::aligned_alloc(64, bytes)),
-                                                       &std::free);
-    if (!buf) return 0.0;
-    uint8_t* base = buf.get();
+BandwidthProbe::BandwidthProbe(ThreadPool& pool, uint64_t buffer_bytes)
+    : m_pool(pool), m_lines(std::max<uint64_t>(buffer_bytes / 256, 1)) {
+    m_buf = static_cast<uint8_t*>(std::aligned_alloc(64, m_lines * 256));
+    if (m_buf == nullptr) return;
     // Touch every page from the thread that will read it (first-touch placement, no page faults while timing).
-    pool.parallel_for(static_cast<int64_t>(n_lines), 1, [&](int64_t l0, int64_t l1) {
+    uint8_t* base = m_buf;
+    pool.parallel_for(static_cast<int64_t>(m_lines), 1, [&](int64_t l0, int64_t l1) {
         std::memset(base + l0 * 256, 1, static_cast<size_t>(l1 - l0) * 256);
     });
+}
+
+BandwidthProbe::~BandwidthProbe() { std::free(m_buf); }
+
+double BandwidthProbe::measure(int repetitions) {
+    if (m_buf == nullptr) return 0.0;
+    const uint8_t* base = m_buf;
+    const uint64_t bytes = m_lines * 256;
     std::atomic<uint64_t> sink{0};
     double best = 0.0;
     for (int rep = 0; rep < std::max(1, repetitions); ++rep) {
         const auto t0 = std::chrono::steady_clock::now();
-        pool.parallel_for(static_cast<int64_t>(n_lines), 1, [&](int64_t l0, int64_t l1) {
+        m_pool.parallel_for(static_cast<int64_t>(m_lines), 1, [&](int64_t l0, int64_t l1) {
             uint64_t acc = 0;
 #if MOE_CPU_AVX2
             __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
@@ -440,6 +446,11 @@ double measure_memory_bandwidth_gbs(ThreadPool& pool, uint64_t buffer_bytes, int
         if (s > 0.0) best = std::max(best, static_cast<double>(bytes) / s / 1e9);
     }
     return sink.load() == 0x5a5a5a5a5a5a5a5aull ? best + 0.0 : best;
+}
+
+double measure_memory_bandwidth_gbs(ThreadPool& pool, uint64_t buffer_bytes, int repetitions) {
+    BandwidthProbe probe(pool, buffer_bytes);
+    return probe.measure(repetitions);
 }
 
 }  // namespace moe::cpu

@@ -60,6 +60,23 @@ void sgemm_nn(ThreadPool& pool, int64_t m, int64_t n, int64_t k, const float* a,
 // caches (bytes read / seconds, best of `repetitions`), in GB/s (1e9 bytes).
 double measure_memory_bandwidth_gbs(ThreadPool& pool, uint64_t buffer_bytes = 1ull << 30, int repetitions = 5);
 
+// The same probe with its buffer kept, for repeated readings (a benchmark measures the bandwidth next to each
+// timed run: on a shared machine it changes over seconds). The buffer's pages are touched once, by the threads
+// that read them. measure() returns 0 when the buffer could not be allocated.
+class BandwidthProbe {
+public:
+    BandwidthProbe(ThreadPool& pool, uint64_t buffer_bytes);
+    ~BandwidthProbe();
+    BandwidthProbe(const BandwidthProbe&) = delete;
+    BandwidthProbe& operator=(const BandwidthProbe&) = delete;
+    double measure(int repetitions);
+
+private:
+    ThreadPool& m_pool;
+    uint8_t* m_buf = nullptr;
+    uint64_t m_lines = 0;  // 256-byte units
+};
+
 // True when this build has the AVX2/FMA/F16C kernels (MOE_NATIVE on an x86 CPU that has them).
 bool simd_available();
 // Testing hook (process-wide): false makes every function above run its portable scalar kernels even in an
