@@ -316,10 +316,11 @@ int cmd_bench(int argc, char** argv) {
             "the GPU, %.2f GB on the host\n",
             membw, gemm_peak, double(m.placement().device_bytes) / 1e9, double(m.placement().host_bytes) / 1e9);
     else if (tg_bw.size() > 1)
-        std::printf("memory bandwidth %.2f GB/s (read next to each generation run: %.1f-%.1f), f32 GEMM peak %.1f "
-                    "GFLOP/s\n",
-                    membw, *std::min_element(tg_bw.begin(), tg_bw.end()), *std::max_element(tg_bw.begin(), tg_bw.end()),
-                    gemm_peak);
+        std::printf(
+            "memory bandwidth %.2f GB/s (read next to each generation run: %.1f-%.1f), f32 GEMM peak %.1f "
+            "GFLOP/s\n",
+            membw, *std::min_element(tg_bw.begin(), tg_bw.end()), *std::max_element(tg_bw.begin(), tg_bw.end()),
+            gemm_peak);
     else
         std::printf("memory bandwidth %.2f GB/s, f32 GEMM peak %.1f GFLOP/s\n", membw, gemm_peak);
     if (*n_pp > 0)

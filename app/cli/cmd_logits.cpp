@@ -87,7 +87,9 @@ int cmd_routing(int argc, char** argv) {
     if (!session.ok()) return fail("routing", session.status());
     std::vector<float> logits;
     Status s = (*session)->sync(*tokens, logits);
-    for (int64_t i = 0; s.ok() && i < *n_gen; ++i) s = (*session)->append(greedy_token(std::span<const float>(logits).first(static_cast<size_t>((*model)->n_vocab()))), logits);
+    for (int64_t i = 0; s.ok() && i < *n_gen; ++i)
+        s = (*session)->append(
+            greedy_token(std::span<const float>(logits).first(static_cast<size_t>((*model)->n_vocab()))), logits);
     if (!s.ok()) return fail("routing", s);
     const RoutingTrace& trace = (*session)->trace();
     if (args.flag("--json")) {

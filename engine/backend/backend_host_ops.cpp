@@ -104,9 +104,9 @@ Status Backend::mla_absorbed(const MlaAbsorbedArgs& a) {
     // q_pe of every (token, head) after its q_lat: n * H rows of `rope` floats.
     MOE_RETURN_IF_ERROR(copy_rows(q_abs + kvl, row * 4, a.q + a.nope, qk * 4, rope * 4, n * H));
     MOE_RETURN_IF_ERROR(mla_attention(att));
+    const int64_t vd = a.v_head_dim;
     for (int64_t h = 0; h < H; ++h)
-        jobs[h] = {a.uv[h], att.out + h * kvl, H * kvl, a.out + h * a.v_head_dim, H * a.v_head_dim,
-                   ActivationMode::Float};
+        jobs[h] = {a.uv[h], att.out + h * kvl, H * kvl, a.out + h * vd, H * vd, ActivationMode::Float};
     return matmul_batch(jobs, n);
 }
 

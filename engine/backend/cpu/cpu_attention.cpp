@@ -338,8 +338,8 @@ Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& m) {
         if (!uk_ok || uv.rows != vd || uv.cols != kvl)
             return Status::error("mla_absorbed: head " + std::to_string(h) + ": W_UK [" + std::to_string(uk.rows) +
                                  " x " + std::to_string(uk.cols) + "], W_UV [" + std::to_string(uv.rows) + " x " +
-                                 std::to_string(uv.cols) + "] do not fit nope " + std::to_string(nope) +
-                                 ", kv_lora " + std::to_string(kvl) + ", v_head_dim " + std::to_string(vd));
+                                 std::to_string(uv.cols) + "] do not fit nope " + std::to_string(nope) + ", kv_lora " +
+                                 std::to_string(kvl) + ", v_head_dim " + std::to_string(vd));
     }
     AttentionShape a;
     a.n_head = H;

@@ -259,7 +259,8 @@ float dot_half_avx2(const uint8_t* w, const void* xv, int64_t n) {
 template <int kLines>
 inline void prefetch_step(uintptr_t& next, uintptr_t end) {
     if (next < end) {
-        for (int i = 0; i < kLines; ++i) __builtin_prefetch(reinterpret_cast<const void*>(next + 64 * i), 0, kPrefetchHint);
+        for (int i = 0; i < kLines; ++i)
+            __builtin_prefetch(reinterpret_cast<const void*>(next + 64 * i), 0, kPrefetchHint);
         next += 64 * kLines;
     }
 }
@@ -710,10 +711,10 @@ float row_dot(const MatrixView& w, const RowKernel& k, int64_t r, const void* x,
 // dot_rows keeps the cache lines ahead of the rows it reads requested (software prefetch, each line once, at most
 // a few lines past the range's last row, then on into `then`), spread over the four-row kernels' iterations. The lead
 // (kPrefetchLead) covers a memory latency under load at a core's bandwidth, and more than a group of four rows, since
-// the four rows are read side by side. Decode's rows are short (136 B - 4 KiB) and its ranges small (one thread's rows of
-// an expert matrix: ~70 KiB); four interleaved rows defeat the hardware prefetcher whatever their length. One
-// Zen 4 core, Q8_0 four-row kernel, 512 MiB of rows, GB/s without / with (read probe 30-39):
-// 512 columns 7.5 / 36.6, 2048 columns 10.4 / 32.5, 4096 columns 12.4 / 31.1, 8192 columns 14.9 / 30.1.
+// the four rows are read side by side. Decode's rows are short (136 B - 4 KiB) and its ranges small (one thread's rows
+// of an expert matrix: ~70 KiB); four interleaved rows defeat the hardware prefetcher whatever their length. One Zen 4
+// core, Q8_0 four-row kernel, 512 MiB of rows, GB/s without / with (read probe 30-39): 512 columns 7.5 / 36.6, 2048
+// columns 10.4 / 32.5, 4096 columns 12.4 / 31.1, 8192 columns 14.9 / 30.1.
 inline uint64_t prefetch_lead(uint64_t row_bytes) {
     return row_bytes < 512 ? kPrefetchLead : std::max<uint64_t>(kPrefetchLead / 2, 4 * row_bytes + 4096);
 }
@@ -735,7 +736,8 @@ void dot_rows(const MatrixView& w, const RowKernel& k, int64_t r0, int64_t r1, c
         const uintptr_t want = addr(r_next) + lead;
         pf.end = std::min<uintptr_t>(end, want);
         pf.next = std::max(pf.next, addr(r_next) & ~uintptr_t{63});
-        for (; pf.next < pf.end; pf.next += 64) __builtin_prefetch(reinterpret_cast<const void*>(pf.next), 0, kPrefetchHint);
+        for (; pf.next < pf.end; pf.next += 64)
+            __builtin_prefetch(reinterpret_cast<const void*>(pf.next), 0, kPrefetchHint);
         if (want > end && then_next < then_end) {
             const uintptr_t then_want =
                 std::min<uintptr_t>(then_end, reinterpret_cast<uintptr_t>(then.begin) + (want - end));

@@ -388,10 +388,14 @@ Status matmul_transposed_batch(ThreadPool& pool, std::span<const MatmulJob> jobs
     // Each product reads its whole (small) matrix row after row from its start: the next one's bytes are requested
     // while the current one runs, the first one's before it.
     pool.parallel_for(static_cast<int64_t>(jobs.size()), 1, [&](int64_t j0, int64_t j1) {
-        request_lines(row_span(jobs[static_cast<size_t>(j0)].w, 0, jobs[static_cast<size_t>(j0)].w.rows));
+        const auto whole = [&](int64_t i) {
+            const MatrixView& w = jobs[static_cast<size_t>(i)].w;
+            return row_span(w, 0, w.rows);
+        };
+        request_lines(whole(j0));
         for (int64_t i = j0; i < j1; ++i) {
             const MatmulJob& j = jobs[static_cast<size_t>(i)];
-            if (i + 1 < j1) request_lines(row_span(jobs[static_cast<size_t>(i + 1)].w, 0, jobs[static_cast<size_t>(i + 1)].w.rows));
+            if (i + 1 < j1) request_lines(whole(i + 1));
             transposed_columns(j.w, j.x, j.x_stride, n_tokens, j.y, j.y_stride, 0, j.w.cols);
         }
     });

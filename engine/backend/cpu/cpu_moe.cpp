@@ -242,8 +242,8 @@ private:
     int64_t m_act_stride = 0;
     uint8_t* m_act_buf = nullptr;
     float* m_h = nullptr;
-    std::vector<int> m_owner;  // assign_whole: the thread of each selection
-    float* m_d = nullptr;      // assign_whole: [selection][n_embd] down outputs
+    std::vector<int> m_owner;          // assign_whole: the thread of each selection
+    float* m_d = nullptr;              // assign_whole: [selection][n_embd] down outputs
     const float* m_weights = nullptr;  // [k] selection weights
     float* m_y = nullptr;              // [n_embd] accumulated output
 };
