@@ -2,6 +2,7 @@
 // activations rounded by this file's own implementation of the rules of shared fixtures section 4 (Q8_0/Q8_1
 // blocks of 32, Q8_K blocks of 256, fp16/bf16 rounding). Every type, odd shapes, strides wider than the rows,
 // both activation modes, 1 and 2 threads (bit-identical), scalar and AVX2 kernels.
+#include "backend/backend.h"
 #include "backend/cpu/cpu_matmul.h"
 #include "backend/cpu/thread_pool.h"
 #include "check.h"
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -516,6 +518,113 @@ MOE_TEST(moe_ffn_matches_naive_loop) {
                                                      std::to_string(ref[i]));
             }
     }
+}
+
+// Decode with six routed experts and a shared FFN of twice their size: on two threads whole selections go to
+// each thread in one region (4 + 4 units), on three the gate/up and down rows are split; every thread count gives
+// the bits of one thread.
+MOE_TEST(moe_ffn_decode_whole_selections_keep_the_bits) {
+    std::mt19937 rng(5);
+    const int64_t n_embd = 256, n_ff = 128, n_routed = 9;
+    for (int type : {3, 1}) {  // Q8_0, F16
+        std::vector<Weights> store;
+        std::vector<SwigluWeights> ex;
+        for (int64_t e = 0; e <= n_routed; ++e) {
+            const int64_t ff = e == n_routed ? 2 * n_ff : n_ff;  // the last one is the shared FFN
+            store.push_back(make_weights(all_types()[type], ff, n_embd, rng));
+            store.push_back(make_weights(all_types()[type], ff, n_embd, rng));
+            store.push_back(make_weights(all_types()[type], n_embd, ff, rng));
+        }
+        for (int64_t e = 0; e <= n_routed; ++e)
+            ex.push_back({store[3 * e].view, store[3 * e + 1].view, store[3 * e + 2].view});
+        for (bool simd : simd_modes()) {
+            SimdGuard guard(simd);
+            const int32_t ids[] = {7, 2, 5, 0, 8, 3, static_cast<int32_t>(n_routed)};
+            const float wts[] = {0.3f, 0.2f, 0.15f, 0.1f, 0.1f, 0.05f, 1.0f};
+            const std::vector<float> x = random_x(n_embd, rng), y0 = random_x(n_embd, rng);
+            std::vector<std::vector<float>> ys;
+            for (int threads : {1, 2, 3}) {
+                ThreadPool pool(threads);
+                ys.push_back(y0);
+                REQUIRE_OK(moe_ffn(pool, ex, x.data(), 1, n_embd, 7, ids, wts, ys.back().data()));
+            }
+            CHECK(std::memcmp(ys[0].data(), ys[1].data(), n_embd * sizeof(float)) == 0);
+            CHECK(std::memcmp(ys[0].data(), ys[2].data(), n_embd * sizeof(float)) == 0);
+            std::vector<double> ref(y0.begin(), y0.end()), mag(ref.size(), 0.0);
+            for (size_t i = 0; i < ref.size(); ++i) mag[i] = std::fabs(ref[i]);
+            ThreadPool p1(1);
+            naive_moe(p1, ex, x.data(), 1, n_embd, 7, ids, wts, ref, mag);
+            for (int64_t i = 0; i < n_embd; ++i) CHECK(std::fabs(ys[0][i] - ref[i]) <= kRelTol * mag[i]);
+        }
+    }
+}
+
+// The CPU backend's one-region decode of absorbed MLA against the separate ops (Backend's default): the same bits,
+// for both W_UK layouts, F32 and F16 caches, head counts that do and do not fill the four-head attention tiles.
+MOE_TEST(mla_absorbed_decode_matches_the_separate_ops) {
+    std::mt19937 rng(9);
+    const int64_t nope = 64, rope = 32, kvl = 96, vd = 64, n_ctx = 48;
+    const std::unique_ptr<Backend> be = make_cpu_backend(2);
+    for (int type : {3, 1})  // Q8_0, F16
+        for (bool transposed : {true, false})
+            for (int64_t H : {16, 6}) {
+                std::vector<Weights> uk_store, uv_store;
+                std::vector<MatrixView> uk, uv;
+                for (int64_t h = 0; h < H; ++h) {
+                    uk_store.push_back(transposed ? make_weights(all_types()[type], nope, kvl, rng)
+                                                  : make_weights(all_types()[type], kvl, nope, rng));
+                    uv_store.push_back(make_weights(all_types()[type], vd, kvl, rng));
+                }
+                for (int64_t h = 0; h < H; ++h) {
+                    uk.push_back(uk_store[h].view);
+                    uv.push_back(uv_store[h].view);
+                }
+                const std::vector<float> q = random_x(H * (nope + rope), rng);
+                const std::vector<float> cache = random_x(n_ctx * (kvl + rope), rng);
+                std::vector<uint16_t> cache16(cache.size());
+                for (size_t i = 0; i < cache.size(); ++i) cache16[i] = fp32_to_fp16(cache[i]);
+                for (bool f16 : {false, true})
+                    for (int32_t pos : {0, 40}) {
+                        std::vector<float> out[2], lat[2], q_abs[2];
+                        for (int v = 0; v < 2; ++v) {
+                            out[v].assign(H * vd, -1.0f);
+                            lat[v].assign(H * kvl, -1.0f);
+                            q_abs[v].assign(H * (kvl + rope), -1.0f);
+                            MlaAbsorbedArgs m;
+                            m.attention.n_tokens = 1;
+                            m.attention.n_head = H;
+                            m.attention.kv_lora = kvl;
+                            m.attention.n_rope = rope;
+                            if (f16)
+                                m.attention.cache_f16 = cache16.data();
+                            else
+                                m.attention.cache = cache.data();
+                            m.attention.pos = &pos;
+                            m.attention.kq_scale = 0.125f;
+                            m.q = q.data();
+                            m.q_abs = q_abs[v].data();
+                            m.latent = lat[v].data();
+                            m.nope = nope;
+                            m.uk = uk;
+                            m.uk_transposed = transposed;
+                            m.uv = uv;
+                            m.v_head_dim = vd;
+                            m.out = out[v].data();
+                            REQUIRE_OK(v == 0 ? be->mla_absorbed(m) : be->Backend::mla_absorbed(m));
+                        }
+                        CHECK(std::memcmp(out[0].data(), out[1].data(), out[0].size() * sizeof(float)) == 0);
+                        CHECK(std::memcmp(lat[0].data(), lat[1].data(), lat[0].size() * sizeof(float)) == 0);
+                    }
+                // A head count that does not match the matrices is an error that says so.
+                MlaAbsorbedArgs bad;
+                bad.attention.n_tokens = 1;
+                bad.attention.n_head = H + 1;
+                bad.attention.cache = cache.data();
+                bad.uk = uk;
+                bad.uv = uv;
+                const Status s = be->mla_absorbed(bad);
+                CHECK(!s.ok() && s.message().find("heads") != std::string::npos);
+            }
 }
 
 MOE_TEST(sgemm_matches_naive) {
