@@ -97,12 +97,11 @@ Status Backend::mla_absorbed(const MlaAbsorbedArgs& a) {
     thread_local std::vector<MatmulJob> jobs_storage;
     std::vector<MatmulJob>& jobs = jobs_storage;
     jobs.resize(static_cast<size_t>(H));
-    float* q_abs = a.q_abs;
     for (int64_t h = 0; h < H; ++h)
-        jobs[h] = {a.uk[h], a.q + h * qk, H * qk, q_abs + h * row, H * row, ActivationMode::Float};
+        jobs[h] = {a.uk[h], a.q + h * qk, H * qk, a.q_abs + h * row, H * row, ActivationMode::Float};
     MOE_RETURN_IF_ERROR(a.uk_transposed ? matmul_transposed_batch(jobs, n) : matmul_batch(jobs, n));
     // q_pe of every (token, head) after its q_lat: n * H rows of `rope` floats.
-    MOE_RETURN_IF_ERROR(copy_rows(q_abs + kvl, row * 4, a.q + a.nope, qk * 4, rope * 4, n * H));
+    MOE_RETURN_IF_ERROR(copy_rows(a.q_abs + kvl, row * 4, a.q + a.nope, qk * 4, rope * 4, n * H));
     MOE_RETURN_IF_ERROR(mla_attention(att));
     const int64_t vd = a.v_head_dim;
     for (int64_t h = 0; h < H; ++h)

@@ -305,18 +305,25 @@ Status run_attention(ThreadPool& pool, const AttentionShape& a, const CacheRows&
 
 }  // namespace
 
-Status mla_attention(ThreadPool& pool, const MlaAttentionArgs& g) {
-    if ((g.cache == nullptr) == (g.cache_f16 == nullptr)) return Status::error("mla_attention: give exactly one cache");
-    const int64_t row = g.kv_lora + g.n_rope;
+namespace {
+// MLA as attention with one shared "kv head": the latent cache rows [c | k_pe] are the keys, their c the values.
+AttentionShape mla_shape(const MlaAttentionArgs& g) {
     AttentionShape a;
     a.n_head = g.n_head;
-    a.group = g.n_head;  // one shared latent "kv head"
-    a.dk = row;
+    a.group = g.n_head;
+    a.dk = g.kv_lora + g.n_rope;
     a.dv = g.kv_lora;
-    a.q_head_stride = row;
-    CacheRows rows{g.cache, g.cache_f16, row};
-    return run_attention(pool, a, rows, rows, g.q, g.n_head * row, g.pos, g.n_tokens, g.kq_scale, g.out,
-                         g.n_head * g.kv_lora);
+    a.q_head_stride = a.dk;
+    return a;
+}
+CacheRows mla_rows(const MlaAttentionArgs& g) { return {g.cache, g.cache_f16, g.kv_lora + g.n_rope}; }
+}  // namespace
+
+Status mla_attention(ThreadPool& pool, const MlaAttentionArgs& g) {
+    if ((g.cache == nullptr) == (g.cache_f16 == nullptr)) return Status::error("mla_attention: give exactly one cache");
+    const CacheRows rows = mla_rows(g);
+    return run_attention(pool, mla_shape(g), rows, rows, g.q, g.n_head * rows.stride, g.pos, g.n_tokens, g.kq_scale,
+                         g.out, g.n_head * g.kv_lora);
 }
 
 Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& m) {
@@ -341,13 +348,8 @@ Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& m) {
                                  std::to_string(uv.cols) + "] do not fit nope " + std::to_string(nope) + ", kv_lora " +
                                  std::to_string(kvl) + ", v_head_dim " + std::to_string(vd));
     }
-    AttentionShape a;
-    a.n_head = H;
-    a.group = H;
-    a.dk = row;
-    a.dv = kvl;
-    a.q_head_stride = row;
-    const CacheRows rows{g.cache, g.cache_f16, row};
+    const AttentionShape a = mla_shape(g);
+    const CacheRows rows = mla_rows(g);
     const int64_t n_kv = int64_t(g.pos[0]) + 1;
     const auto whole = [](const MatrixView& w) { return detail::row_span(w, 0, w.rows); };
     // Heads split between the threads; per head W_UK^T (or W_UK), attention, W_UV on the thread that owns it. Each

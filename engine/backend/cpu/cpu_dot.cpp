@@ -335,17 +335,18 @@ void dot4_f32_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, flo
     pf->next = next;
 }
 
-// One accumulator over the blocks in order, then hsum8: llama.cpp's ggml_vec_dot_q8_0_q8_0 sequence.
-float dot_q8_0_avx2(const uint8_t* w, const void* xv, int64_t n) {
-    const auto* x = static_cast<const ActQ8x32*>(xv);
-    __m256 acc = _mm256_setzero_ps();
-    const int64_t nb = n / 32;
-    for (int64_t b = 0; b < nb; ++b, w += 34) {
-        const __m256i p = mul_sum_i8(loadu256(w + 2), loadu256(x[b].q));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w) * x[b].d), _mm256_cvtepi32_ps(p), acc);
-    }
-    return hsum8(acc);
-}
+// One accumulator over the blocks in order, then hsum8: llama.cpp's ggml_vec_dot_q8_0_q8_0 sequence. (A macro
+// body: the VNNI variant below needs its own target attribute.)
+#define MOE_DOT_Q8_0_BODY(mul_sum)                                                                \
+    const auto* x = static_cast<const ActQ8x32*>(xv);                                             \
+    __m256 acc = _mm256_setzero_ps();                                                             \
+    for (int64_t b = 0; b < n / 32; ++b, w += 34) {                                               \
+        const __m256i p = mul_sum(loadu256(w + 2), loadu256(x[b].q));                             \
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w) * x[b].d), _mm256_cvtepi32_ps(p), acc); \
+    }                                                                                             \
+    return hsum8(acc)
+
+float dot_q8_0_avx2(const uint8_t* w, const void* xv, int64_t n) { MOE_DOT_Q8_0_BODY(mul_sum_i8); }
 
 // The same sums with AVX-VNNI (Zen 4, Alder Lake and later): vpdpbusd adds the four u8 x s8 products of each
 // lane straight into int32, one instruction for maddubs + madd. |w| <= 128 and |x| <= 127 keep maddubs's int16
@@ -356,15 +357,9 @@ MOE_VNNI_TARGET inline __m256i mul_sum_i8_vnni(__m256i w, __m256i x) {
 }
 
 MOE_VNNI_TARGET float dot_q8_0_avxvnni(const uint8_t* w, const void* xv, int64_t n) {
-    const auto* x = static_cast<const ActQ8x32*>(xv);
-    __m256 acc = _mm256_setzero_ps();
-    const int64_t nb = n / 32;
-    for (int64_t b = 0; b < nb; ++b, w += 34) {
-        const __m256i p = mul_sum_i8_vnni(loadu256(w + 2), loadu256(x[b].q));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w) * x[b].d), _mm256_cvtepi32_ps(p), acc);
-    }
-    return hsum8(acc);
+    MOE_DOT_Q8_0_BODY(mul_sum_i8_vnni);
 }
+#undef MOE_DOT_Q8_0_BODY
 
 // Four Q8_0 rows at once, each with the one-row kernel's exact sequence (so a row gives the same bits alone or
 // in a group): four independent accumulator chains instead of one, which is what limits the one-row kernel
