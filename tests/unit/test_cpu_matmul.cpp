@@ -278,6 +278,52 @@ MOE_TEST(matmul_every_type_matches_reference) {
     }
 }
 
+// Where the CPU has AVX-512 (VNNI), the 512-bit kernels (Q8_0 rows with quantized and with float activations,
+// the transposed 64-column tiles of F32/F16/BF16/Q8_0) give the bits of the 256-bit ones: rows in and out of
+// groups of four, widths of 1-16 blocks, one and several tokens. (Without AVX-512 both runs take the same
+// kernels and this only checks determinism; the reference tests above cover those kernels.)
+MOE_TEST(avx512_kernels_give_the_avx2_bits) {
+    if (!simd_available()) return;
+    struct Avx512Guard {
+        ~Avx512Guard() { set_avx512_enabled(true); }
+    } restore;
+    ThreadPool p2(2);
+    std::mt19937 rng(512);
+    for (int idx : {0, 1, 2, 3}) {  // F32, F16, BF16, Q8_0
+        const TypeDesc& t = all_types()[idx];
+        for (int64_t cols : {32, 128, 256, 512}) {
+            const int64_t rows = 67;
+            Weights w = make_weights(t, rows, cols, rng);
+            for (int64_t n_tokens : {1, 3}) {
+                const std::string label = std::string(ggml_type_name(t.type)) + " cols=" + std::to_string(cols) +
+                                          " tokens=" + std::to_string(n_tokens);
+                std::vector<float> x = random_x(n_tokens * cols, rng);
+                for (ActivationMode mode : {ActivationMode::Native, ActivationMode::Float}) {
+                    std::vector<float> y[2];
+                    for (int wide = 0; wide < 2; ++wide) {
+                        set_avx512_enabled(wide != 0);
+                        y[wide].assign(static_cast<size_t>(n_tokens * rows), -1.0f);
+                        REQUIRE_OK(matmul(p2, w.view, x.data(), cols, n_tokens, y[wide].data(), rows, mode));
+                    }
+                    if (std::memcmp(y[0].data(), y[1].data(), y[0].size() * sizeof(float)) != 0)
+                        moe_test::report_failure(__FILE__, __LINE__,
+                                                 label + (mode == ActivationMode::Native ? " native" : " float") +
+                                                     ": 512-bit and 256-bit results differ");
+                }
+                if (cols < 64) continue;
+                std::vector<float> xt = random_x(n_tokens * rows, rng), yt[2];
+                for (int wide = 0; wide < 2; ++wide) {
+                    set_avx512_enabled(wide != 0);
+                    yt[wide].assign(static_cast<size_t>(n_tokens * cols), -1.0f);
+                    REQUIRE_OK(matmul_transposed(p2, w.view, xt.data(), rows, n_tokens, yt[wide].data(), cols));
+                }
+                if (std::memcmp(yt[0].data(), yt[1].data(), yt[0].size() * sizeof(float)) != 0)
+                    moe_test::report_failure(__FILE__, __LINE__, label + " transposed: 512-bit and 256-bit differ");
+            }
+        }
+    }
+}
+
 // Every type through both the dot path (few tokens) and the GEMM path (many) on the same weights.
 MOE_TEST(matmul_dot_and_gemm_paths_agree_with_reference) {
     ThreadPool p1(1), p2(2);

@@ -21,10 +21,14 @@ namespace moe::cpu {
 
 namespace {
 std::atomic<bool> g_simd_enabled{true};
+std::atomic<bool> g_avx512_enabled{true};
 }
 
 void set_simd_enabled(bool enabled) {
     g_simd_enabled.store(enabled, std::memory_order_relaxed);
+}
+void set_avx512_enabled(bool enabled) {
+    g_avx512_enabled.store(enabled, std::memory_order_relaxed);
 }
 bool simd_available() {
     return MOE_CPU_AVX2 != 0;
@@ -36,6 +40,17 @@ namespace moe::cpu::detail {
 
 bool use_simd() {
     return MOE_CPU_AVX2 && g_simd_enabled.load(std::memory_order_relaxed);
+}
+
+bool use_avx512() {
+#if MOE_CPU_AVX2
+    static const bool cpu = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                            __builtin_cpu_supports("avx512vnni");
+    return cpu && use_simd() && g_avx512_enabled.load(std::memory_order_relaxed);
+#else
+    return false;
+#endif
 }
 
 namespace {
@@ -67,6 +82,8 @@ void quant_q8x32_scalar(const float* x, int64_t n_blocks, ActQ8x32* y) {
             y[b].q[j] = static_cast<int8_t>(q);
             sum += q;
         }
+        for (int i = 0; i < 8; ++i)
+            y[b].vnni_bias[i] = -128 * (y[b].q[4 * i] + y[b].q[4 * i + 1] + y[b].q[4 * i + 2] + y[b].q[4 * i + 3]);
         y[b].d = round_fp16(d);
         y[b].s = round_fp16(d * static_cast<float>(sum));
         y[b].dsum = y[b].d * static_cast<float>(sum);
@@ -150,7 +167,11 @@ void quant_q8x32_avx2(const float* x, int64_t n_blocks, ActQ8x32* y) {
             q[i] = _mm256_cvtps_epi32(
                 _mm256_round_ps(_mm256_mul_ps(v[i], id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
         const int sum = hsum_i32x8(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].q), pack_i32_to_i8(q[0], q[1], q[2], q[3]));
+        const __m256i q8 = pack_i32_to_i8(q[0], q[1], q[2], q[3]);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].q), q8);
+        // Sums of four quants (maddubs by 1 into pairs, madd into fours), times -128.
+        const __m256i four = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q8), _mm256_set1_epi16(1));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].vnni_bias), _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), four), 7));
         y[b].d = round_fp16(d);
         y[b].s = round_fp16(d * static_cast<float>(sum));
         y[b].dsum = y[b].d * static_cast<float>(sum);

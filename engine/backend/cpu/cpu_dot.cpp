@@ -393,10 +393,120 @@ void dot4_q8_0_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, fl
     MOE_DOT4_Q8_0_BODY(mul_sum_i8);
 }
 
+// The VNNI four-row kernels: vpdpbusd needs an unsigned operand, so the weights go in as w + 128 (an xor with
+// 0x80) from the activation's vnni_bias (-128 * each lane's four x), which leaves sum w * x exactly: two
+// instructions per block fewer than making w unsigned with sign tricks. The four rows' block scales d_w * d_x are
+// one vector product (the same float products). Same bits as the one-row kernel.
+MOE_VNNI_TARGET inline __m128 q8_0_scales4(const uint8_t* w0, const uint8_t* w1, const uint8_t* w2, const uint8_t* w3,
+                                           float xd) {
+    uint16_t h[4];
+    std::memcpy(&h[0], w0, 2);
+    std::memcpy(&h[1], w1, 2);
+    std::memcpy(&h[2], w2, 2);
+    std::memcpy(&h[3], w3, 2);
+    __m128i v = _mm_cvtsi32_si128(h[0]);
+    v = _mm_insert_epi16(v, h[1], 1);
+    v = _mm_insert_epi16(v, h[2], 2);
+    v = _mm_insert_epi16(v, h[3], 3);
+    return _mm_mul_ps(_mm_cvtph_ps(v), _mm_set1_ps(xd));
+}
+
 MOE_VNNI_TARGET void dot4_q8_0_avxvnni(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out,
                                        PrefetchCursor* pf) {
-    MOE_DOT4_Q8_0_BODY(mul_sum_i8_vnni);
+    const auto* x = static_cast<const ActQ8x32*>(xv);
+    const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
+    uintptr_t next = pf->next;
+    const uintptr_t end = pf->end;
+    const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+    const __m256i l0 = _mm256_set1_epi32(0), l1 = _mm256_set1_epi32(1), l2 = _mm256_set1_epi32(2);
+    const __m256i l3 = _mm256_set1_epi32(3);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t b = 0; b < n / 32; ++b) {
+        prefetch_step<3>(next, end);  // 136 bytes read per iteration
+        const __m256i xq = loadu256(x[b].q);
+        const __m256i bias = loadu256(x[b].vnni_bias);
+        const uint64_t o = static_cast<uint64_t>(b) * 34;
+        const __m256 d = _mm256_castps128_ps256(q8_0_scales4(w0 + o, w1 + o, w2 + o, w3 + o, x[b].d));
+        const auto sum = [&](const uint8_t* wr) {
+            return _mm256_cvtepi32_ps(_mm256_dpbusd_avx_epi32(bias, _mm256_xor_si256(loadu256(wr + o + 2), flip), xq));
+        };
+        a0 = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(d, l0), sum(w0), a0);
+        a1 = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(d, l1), sum(w1), a1);
+        a2 = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(d, l2), sum(w2), a2);
+        a3 = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(d, l3), sum(w3), a3);
+    }
+    store_sums4(a0, a1, a2, a3, out);
+    pf->next = next;
 }
+
+// AVX-512: rows 0 and 1 share one 512-bit register (lanes 0-7 and 8-15), rows 2 and 3 another; every lane runs
+// the 256-bit kernel's sequence, so the bits are the same. Half the instructions per block (Zen 5: 46 -> 70 GB/s
+// from L2 for 256-column rows).
+MOE_AVX512_BEGIN
+MOE_AVX512_TARGET inline __m512i load_rows2(const uint8_t* a, const uint8_t* b) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(loadu256(a)), loadu256(b), 1);
+}
+
+MOE_AVX512_TARGET inline __m256 fold_halves(__m512 a) {
+    return _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
+}
+
+MOE_AVX512_TARGET void dot4_q8_0_avx512(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out,
+                                        PrefetchCursor* pf) {
+    const auto* x = static_cast<const ActQ8x32*>(xv);
+    const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
+    uintptr_t next = pf->next;
+    const uintptr_t end = pf->end;
+    const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+    const __m512i l01 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i l23 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
+    __m512 a01 = _mm512_setzero_ps(), a23 = a01;
+    for (int64_t b = 0; b < n / 32; ++b) {
+        prefetch_step<3>(next, end);  // 136 bytes read per iteration
+        const __m512i xq = _mm512_broadcast_i64x4(loadu256(x[b].q));
+        const __m512i bias = _mm512_broadcast_i64x4(loadu256(x[b].vnni_bias));
+        const uint64_t o = static_cast<uint64_t>(b) * 34;
+        const __m512 d = _mm512_castps128_ps512(q8_0_scales4(w0 + o, w1 + o, w2 + o, w3 + o, x[b].d));
+        const auto sum = [&](const uint8_t* ra, const uint8_t* rb2) {
+            return _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bias, _mm512_xor_si512(load_rows2(ra + o + 2, rb2 + o + 2), flip), xq));
+        };
+        a01 = _mm512_fmadd_ps(_mm512_permutexvar_ps(l01, d), sum(w0, w1), a01);
+        a23 = _mm512_fmadd_ps(_mm512_permutexvar_ps(l23, d), sum(w2, w3), a23);
+    }
+    store_sums4(_mm512_castps512_ps256(a01), _mm512_extractf32x8_ps(a01, 1), _mm512_castps512_ps256(a23),
+                _mm512_extractf32x8_ps(a23, 1), out);
+    pf->next = next;
+}
+
+
+// dot4_q8_0_f32_avx2 with 16 columns per register: lanes 0-7 are a row's s0, lanes 8-15 its s1 (same bits).
+MOE_AVX512_TARGET inline __m512 q8_0_to_float16(__m512 d, const uint8_t* q) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+    return _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v)));
+}
+
+MOE_AVX512_TARGET void dot4_q8_0_f32_avx512(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out,
+                                            PrefetchCursor* pf) {
+    const float* x = static_cast<const float*>(xv);
+    const uint8_t* rows[4] = {w, w + rb, w + 2 * rb, w + 3 * rb};
+    uintptr_t next = pf->next;
+    const uintptr_t end = pf->end;
+    __m512 s[4];
+    for (auto& v : s) v = _mm512_setzero_ps();
+    for (int64_t b = 0; b < n / 32; ++b) {
+        prefetch_step<3>(next, end);  // 136 bytes read per iteration
+        const __m512 x0 = _mm512_loadu_ps(x + 32 * b), x1 = _mm512_loadu_ps(x + 32 * b + 16);
+        for (int r = 0; r < 4; ++r) {
+            const uint8_t* blk = rows[r] + 34 * b;
+            const __m512 d = _mm512_set1_ps(load_fp16(blk));
+            s[r] = _mm512_fmadd_ps(q8_0_to_float16(d, blk + 2), x0, s[r]);
+            s[r] = _mm512_fmadd_ps(q8_0_to_float16(d, blk + 18), x1, s[r]);
+        }
+    }
+    store_sums4(fold_halves(s[0]), fold_halves(s[1]), fold_halves(s[2]), fold_halves(s[3]), out);
+    pf->next = next;
+}
+MOE_AVX512_END
 #undef MOE_DOT4_Q8_0_BODY
 
 // Q8_0 weights times float activations (ActivationMode::Float: MLA's per-head W_UV products), fused: the same
@@ -413,6 +523,35 @@ float dot_q8_0_f32_avx2(const uint8_t* w, const void* xv, int64_t n) {
         s1 = _mm256_fmadd_ps(q8_0_to_float8(d, w + 26), _mm256_loadu_ps(x + 24), s1);
     }
     return hsum8(_mm256_add_ps(s0, s1));
+}
+
+// Four rows of dot_q8_0_f32_avx2 at once, each with its exact sequence (s0 over the even 8-column chunks, s1 over
+// the odd ones, block by block): eight independent chains instead of two. MLA's W_UV products (64-128 short rows
+// per head, held in cache) are bound by this arithmetic, not by memory.
+void dot4_q8_0_f32_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out, PrefetchCursor* pf) {
+    const float* x = static_cast<const float*>(xv);
+    const uint8_t* rows[4] = {w, w + rb, w + 2 * rb, w + 3 * rb};
+    uintptr_t next = pf->next;
+    const uintptr_t end = pf->end;
+    __m256 s0[4], s1[4];
+    for (int r = 0; r < 4; ++r) s0[r] = s1[r] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 32; ++b) {
+        prefetch_step<3>(next, end);  // 136 bytes read per iteration
+        const float* xb = x + 32 * b;
+        const __m256 x0 = _mm256_loadu_ps(xb), x1 = _mm256_loadu_ps(xb + 8), x2 = _mm256_loadu_ps(xb + 16);
+        const __m256 x3 = _mm256_loadu_ps(xb + 24);
+        for (int r = 0; r < 4; ++r) {
+            const uint8_t* blk = rows[r] + 34 * b;
+            const __m256 d = _mm256_set1_ps(load_fp16(blk));
+            s0[r] = _mm256_fmadd_ps(q8_0_to_float8(d, blk + 2), x0, s0[r]);
+            s1[r] = _mm256_fmadd_ps(q8_0_to_float8(d, blk + 10), x1, s1[r]);
+            s0[r] = _mm256_fmadd_ps(q8_0_to_float8(d, blk + 18), x2, s0[r]);
+            s1[r] = _mm256_fmadd_ps(q8_0_to_float8(d, blk + 26), x3, s1[r]);
+        }
+    }
+    store_sums4(_mm256_add_ps(s0[0], s1[0]), _mm256_add_ps(s0[1], s1[1]), _mm256_add_ps(s0[2], s1[2]),
+                _mm256_add_ps(s0[3], s1[3]), out);
+    pf->next = next;
 }
 
 bool has_avxvnni() {
@@ -557,7 +696,7 @@ Dot4Fn native_kernel4(GgmlType type, bool simd) {
             case GgmlType::BF16:
                 return dot4_half_avx2<true>;
             case GgmlType::Q8_0:
-                return has_avxvnni() ? dot4_q8_0_avxvnni : dot4_q8_0_avx2;
+                return use_avx512() ? dot4_q8_0_avx512 : has_avxvnni() ? dot4_q8_0_avxvnni : dot4_q8_0_avx2;
             default:
                 return nullptr;
         }
@@ -656,7 +795,10 @@ bool make_row_kernel(GgmlType type, ActivationMode mode, RowKernel* out) {
         k.fn4 = native_kernel4(type, use_simd());
     }
 #if MOE_CPU_AVX2
-    if (mode == ActivationMode::Float && type == GgmlType::Q8_0 && use_simd()) k.fn = dot_q8_0_f32_avx2;
+    if (mode == ActivationMode::Float && type == GgmlType::Q8_0 && use_simd()) {
+        k.fn = dot_q8_0_f32_avx2;
+        k.fn4 = use_avx512() ? dot4_q8_0_f32_avx512 : dot4_q8_0_f32_avx2;
+    }
 #endif
     // Types without a direct kernel (or quantized weights with float activations) dequantize the row first.
     const bool dequantizable = type == GgmlType::F8_E4M3_B128 || (can_dequantize(type) && type != GgmlType::Q8_K);

@@ -17,6 +17,17 @@
 #define MOE_CPU_AVX2 0
 #endif
 
+#if MOE_CPU_AVX2
+// The 512-bit kernels (chosen at run time by use_avx512()) are compiled with this target attribute, between
+// MOE_AVX512_BEGIN and MOE_AVX512_END (GCC 12 warns inside its own headers' _mm512_undefined_* under a target
+// attribute: silenced there).
+#define MOE_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+#define MOE_AVX512_BEGIN                                            \
+    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wuninitialized\"") \
+        _Pragma("GCC diagnostic ignored \"-Wmaybe-uninitialized\"")
+#define MOE_AVX512_END _Pragma("GCC diagnostic pop")
+#endif
+
 namespace moe::cpu {
 class ThreadPool;
 }
@@ -25,6 +36,9 @@ namespace moe::cpu::detail {
 
 // True when the AVX2 kernels are compiled in and not disabled by set_simd_enabled(false).
 bool use_simd();
+// True when use_simd() and the CPU has AVX-512 (F, BW, VL, VNNI) and set_avx512_enabled did not turn it off: the
+// Q8_0 and F16 row kernels then work on two rows (Q8_0) or 16 columns (F16) per 512-bit register.
+bool use_avx512();
 
 // What a prepared activation row holds.
 enum class ActType {
@@ -45,6 +59,9 @@ struct ActQ8x32 {
     float dsum;  // d * sum(q) (exact in float): Q4_0/Q5_0 kernels multiply unsigned quants, then subtract bias * d_w *
                  // dsum
     int8_t q[32];
+    // -128 * (the sum of q[4i .. 4i+3]) for i = 0..7: the VNNI kernels multiply (w + 128) as unsigned bytes by q
+    // (vpdpbusd) starting from this, which leaves exactly the int32 sums of w * q.
+    int32_t vnni_bias[8];
 };
 
 // One Q8_K block: float32 d = 1/iscale, 256 quants, and the sums of each 16 quants (for the K-quant mins).

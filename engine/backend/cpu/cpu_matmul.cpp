@@ -296,14 +296,53 @@ void transposed_tile64(const MatrixView& w, const float* x, float* y, int64_t c)
     for (int k = 0; k < 8; ++k) _mm256_storeu_ps(y + c + 8 * k, acc[k]);
 }
 
+MOE_AVX512_BEGIN
+// transposed_tile64 with 16 columns per register (the same per-column sequence: same bits).
+template <GgmlType kType>
+MOE_AVX512_TARGET void transposed_tile64_avx512(const MatrixView& w, const float* x, float* y, int64_t c) {
+    __m512 acc[4];
+    for (auto& a : acc) a = _mm512_setzero_ps();
+    for (int64_t r = 0; r < w.rows; ++r) {
+        const __m512 a = _mm512_set1_ps(x[r]);
+        const uint8_t* row = w.data + static_cast<uint64_t>(r) * w.row_bytes;
+        if constexpr (kType == GgmlType::Q8_0) {
+            const uint8_t* blk = row + (c / 32) * 34;
+            for (int half = 0; half < 2; ++half, blk += 34) {
+                const __m512 d = _mm512_set1_ps(quants_detail::load_fp16(blk));
+                for (int k = 0; k < 2; ++k) {
+                    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2 + 16 * k));
+                    const __m512 wv = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)));
+                    acc[2 * half + k] = _mm512_fmadd_ps(a, wv, acc[2 * half + k]);
+                }
+            }
+            continue;
+        }
+        for (int k = 0; k < 4; ++k) {
+            __m512 wv;
+            if constexpr (kType == GgmlType::F32) {
+                wv = _mm512_loadu_ps(reinterpret_cast<const float*>(row) + c + 16 * k);
+            } else {
+                const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * (c + 16 * k)));
+                wv = kType == GgmlType::F16 ? _mm512_cvtph_ps(h)
+                                            : _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+            }
+            acc[k] = _mm512_fmadd_ps(a, wv, acc[k]);
+        }
+    }
+    for (int k = 0; k < 4; ++k) _mm512_storeu_ps(y + c + 16 * k, acc[k]);
+}
+MOE_AVX512_END
+
 // Columns [c0, c1) through transposed_tile64 where the type allows; returns the first column not done.
 int64_t transposed_columns_fast(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
                                 int64_t y_stride, int64_t c0, int64_t c1) {
     if (!use_simd()) return c0;
-    const auto tile = w.type == GgmlType::F16    ? transposed_tile64<GgmlType::F16>
-                      : w.type == GgmlType::BF16 ? transposed_tile64<GgmlType::BF16>
-                      : w.type == GgmlType::F32  ? transposed_tile64<GgmlType::F32>
-                      : w.type == GgmlType::Q8_0 ? transposed_tile64<GgmlType::Q8_0>
+    const bool wide = use_avx512();
+    const auto pick = [&]<GgmlType kType>() { return wide ? transposed_tile64_avx512<kType> : transposed_tile64<kType>; };
+    const auto tile = w.type == GgmlType::F16    ? pick.template operator()<GgmlType::F16>()
+                      : w.type == GgmlType::BF16 ? pick.template operator()<GgmlType::BF16>()
+                      : w.type == GgmlType::F32  ? pick.template operator()<GgmlType::F32>()
+                      : w.type == GgmlType::Q8_0 ? pick.template operator()<GgmlType::Q8_0>()
                                                  : nullptr;
     if (tile == nullptr || (w.type == GgmlType::Q8_0 && c0 % 32 != 0)) return c0;
     int64_t c = c0;

@@ -82,5 +82,8 @@ bool simd_available();
 // Testing hook (process-wide): false makes every function above run its portable scalar kernels even in an
 // AVX2 build, so tests can check both paths. Not meant to be flipped while products run on other threads.
 void set_simd_enabled(bool enabled);
+// Testing hook (process-wide): false keeps the AVX2 kernels where the CPU has AVX-512 (the 512-bit kernels give
+// the same bits; tests compare them). Read when a product picks its kernels.
+void set_avx512_enabled(bool enabled);
 
 }  // namespace moe::cpu
