@@ -171,7 +171,8 @@ void quant_q8x32_avx2(const float* x, int64_t n_blocks, ActQ8x32* y) {
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].q), q8);
         // Sums of four quants (maddubs by 1 into pairs, madd into fours), times -128.
         const __m256i four = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q8), _mm256_set1_epi16(1));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].vnni_bias), _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), four), 7));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y[b].vnni_bias),
+                            _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), four), 7));
         y[b].d = round_fp16(d);
         y[b].s = round_fp16(d * static_cast<float>(sum));
         y[b].dsum = y[b].d * static_cast<float>(sum);

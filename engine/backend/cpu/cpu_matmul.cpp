@@ -338,7 +338,9 @@ int64_t transposed_columns_fast(const MatrixView& w, const float* x, int64_t x_s
                                 int64_t y_stride, int64_t c0, int64_t c1) {
     if (!use_simd()) return c0;
     const bool wide = use_avx512();
-    const auto pick = [&]<GgmlType kType>() { return wide ? transposed_tile64_avx512<kType> : transposed_tile64<kType>; };
+    const auto pick = [&]<GgmlType kType>() {
+        return wide ? transposed_tile64_avx512<kType> : transposed_tile64<kType>;
+    };
     const auto tile = w.type == GgmlType::F16    ? pick.template operator()<GgmlType::F16>()
                       : w.type == GgmlType::BF16 ? pick.template operator()<GgmlType::BF16>()
                       : w.type == GgmlType::F32  ? pick.template operator()<GgmlType::F32>()
