@@ -31,6 +31,13 @@ inline float load_fp16(const uint8_t* p) {
 #endif
 }
 
+// A little-endian uint32 at any alignment (Q5_0/Q5_1 high bits).
+inline uint32_t load_u32(const uint8_t* p) {
+    uint32_t v = 0;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
 inline void store_fp16(uint8_t* p, float v) {
     const uint16_t h = fp32_to_fp16(v);
     std::memcpy(p, &h, sizeof h);

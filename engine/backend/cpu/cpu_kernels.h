@@ -92,11 +92,20 @@ struct PrefetchCursor {
 };
 
 // A row kernel: the dot product of weight row r with a prepared activation row.
+// One weight row (stored bytes) times one prepared activation row of `cols` columns.
+using RowKernelFn = float (*)(const uint8_t* w, const void* x, int64_t cols);
+
+// The portable kernel of a weight type with ActivationMode::Native activations (cpu_dot_scalar.cpp); nullptr for
+// types without one. Also what the SIMD kernels are tested against.
+RowKernelFn scalar_kernel(GgmlType type);
+// sum a[i] * b[i] in the portable kernels' order (eight partial sums).
+float dot_f32_scalar(const float* a, const float* b, int64_t n);
+
 struct RowKernel {
     GgmlType wtype = GgmlType::F32;
     ActType act = ActType::F32;
     // Direct kernel on the stored bytes; nullptr: dequantize the row to float then use the float kernel.
-    float (*fn)(const uint8_t* w, const void* x, int64_t cols) = nullptr;
+    RowKernelFn fn = nullptr;
     // Optional: four consecutive rows (row stride rb) at once into out[0..3]. One activation load serves four
     // weight streams and the horizontal sums share one reduction (decode's rows are short); each row keeps fn's
     // summation order (the same bits). While it runs it requests the lines of `pf` (a few per iteration).
