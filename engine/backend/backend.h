@@ -162,6 +162,11 @@ public:
     virtual Status matmul_transposed(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
                                      int64_t y_stride) = 0;
     virtual Status matmul_transposed_batch(std::span<const MatmulJob> jobs, int64_t n_tokens);
+    // A hint for one-token steps: a coming product (one matmul, or a matmul_batch of these matrices, after the
+    // products already announced) reads these weights. The CPU backend's threads request their rows of it (into
+    // their caches) while they wait or compute in the ops before it, starting with the next op that runs on
+    // several threads. Other backends ignore it; results never depend on it.
+    virtual void announce_product(std::span<const MatrixView> weights) { (void)weights; }
     virtual Status moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n_tokens, int64_t n_embd,
                            int64_t k, const int32_t* ids, const float* weights, float* y) = 0;
 

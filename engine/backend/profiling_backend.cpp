@@ -85,6 +85,7 @@ public:
         return timed(with_type(n == 1 ? "gemv batch" : "gemm batch", t), bytes,
                      [&] { return m_inner->matmul_batch(jobs, n); });
     }
+    void announce_product(std::span<const MatrixView> weights) override { m_inner->announce_product(weights); }
     Status matmul_transposed(const MatrixView& w, const float* x, int64_t xs, int64_t n, float* y,
                              int64_t ys) override {
         return timed(with_type("matmul_t", w.type), matrix_bytes(w),

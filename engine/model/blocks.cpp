@@ -57,6 +57,31 @@ Status add_out_to_residual(ForwardState& st) {
     return st.backend.add(st.buf.x.data(), st.buf.out.data(), st.n * st.hp.n_embd);
 }
 
+namespace {
+// One-token steps tell the backend what the products after the next op read (Backend::announce_product).
+void announce(ForwardState& st, std::initializer_list<MatrixView> weights) {
+    if (st.n == 1) st.backend.announce_product(std::span<const MatrixView>(weights.begin(), weights.size()));
+}
+
+// Before a layer's attention op: its output projection, then the router of its MoE FFN.
+void announce_after_attention(ForwardState& st, const LayerWeights& l) {
+    announce(st, {l.wo});
+    if (l.is_moe) announce(st, {l.router});
+}
+
+// Before a layer's FFN op: the first product of the next layer (its attention's input projections) or, after
+// the last layer, the output head.
+void announce_after_ffn(ForwardState& st, int64_t il) {
+    if (il + 1 == static_cast<int64_t>(st.w.layers.size())) return announce(st, {st.w.output});
+    const LayerWeights& l = st.w.layers[static_cast<size_t>(il + 1)];
+    if (st.hp.is_mla()) {
+        if (st.hp.q_lora_rank == 0) return announce(st, {l.wq, l.wkv_a});
+        return announce(st, {l.wq_a, l.wkv_a});
+    }
+    announce(st, {l.wq, l.wk, l.wv});
+}
+}  // namespace
+
 // Absorbed MLA (spec 2.2), for the n tokens at positions first_pos.. of layer il:
 //   q      = W_q cur | W_qb rmsnorm(W_qa cur)               [n][H][nope + rope]
 //   kv     = W_kva cur = [c | k_pe]; c = rmsnorm(c)          [n][kv_lora + rope]
@@ -116,6 +141,7 @@ Status mla_attention_block(ForwardState& st, int64_t il) {
     m.v_head_dim = vd;
     MOE_ASSIGN_OR_RETURN(float* att_v, grow(st, b.att_v, n * H * vd));
     m.out = att_v;
+    announce_after_attention(st, l);
     MOE_RETURN_IF_ERROR(be.mla_absorbed(m));
     MOE_ASSIGN_OR_RETURN(float* out, grow(st, b.out, n * d));
     return be.matmul(l.wo, att_v, H * vd, n, out, d);
@@ -166,6 +192,7 @@ Status mha_attention_block(ForwardState& st, int64_t il) {
     a.pos = b.pos.data();
     a.kq_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dk)));
     MOE_ASSIGN_OR_RETURN(a.out, grow(st, b.att, n * H * dv));
+    announce_after_attention(st, l);
     MOE_RETURN_IF_ERROR(be.mha_attention(a));
     MOE_ASSIGN_OR_RETURN(float* out, grow(st, b.out, n * d));
     MOE_RETURN_IF_ERROR(be.matmul(l.wo, a.out, H * dv, n, out, d));
@@ -192,6 +219,7 @@ Status dense_ffn_block(ForwardState& st, int64_t il) {
     const float one = 1.0f;
     MOE_RETURN_IF_ERROR(be.fill(ids, 4, n, &id0, 4));
     MOE_RETURN_IF_ERROR(be.fill(ones, 4, n, &one, 4));
+    announce_after_ffn(st, il);
     return be.moe_ffn({&l.dense, 1}, st.buf.cur.data(), n, d, 1, ids, ones, out);
 }
 
@@ -212,6 +240,7 @@ Status moe_ffn_block(ForwardState& st, int64_t il) {
         be.route(route_params(hp), logits, l.expert_bias.empty() ? nullptr : l.expert_bias.data(), n, ids, weights));
     MOE_ASSIGN_OR_RETURN(float* out, grow(st, b.out, n * d));
     MOE_RETURN_IF_ERROR(zero(be, out, n * d));
+    announce_after_ffn(st, il);
     if (l.shared.gate.empty()) return be.moe_ffn(l.experts, b.cur.data(), n, d, k, ids, weights, out);
     // The shared FFN joins the routed experts as expert n_expert with weight 1: one call, fewer parallel regions.
     MOE_ASSIGN_OR_RETURN(int32_t * ids_s, grow(st, b.ids_shared, n * (k + 1)));

@@ -1,5 +1,7 @@
 // The CPU thread pool: every run() calls each thread exactly once and returns after all calls, including
-// runs that find the workers asleep (gaps longer than their spin) and back-to-back runs.
+// runs that find the workers asleep (gaps longer than their spin) and back-to-back runs; the lookahead (lines a
+// thread requests before a coming region reads them) and the products' announcements that fill it.
+#include "backend/cpu/cpu_matmul.h"
 #include "backend/cpu/thread_pool.h"
 #include "check.h"
 
@@ -44,4 +46,80 @@ MOE_TEST(parallel_for_covers_the_range_once) {
             for (int64_t i = 0; i < n; ++i) CHECK_EQ(hit[static_cast<size_t>(i)].load(), 1);
         }
     }
+}
+
+namespace {
+// Lines of the calling thread's lookahead, requesting them all (lookahead_pump(1) until none are left).
+int drain_lookahead() {
+    int lines = 0;
+    while (moe::cpu::lookahead_pump(1)) ++lines;
+    return lines + 1;  // the call that returned false requested the last line (or nothing, when empty)
+}
+}  // namespace
+
+MOE_TEST(lookahead_starts_with_the_next_run_and_is_requested_once) {
+    alignas(64) static uint8_t buf[4096];
+    ThreadPool pool(1);
+    pool.run([](int, int) {});
+    while (moe::cpu::lookahead_pump(64)) {
+    }
+    CHECK(!moe::cpu::lookahead_pump(1));
+    pool.add_lookahead(0, buf, buf + 640);          // 10 lines
+    pool.add_lookahead(0, buf + 1000, buf + 1100);  // lines at 960, 1024, 1088: 3
+    pool.add_lookahead(0, buf + 2048, buf + 2048);  // empty: ignored
+    CHECK(!pool.lookahead_empty());
+    CHECK(!moe::cpu::lookahead_pump(1));  // added spans wait for the run
+    pool.run([](int, int) {});
+    CHECK(pool.lookahead_empty());
+    CHECK_EQ(drain_lookahead(), 13);
+    // What a run leaves unrequested stays for the next runs until new spans replace it.
+    pool.add_lookahead(0, buf, buf + 1280);
+    pool.run([](int, int) {});
+    CHECK(moe::cpu::lookahead_pump(5));
+    pool.run([](int, int) {});
+    CHECK_EQ(drain_lookahead(), 15);
+    pool.add_lookahead(0, buf, buf + 1280);
+    pool.run([](int, int) {});
+    CHECK(moe::cpu::lookahead_pump(5));
+    pool.add_lookahead(0, buf + 2048, buf + 2048 + 128);
+    pool.run([](int, int) {});
+    CHECK_EQ(drain_lookahead(), 2);
+    // At most kLookaheadSpans spans per run.
+    for (int i = 0; i < ThreadPool::kLookaheadSpans + 3; ++i) pool.add_lookahead(0, buf + 64 * i, buf + 64 * i + 64);
+    pool.run([](int, int) {});
+    CHECK_EQ(drain_lookahead(), ThreadPool::kLookaheadSpans);
+}
+
+MOE_TEST(announced_products_become_each_threads_rows_capped) {
+    // One thread: its rows are every row, the products in announcement order, at most kLookaheadBytes in all.
+    std::vector<uint8_t> mem((3u << 20) + 64);
+    uint8_t* base = mem.data() + (64 - reinterpret_cast<uintptr_t>(mem.data()) % 64) % 64;
+    moe::MatrixView small;
+    small.type = moe::GgmlType::Q8_0;
+    small.rows = 10;
+    small.cols = 64;
+    small.row_bytes = 68;
+    small.data = base;
+    moe::MatrixView big = small;
+    big.rows = 8192;
+    big.row_bytes = 272;
+    big.cols = 256;
+    big.data = base + 4096;
+    ThreadPool one(1);
+    moe::cpu::announce_product(one, std::span<const moe::MatrixView>(&small, 1));
+    one.run([](int, int) {});
+    CHECK_EQ(drain_lookahead(), 11);  // 680 bytes from a line start
+    moe::cpu::announce_product(one, std::span<const moe::MatrixView>(&small, 1));
+    moe::cpu::announce_product(one, std::span<const moe::MatrixView>(&big, 1));
+    one.run([](int, int) {});
+    CHECK_EQ(drain_lookahead(), 11 + static_cast<int>((moe::cpu::kLookaheadBytes - 680 + 63) / 64));
+    // Two threads: the caller's share is the first half of the rows (matmul's split by bytes), so after its run
+    // (which may request some of it while waiting for the worker) at most that much is left.
+    ThreadPool two(2);
+    moe::MatrixView mid = big;
+    mid.rows = 1024;  // 278528 bytes: 2176 lines per thread
+    moe::cpu::announce_product(two, std::span<const moe::MatrixView>(&mid, 1));
+    two.run([](int, int) {});
+    const int left = drain_lookahead();
+    CHECK(left >= 1 && left <= 2176);
 }

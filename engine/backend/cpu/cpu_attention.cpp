@@ -352,6 +352,10 @@ Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& m) {
     const CacheRows rows = mla_rows(g);
     const int64_t n_kv = int64_t(g.pos[0]) + 1;
     const auto whole = [](const MatrixView& w) { return detail::row_span(w, 0, w.rows); };
+    // Between the per-head steps the thread requests lines of its lookahead (the output projection and router
+    // rows it computes next) while the memory is idle: 96 lines (6 KiB) per step. Medium Q8_0 decode, 2 threads,
+    // 5 interleaved runs: none 208.8 tok/s, 96 lines 218.0, 256 lines 211.0 (a long burst stalls the step).
+    constexpr int kPumpLines = 96;
     // Heads split between the threads; per head W_UK^T (or W_UK), attention, W_UV on the thread that owns it. Each
     // small matrix is requested before it is needed: the next head's W_UK during a product, every W_UV of the
     // thread during its attention (which reads only the cache).
@@ -375,16 +379,19 @@ Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& m) {
                 detail::dot_rows(uk, k, 0, kvl, act, qa, scratch);
             }
             std::copy_n(qh + nope, rope, qa + kvl);
+            lookahead_pump(kPumpLines);
         }
         for (int64_t h = h0; h < h1; ++h) detail::request_lines(whole(m.uv[static_cast<size_t>(h)]));
         thread_local std::vector<float> scores;
         attend_token(a, rows, rows, m.q_abs, n_kv, g.kq_scale, h0, h1, m.latent, scores);
+        lookahead_pump(kPumpLines);
         for (int64_t h = h0; h < h1; ++h) {
             const MatrixView& uv = m.uv[static_cast<size_t>(h)];
             detail::RowKernel k;
             detail::make_row_kernel(uv.type, ActivationMode::Float, &k);
             detail::prepare_act(k.act, m.latent + h * kvl, kvl, act);
             detail::dot_rows(uv, k, 0, vd, act, m.out + h * vd, scratch);
+            lookahead_pump(kPumpLines);
         }
     });
     return {};

@@ -189,6 +189,32 @@ Status matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t n
     return Status();
 }
 
+void announce_product(ThreadPool& pool, std::span<const MatrixView> product) {
+    if (product.empty()) return;
+    thread_local std::vector<int64_t> rows, costs;
+    thread_local std::vector<std::pair<int64_t, int64_t>> ranges;
+    thread_local std::vector<uint64_t> announced;  // bytes per thread since the pool's last run
+    rows.resize(product.size());
+    costs.resize(product.size());
+    for (size_t i = 0; i < product.size(); ++i) {
+        rows[i] = product[i].rows;
+        costs[i] = static_cast<int64_t>(product[i].row_bytes);
+    }
+    const int nth = pool.size();
+    if (pool.lookahead_empty()) announced.assign(static_cast<size_t>(nth), 0);
+    announced.resize(static_cast<size_t>(nth), 0);
+    for (int ith = 0; ith < nth; ++ith) {
+        split_costs(rows.data(), costs.data(), product.size(), ith, nth, ranges);
+        uint64_t& used = announced[static_cast<size_t>(ith)];
+        for (size_t i = 0; i < product.size() && used < kLookaheadBytes; ++i) {
+            const ByteSpan s = row_span(product[i], ranges[i].first, ranges[i].second);
+            const uint64_t n = std::min<uint64_t>(static_cast<uint64_t>(s.end - s.begin), kLookaheadBytes - used);
+            pool.add_lookahead(ith, s.begin, s.begin + n);
+            used += n;
+        }
+    }
+}
+
 namespace detail {
 
 void run_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t n_tokens) {

@@ -16,14 +16,67 @@ inline void cpu_relax() {
     __builtin_ia32_pause();
 #endif
 }
+
+// Lines requested per pump while spinning: a group, then the generation check (a stalled prefetch delays the
+// next run's start by at most a memory latency or so).
+constexpr int kSpinPumpLines = 8;
+
+// The calling thread's lookahead: its spans and how far they have been requested.
+struct LocalLookahead {
+    const uint8_t* begin[ThreadPool::kLookaheadSpans] = {};
+    const uint8_t* end[ThreadPool::kLookaheadSpans] = {};
+    int n = 0;
+    int i = 0;           // span being requested
+    uintptr_t next = 0;  // next line of span i
+};
+thread_local LocalLookahead t_lookahead;
+
+// Waits one spin step: requests lookahead lines while there are any, else pauses.
+inline void spin_step() {
+    if (!lookahead_pump(kSpinPumpLines)) cpu_relax();
+}
 }  // namespace
+
+bool lookahead_pump(int max_lines) {
+    LocalLookahead& la = t_lookahead;
+    while (la.i < la.n) {
+        const uintptr_t end = reinterpret_cast<uintptr_t>(la.end[la.i]);
+        for (; max_lines > 0 && la.next < end; --max_lines, la.next += 64)
+            __builtin_prefetch(reinterpret_cast<const void*>(la.next), 0, 2);  // L2 and up: read in a later region
+        if (la.next < end) return true;
+        if (++la.i < la.n) la.next = reinterpret_cast<uintptr_t>(la.begin[la.i]) & ~uintptr_t{63};
+    }
+    return false;
+}
+
+void ThreadPool::add_lookahead(int ith, const uint8_t* begin, const uint8_t* end) {
+    if (ith < 0 || ith >= m_n_threads || begin >= end) return;
+    PendingLookahead& p = m_lookahead[static_cast<size_t>(ith)];
+    if (p.n == kLookaheadSpans) return;
+    p.spans[p.n++] = {begin, end};
+    m_has_lookahead = true;
+}
+
+void ThreadPool::install_lookahead(int ith) {
+    if (!m_has_lookahead) return;  // nothing new: what is left of the last one stays
+    const PendingLookahead& p = m_lookahead[static_cast<size_t>(ith)];
+    LocalLookahead& la = t_lookahead;
+    la.n = p.n;
+    la.i = 0;
+    for (int i = 0; i < p.n; ++i) {
+        la.begin[i] = p.spans[i].begin;
+        la.end[i] = p.spans[i].end;
+    }
+    la.next = p.n > 0 ? reinterpret_cast<uintptr_t>(p.spans[0].begin) & ~uintptr_t{63} : 0;
+}
 
 int ThreadPool::hardware_threads() {
     const unsigned n = std::thread::hardware_concurrency();
     return n == 0 ? 1 : static_cast<int>(n);
 }
 
-ThreadPool::ThreadPool(int n_threads) : m_n_threads(n_threads <= 0 ? hardware_threads() : n_threads) {
+ThreadPool::ThreadPool(int n_threads)
+    : m_n_threads(n_threads <= 0 ? hardware_threads() : n_threads), m_lookahead(static_cast<size_t>(m_n_threads)) {
     m_workers.reserve(static_cast<size_t>(m_n_threads - 1));
     for (int i = 1; i < m_n_threads; ++i) m_workers.emplace_back([this, i] { worker_main(i); });
 }
@@ -43,7 +96,7 @@ void ThreadPool::worker_main(int ith) {
     for (;;) {
         uint64_t gen = m_generation.load(std::memory_order_acquire);
         for (int spin = 0; gen == seen && spin < kSpinIterations; ++spin) {
-            cpu_relax();
+            spin_step();
             gen = m_generation.load(std::memory_order_acquire);
         }
         if (gen == seen) {
@@ -57,6 +110,7 @@ void ThreadPool::worker_main(int ith) {
         }
         seen = gen;
         if (m_stop.load()) return;
+        install_lookahead(ith);
         (*m_job)(ith, m_n_threads);
         m_pending.fetch_sub(1, std::memory_order_acq_rel);
     }
@@ -64,6 +118,9 @@ void ThreadPool::worker_main(int ith) {
 
 void ThreadPool::run(const std::function<void(int, int)>& fn) {
     if (m_n_threads == 1) {
+        install_lookahead(0);
+        m_lookahead[0].n = 0;
+        m_has_lookahead = false;
         fn(0, 1);
         return;
     }
@@ -75,16 +132,21 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
         std::lock_guard<std::mutex> lock(m_mutex);
         m_wake.notify_all();
     }
+    install_lookahead(0);
     fn(0, m_n_threads);
     // Spin while the workers finish (regions last microseconds); yield after a while so that a worker that
     // was descheduled (a machine busier than its cores) can run on this core.
     for (int spin = 0; m_pending.load(std::memory_order_acquire) != 0; ++spin) {
         if (spin < kWaitSpins)
-            cpu_relax();
+            spin_step();
         else
             std::this_thread::yield();
     }
     m_job = nullptr;
+    if (m_has_lookahead) {
+        for (PendingLookahead& p : m_lookahead) p.n = 0;
+        m_has_lookahead = false;
+    }
 }
 
 void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {

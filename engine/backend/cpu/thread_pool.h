@@ -33,7 +33,25 @@ public:
 
     static int hardware_threads();
 
+    // Lookahead: lines a thread will read in a coming region, requested (into L2) while it has nothing else to do
+    // for the memory: spinning between regions, and in compute-bound ops that call lookahead_pump(). Spans added
+    // for thread ith before run() become that thread's lookahead when the run starts (replacing what was left);
+    // at most kLookaheadSpans spans per run.
+    static constexpr int kLookaheadSpans = 8;
+    void add_lookahead(int ith, const uint8_t* begin, const uint8_t* end);
+    // True when nothing was added since the last run.
+    bool lookahead_empty() const { return !m_has_lookahead; }
+
 private:
+    struct Span {
+        const uint8_t* begin = nullptr;
+        const uint8_t* end = nullptr;
+    };
+    struct PendingLookahead {
+        Span spans[kLookaheadSpans];
+        int n = 0;
+    };
+    void install_lookahead(int ith);
     void worker_main(int ith);
 
     int m_n_threads = 1;
@@ -45,6 +63,11 @@ private:
     std::atomic<int> m_sleeping{0};  // workers blocked on m_wake: run() locks and notifies only when > 0
     std::mutex m_mutex;
     std::condition_variable m_wake;
+    std::vector<PendingLookahead> m_lookahead;  // [n_threads], for the next run
+    bool m_has_lookahead = false;
 };
+
+// Requests up to max_lines lines of the calling thread's lookahead; false when it has none left.
+bool lookahead_pump(int max_lines);
 
 }  // namespace moe::cpu
