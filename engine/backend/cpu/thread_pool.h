@@ -36,7 +36,8 @@ public:
     // Lookahead: lines a thread will read in a coming region, requested (into L2) while it has nothing else to do
     // for the memory: spinning between regions, and in compute-bound ops that call lookahead_pump(). Spans added
     // for thread ith before run() become that thread's lookahead when the run starts (replacing what was left);
-    // at most kLookaheadSpans spans per run.
+    // at most kLookaheadSpans spans per run. Only hints: a request never faults, so a span may outlive its memory
+    // (an unloaded model) harmlessly, and no result depends on it. Called by the thread that calls run().
     static constexpr int kLookaheadSpans = 8;
     void add_lookahead(int ith, const uint8_t* begin, const uint8_t* end);
     // True when nothing was added since the last run.
