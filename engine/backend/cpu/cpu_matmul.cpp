@@ -109,16 +109,26 @@ void split_costs(const int64_t* rows, const int64_t* row_cost, size_t n, int ith
     }
 }
 
+namespace {
+// split_rows over n matrices given by matrix(i) (a GemvTask's or an announced product's).
+template <class MatrixOf>
+void split_matrix_rows(size_t n, const MatrixOf& matrix, int ith, int nth,
+                       std::vector<std::pair<int64_t, int64_t>>& out) {
+    thread_local std::vector<int64_t> rows, costs;
+    rows.resize(n);
+    costs.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+        rows[i] = matrix(i).rows;
+        costs[i] = static_cast<int64_t>(matrix(i).row_bytes);
+    }
+    split_costs(rows.data(), costs.data(), n, ith, nth, out);
+}
+}  // namespace
+
 void split_rows(const GemvTask* tasks, size_t n_tasks, int ith, int nth,
                 std::vector<std::pair<int64_t, int64_t>>& out) {
-    thread_local std::vector<int64_t> rows, costs;
-    rows.resize(n_tasks);
-    costs.resize(n_tasks);
-    for (size_t i = 0; i < n_tasks; ++i) {
-        rows[i] = tasks[i].w.rows;
-        costs[i] = static_cast<int64_t>(tasks[i].w.row_bytes);
-    }
-    split_costs(rows.data(), costs.data(), n_tasks, ith, nth, out);
+    split_matrix_rows(
+        n_tasks, [&](size_t i) -> const MatrixView& { return tasks[i].w; }, ith, nth, out);
 }
 
 void prepare_acts(ThreadPool& pool, ActType t, const float* x, int64_t x_stride, int64_t n_tokens, int64_t cols,
@@ -190,27 +200,13 @@ Status matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t n
 }
 
 void announce_product(ThreadPool& pool, std::span<const MatrixView> product) {
-    if (product.empty()) return;
-    thread_local std::vector<int64_t> rows, costs;
     thread_local std::vector<std::pair<int64_t, int64_t>> ranges;
-    thread_local std::vector<uint64_t> announced;  // bytes per thread since the pool's last run
-    rows.resize(product.size());
-    costs.resize(product.size());
-    for (size_t i = 0; i < product.size(); ++i) {
-        rows[i] = product[i].rows;
-        costs[i] = static_cast<int64_t>(product[i].row_bytes);
-    }
-    const int nth = pool.size();
-    if (pool.lookahead_empty()) announced.assign(static_cast<size_t>(nth), 0);
-    announced.resize(static_cast<size_t>(nth), 0);
-    for (int ith = 0; ith < nth; ++ith) {
-        split_costs(rows.data(), costs.data(), product.size(), ith, nth, ranges);
-        uint64_t& used = announced[static_cast<size_t>(ith)];
-        for (size_t i = 0; i < product.size() && used < kLookaheadBytes; ++i) {
+    const auto matrix = [&](size_t i) -> const MatrixView& { return product[i]; };
+    for (int ith = 0; ith < pool.size(); ++ith) {
+        split_matrix_rows(product.size(), matrix, ith, pool.size(), ranges);
+        for (size_t i = 0; i < product.size(); ++i) {
             const ByteSpan s = row_span(product[i], ranges[i].first, ranges[i].second);
-            const uint64_t n = std::min<uint64_t>(static_cast<uint64_t>(s.end - s.begin), kLookaheadBytes - used);
-            pool.add_lookahead(ith, s.begin, s.begin + n);
-            used += n;
+            pool.add_lookahead(ith, s.begin, s.end);
         }
     }
 }

@@ -34,9 +34,8 @@ Status matmul(ThreadPool& pool, const MatrixView& w, const float* x, int64_t x_s
 Status matmul_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t n_tokens);
 
 // Announces a coming one-token product (a matmul_batch of these matrices, or one matmul): each thread of the pool
-// requests the rows it will compute there (the split matmul_batch makes, at most kLookaheadBytes per thread in
-// all announcements of one run) while it waits or computes in the next regions (ThreadPool's lookahead).
-constexpr uint64_t kLookaheadBytes = 512 * 1024;
+// requests the rows it will compute there (the split matmul_batch makes; ThreadPool::kLookaheadBytes at most)
+// while it waits or computes in the next regions (ThreadPool's lookahead).
 void announce_product(ThreadPool& pool, std::span<const MatrixView> product);
 
 // y[t][c] = sum_r x[t][r] * W[r][c] (the transposed product, float32 activations, dequantized weights):

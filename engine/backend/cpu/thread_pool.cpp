@@ -52,9 +52,20 @@ bool lookahead_pump(int max_lines) {
 void ThreadPool::add_lookahead(int ith, const uint8_t* begin, const uint8_t* end) {
     if (ith < 0 || ith >= m_n_threads || begin >= end) return;
     PendingLookahead& p = m_lookahead[static_cast<size_t>(ith)];
-    if (p.n == kLookaheadSpans) return;
-    p.spans[p.n++] = {begin, end};
+    if (p.n == kLookaheadSpans || p.bytes == kLookaheadBytes) return;
+    const uint64_t n = std::min<uint64_t>(static_cast<uint64_t>(end - begin), kLookaheadBytes - p.bytes);
+    p.spans[p.n++] = {begin, begin + n};
+    p.bytes += n;
     m_has_lookahead = true;
+}
+
+void ThreadPool::clear_pending_lookahead() {
+    if (!m_has_lookahead) return;
+    for (PendingLookahead& p : m_lookahead) {
+        p.n = 0;
+        p.bytes = 0;
+    }
+    m_has_lookahead = false;
 }
 
 void ThreadPool::install_lookahead(int ith) {
@@ -119,8 +130,7 @@ void ThreadPool::worker_main(int ith) {
 void ThreadPool::run(const std::function<void(int, int)>& fn) {
     if (m_n_threads == 1) {
         install_lookahead(0);
-        m_lookahead[0].n = 0;
-        m_has_lookahead = false;
+        clear_pending_lookahead();
         fn(0, 1);
         return;
     }
@@ -143,10 +153,7 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
             std::this_thread::yield();
     }
     m_job = nullptr;
-    if (m_has_lookahead) {
-        for (PendingLookahead& p : m_lookahead) p.n = 0;
-        m_has_lookahead = false;
-    }
+    clear_pending_lookahead();
 }
 
 void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {

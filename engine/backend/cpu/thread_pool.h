@@ -36,12 +36,12 @@ public:
     // Lookahead: lines a thread will read in a coming region, requested (into L2) while it has nothing else to do
     // for the memory: spinning between regions, and in compute-bound ops that call lookahead_pump(). Spans added
     // for thread ith before run() become that thread's lookahead when the run starts (replacing what was left);
-    // at most kLookaheadSpans spans per run. Only hints: a request never faults, so a span may outlive its memory
-    // (an unloaded model) harmlessly, and no result depends on it. Called by the thread that calls run().
+    // at most kLookaheadSpans spans and kLookaheadBytes (spans cut to fit: a thread's L2 must hold them) per run.
+    // Only hints: a request never faults, so a span may outlive its memory (an unloaded model) harmlessly, and no
+    // result depends on it. Called by the thread that calls run().
     static constexpr int kLookaheadSpans = 8;
+    static constexpr uint64_t kLookaheadBytes = 512 * 1024;
     void add_lookahead(int ith, const uint8_t* begin, const uint8_t* end);
-    // True when nothing was added since the last run.
-    bool lookahead_empty() const { return !m_has_lookahead; }
 
 private:
     struct Span {
@@ -51,8 +51,10 @@ private:
     struct PendingLookahead {
         Span spans[kLookaheadSpans];
         int n = 0;
+        uint64_t bytes = 0;
     };
     void install_lookahead(int ith);
+    void clear_pending_lookahead();
     void worker_main(int ith);
 
     int m_n_threads = 1;
