@@ -63,11 +63,13 @@ void route_experts_host(const RouteParams& p, const float* logits, const float* 
                         float* weights, float* probs_out) {
     const int64_t n_exp = p.n_expert;
     const int64_t k = p.k;
-    std::vector<float> probs(static_cast<size_t>(n_exp));
-    std::vector<float> score(static_cast<size_t>(n_exp));
-    std::vector<int32_t> order(static_cast<size_t>(n_exp));
-    std::vector<float> group_score;
-    std::vector<int32_t> group_order;
+    // Per-thread buffers: a decode step routes every MoE layer, and allocating these each time costs more than
+    // the softmax.
+    thread_local std::vector<float> probs, score, group_score;
+    thread_local std::vector<int32_t> order, group_order;
+    probs.resize(static_cast<size_t>(n_exp));
+    score.resize(static_cast<size_t>(n_exp));
+    order.resize(static_cast<size_t>(n_exp));
     for (int64_t t = 0; t < n_tokens; ++t) {
         gate_probs(p.sigmoid, logits + t * n_exp, n_exp, probs.data());
         if (probs_out) std::copy(probs.begin(), probs.end(), probs_out + t * n_exp);

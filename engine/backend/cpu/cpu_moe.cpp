@@ -27,6 +27,11 @@ inline float silu(float v) {
     return v / (1.0f + std::exp(-v));
 }
 
+// y[i] += w * d[i], i < n: per element the same operation as the scalar loop, in a form that vectorises.
+inline void add_scaled(float* y, float w, const float* d, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] += w * d[i];
+}
+
 // The selections of one token in ascending expert id (the shared FFN, given last, has the largest): the order in
 // which their weighted outputs are added, for prompts and decode alike, as llama.cpp's reference values have it.
 inline void ascending_ids(const int32_t* ids, int64_t k, int64_t* order) {
@@ -76,11 +81,12 @@ public:
         // At most one prepared x per activation type (7 kinds), each <= n_embd floats.
         m_act_stride = (act_row_bytes(ActType::F32, n_embd) + 63) / 64 * 64;
         m_act_buf = scratch_bytes(10, 7 * m_act_stride);
+        m_n_kernels = 0;
         for (size_t j = 0; j < n; ++j) {
             m_ex[j] = &experts[static_cast<size_t>(ids[j])];
-            make_row_kernel(m_ex[j]->gate.type, ActivationMode::Native, &m_kg[j]);
-            make_row_kernel(m_ex[j]->up.type, ActivationMode::Native, &m_ku[j]);
-            make_row_kernel(m_ex[j]->down.type, ActivationMode::Native, &m_kd[j]);
+            m_kg[j] = kernel_for(m_ex[j]->gate.type);
+            m_ku[j] = kernel_for(m_ex[j]->up.type);
+            m_kd[j] = kernel_for(m_ex[j]->down.type);
             m_xg[j] = act_for(m_kg[j].act, x);
             m_xu[j] = act_for(m_ku[j].act, x);
             m_rows[j] = m_ex[j]->gate.rows;
@@ -110,7 +116,14 @@ public:
             total += bytes[j];
             by_size[j] = static_cast<int64_t>(j);
         }
-        std::stable_sort(by_size.begin(), by_size.end(), [&](int64_t a, int64_t b) { return bytes[a] > bytes[b]; });
+        // Largest first, ties in selection order (an insertion sort: a handful of selections, no allocation).
+        for (size_t j = 1; j < n; ++j) {
+            const int64_t v = by_size[j];
+            size_t i = j;
+            for (; i > 0 && bytes[static_cast<size_t>(by_size[i - 1])] < bytes[static_cast<size_t>(v)]; --i)
+                by_size[i] = by_size[i - 1];
+            by_size[i] = v;
+        }
         for (const int64_t j : by_size) {
             // Ties go to the last thread: the largest selection (a shared FFN) lands on a worker, and the calling
             // thread, which starts about a microsecond earlier, takes the smaller ones (more streams, each with
@@ -148,13 +161,10 @@ public:
         }
     }
 
-    // After whole(): y += sum_j weights[j] d_j, in ascending expert id (the order down() adds them in).
+    // After whole(): y += sum_j weights[j] d_j, in ascending expert id (the order down() adds them in; one
+    // selection at a time over all rows, which vectorises, adds the same terms to each row in the same order).
     void combine_whole(const float* weights, float* y) const {
-        for (int64_t r = 0; r < m_n_embd; ++r) {
-            float acc = y[r];
-            for (const int64_t jo : m_order) acc += weights[jo] * m_d[jo * m_n_embd + r];
-            y[r] = acc;
-        }
+        for (const int64_t jo : m_order) add_scaled(y, weights[jo], m_d + jo * m_n_embd, m_n_embd);
     }
 
     // Region 1: the gate and up rows of every selection, split by weight bytes. Each thread reads its rows of a
@@ -207,11 +217,7 @@ public:
         for (size_t j = 0; j < n; ++j)
             dot_rows(m_ex[j]->down, m_kd[j], r0, r1, hact + hact_off[j], d + static_cast<int64_t>(j) * nr, scratch,
                      j + 1 < n ? row_span(m_ex[j + 1]->down, r0, r1) : ByteSpan{});
-        for (int64_t r = 0; r < nr; ++r) {
-            float acc = y[r0 + r];
-            for (const int64_t jo : m_order) acc += weights[jo] * d[jo * nr + r];
-            y[r0 + r] = acc;
-        }
+        for (const int64_t jo : m_order) add_scaled(y + r0, weights[jo], d + jo * nr, nr);
     }
 
 private:
@@ -225,6 +231,16 @@ private:
         return {m_n_embd * ith / nth, m_n_embd * (ith + 1) / nth};
     }
 
+    // The Native kernel of a weight type; the few types of one call are looked up once each.
+    const RowKernel& kernel_for(GgmlType type) {
+        for (int i = 0; i < m_n_kernels; ++i)
+            if (m_kernels[i].wtype == type) return m_kernels[i];
+        RowKernel& k = m_kernels[m_n_kernels < kMaxKernels ? m_n_kernels++ : kMaxKernels - 1];
+        make_row_kernel(type, ActivationMode::Native, &k);  // moe_ffn has checked that every type has one
+        k.wtype = type;
+        return k;
+    }
+
     const uint8_t* act_for(ActType t, const float* x) {
         for (int i = 0; i < m_n_acts; ++i)
             if (m_act_types[i] == t) return m_act_buf + i * m_act_stride;
@@ -234,6 +250,9 @@ private:
         return dst;
     }
 
+    static constexpr int kMaxKernels = 8;
+    RowKernel m_kernels[kMaxKernels];
+    int m_n_kernels = 0;
     int64_t m_n_embd = 0;
     std::vector<const SwigluWeights*> m_ex;
     std::vector<int64_t> m_h_off, m_rows, m_costs;

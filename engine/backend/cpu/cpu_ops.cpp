@@ -4,6 +4,7 @@
 #include "backend/cpu/simd.h"
 #include "backend/cpu/thread_pool.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -22,18 +23,51 @@ void rms_norm(const float* x, int64_t x_stride, const float* w, int64_t n, int64
     }
 }
 
-void rope(float* x, int64_t x_stride, int64_t n_tokens, int64_t n_heads, int64_t head_stride, const int32_t* pos,
-          const RopeParams& p) {
-    const int64_t half = p.n_rot / 2;
-    std::vector<float> angles(static_cast<size_t>(half));
-    std::vector<float> cs(static_cast<size_t>(half));
-    std::vector<float> sn(static_cast<size_t>(half));
-    for (int64_t t = 0; t < n_tokens; ++t) {
-        rope_angles(p, pos[t], angles.data());
-        for (int64_t i = 0; i < half; ++i) {
+namespace {
+bool same_rope(const RopeParams& a, const RopeParams& b) {
+    return a.n_rot == b.n_rot && a.freq_base == b.freq_base && a.yarn == b.yarn && a.yarn_factor == b.yarn_factor &&
+           a.yarn_original_ctx == b.yarn_original_ctx && a.yarn_beta_fast == b.yarn_beta_fast &&
+           a.yarn_beta_slow == b.yarn_beta_slow && a.linear_factor == b.linear_factor && a.magnitude == b.magnitude &&
+           (a.freq_factors == nullptr) == (b.freq_factors == nullptr);
+}
+
+// cos and sin of one position's angles (times the magnitude), kept per thread for the last position: a decode
+// step rotates q and k of every layer at the same position, so the 2 x n_layer calls compute them once.
+struct RopeTable {
+    RopeParams params;
+    int32_t pos = 0;
+    bool valid = false;
+    std::vector<float> factors, angles, cs, sn;  // factors: a copy of params.freq_factors (compared by value)
+
+    void compute(const RopeParams& p, int32_t at) {
+        const auto half = static_cast<size_t>(p.n_rot / 2);
+        if (valid && pos == at && same_rope(params, p) &&
+            (p.freq_factors == nullptr || std::equal(factors.begin(), factors.end(), p.freq_factors)))
+            return;
+        factors.assign(p.freq_factors, p.freq_factors == nullptr ? p.freq_factors : p.freq_factors + half);
+        angles.resize(half);
+        cs.resize(half);
+        sn.resize(half);
+        rope_angles(p, at, angles.data());
+        for (size_t i = 0; i < half; ++i) {
             cs[i] = std::cos(angles[i]) * static_cast<float>(p.magnitude);
             sn[i] = std::sin(angles[i]) * static_cast<float>(p.magnitude);
         }
+        params = p;
+        pos = at;
+        valid = true;
+    }
+};
+}  // namespace
+
+void rope(float* x, int64_t x_stride, int64_t n_tokens, int64_t n_heads, int64_t head_stride, const int32_t* pos,
+          const RopeParams& p) {
+    const int64_t half = p.n_rot / 2;
+    thread_local RopeTable table;
+    for (int64_t t = 0; t < n_tokens; ++t) {
+        table.compute(p, pos[t]);
+        const float* cs = table.cs.data();
+        const float* sn = table.sn.data();
         for (int64_t h = 0; h < n_heads; ++h) {
             float* v = x + t * x_stride + h * head_stride;
             for (int64_t i = 0; i < half; ++i) {

@@ -1,0 +1,85 @@
+// The CPU backend's element-wise ops. RoPE keeps one position's cos/sin per thread between calls (a decode step
+// rotates every layer at one position): each call must still give what a fresh computation from rope_angles gives,
+// whatever the previous call's position, parameters or frequency factors were (within float rounding: the
+// engine and this file may contract x*c - y*s into different fused multiply-adds).
+#include "backend/cpu/cpu_ops.h"
+#include "check.h"
+
+#include <cmath>
+#include <vector>
+
+namespace {
+
+// Adjacent-pair (interleaved) or rotate-half RoPE of one head, computed from scratch.
+std::vector<float> rope_reference(std::vector<float> x, int32_t pos, const moe::RopeParams& p) {
+    const int64_t half = p.n_rot / 2;
+    std::vector<float> angles(static_cast<size_t>(half));
+    moe::rope_angles(p, pos, angles.data());
+    for (int64_t i = 0; i < half; ++i) {
+        const float c = std::cos(angles[i]) * static_cast<float>(p.magnitude);
+        const float s = std::sin(angles[i]) * static_cast<float>(p.magnitude);
+        const size_t a = static_cast<size_t>(p.interleaved ? 2 * i : i);
+        const size_t b = static_cast<size_t>(p.interleaved ? 2 * i + 1 : i + half);
+        const float x0 = x[a], x1 = x[b];
+        x[a] = x0 * c - x1 * s;
+        x[b] = x0 * s + x1 * c;
+    }
+    return x;
+}
+
+void check_rope(int32_t pos, const moe::RopeParams& p) {
+    std::vector<float> x(static_cast<size_t>(p.n_rot));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = 0.25f + 0.01f * static_cast<float>(i);
+    const std::vector<float> want = rope_reference(x, pos, p);
+    moe::cpu::rope(x.data(), p.n_rot, 1, 1, p.n_rot, &pos, p);
+    for (size_t i = 0; i < x.size(); ++i) CHECK_NEAR(x[i], want[i], 1e-6);
+}
+
+}  // namespace
+
+MOE_TEST(rope_reuses_a_position_only_for_the_same_parameters) {
+    moe::RopeParams p;
+    p.n_rot = 16;
+    check_rope(5, p);
+    check_rope(5, p);  // the kept table
+    check_rope(6, p);  // another position
+    moe::RopeParams base = p;
+    base.freq_base = 50000.0;
+    check_rope(6, base);  // same position, other base
+    moe::RopeParams yarn = p;
+    yarn.yarn = true;
+    yarn.yarn_factor = 4.0;
+    yarn.yarn_original_ctx = 64;
+    yarn.magnitude = 1.25;
+    check_rope(6, yarn);
+    moe::RopeParams half = p;
+    half.interleaved = false;
+    check_rope(6, half);
+    moe::RopeParams wide = p;
+    wide.n_rot = 32;
+    check_rope(6, wide);
+    // Frequency factors compared by value: new values behind the same pointer give new angles.
+    std::vector<float> factors(8, 1.0f);
+    moe::RopeParams ff = p;
+    ff.freq_factors = factors.data();
+    check_rope(7, ff);
+    factors[3] = 8.0f;
+    check_rope(7, ff);
+}
+
+MOE_TEST(rope_rotates_each_token_at_its_own_position) {
+    moe::RopeParams p;
+    p.n_rot = 8;
+    const int32_t pos[3] = {9, 9, 2};
+    std::vector<float> x(3 * 2 * 8);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.3f * static_cast<float>(i));
+    std::vector<float> y = x;
+    moe::cpu::rope(y.data(), 16, 3, 2, 8, pos, p);
+    for (int t = 0; t < 3; ++t)
+        for (int h = 0; h < 2; ++h) {
+            const auto at = x.begin() + t * 16 + h * 8;
+            const std::vector<float> want = rope_reference(std::vector<float>(at, at + 8), pos[t], p);
+            for (int i = 0; i < 8; ++i)
+                CHECK_NEAR(y[static_cast<size_t>(t * 16 + h * 8 + i)], want[static_cast<size_t>(i)], 1e-6);
+        }
+}
