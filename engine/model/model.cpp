@@ -167,8 +167,14 @@ Status Model::forward_batches(KvCache& cache, std::span<const int32_t> tokens, i
     const int64_t k = m_hp.n_expert_used;
     const int64_t n_moe = static_cast<int64_t>(m_moe_layers.size());
     const bool record_routing = on_routing && *on_routing && n_moe > 0;
-    logits.clear();
-    if (all_logits) logits.reserve(static_cast<size_t>(total * n_vocab));
+    // One row (the last token's) is written over whatever the vector holds: a decode step's 400 KB (a 100k
+    // vocabulary) is not zeroed first. All rows are appended.
+    if (all_logits) {
+        logits.clear();
+        logits.reserve(static_cast<size_t>(total * n_vocab));
+    } else {
+        logits.resize(static_cast<size_t>(n_vocab));
+    }
     std::vector<int32_t> host_pos, host_ids;
     std::vector<float> host_weights;
     for (int64_t begin = 0; begin < total; begin += ubatch) {
@@ -198,8 +204,8 @@ Status Model::forward_batches(KvCache& cache, std::span<const int32_t> tokens, i
         }
         if (logits_needed) {
             const int64_t rows = all_logits ? n : 1;
-            const size_t at = logits.size();
-            logits.resize(at + static_cast<size_t>(rows * n_vocab));
+            const size_t at = all_logits ? logits.size() : 0;
+            if (all_logits) logits.resize(at + static_cast<size_t>(rows * n_vocab));
             MOE_RETURN_IF_ERROR(m_backend->download(logits.data() + at, m_buffers.logits.data(),
                                                     static_cast<uint64_t>(rows * n_vocab) * 4));
         }
