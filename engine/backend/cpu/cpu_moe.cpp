@@ -5,6 +5,7 @@
 #include "backend/cpu/cpu_matmul.h"
 
 #include "backend/cpu/cpu_matmul_internal.h"
+#include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/thread_pool.h"
 
 #include <algorithm>
@@ -17,15 +18,6 @@ namespace moe::cpu {
 using namespace detail;
 
 namespace {
-
-// silu(v) = v / (1 + exp(-v)) as ggml computes it. Outside [-88, 88] expf would overflow/underflow, which takes
-// glibc's slow errno path (~1 us a call): there the result is v (1 + exp(-v) == 1 in float, exact) or a value
-// below 1e-36 in magnitude, returned as -0.
-inline float silu(float v) {
-    if (v > 88.0f) return v;
-    if (!(v >= -88.0f)) return v != v ? v : -0.0f;
-    return v / (1.0f + std::exp(-v));
-}
 
 // y[i] += w * d[i], i < n: per element the same operation as the scalar loop, in a form that vectorises.
 inline void add_scaled(float* y, float w, const float* d, int64_t n) {
@@ -152,7 +144,7 @@ public:
             float* u = scratch_floats(8, rows);
             dot_rows(e.gate, m_kg[j], 0, rows, m_xg[j], h, scratch, row_span(e.up, 0, rows));
             dot_rows(e.up, m_ku[j], 0, rows, m_xu[j], u, scratch, row_span(e.down, 0, e.down.rows));
-            for (int64_t r = 0; r < rows; ++r) h[r] = silu(h[r]) * u[r];
+            silu_mul(h, u, rows);
             uint8_t* hact = scratch_bytes(12, act_row_bytes(m_kd[j].act, rows));
             prepare_act(m_kd[j].act, h, rows, hact);
             dot_rows(e.down, m_kd[j], 0, e.down.rows, hact, m_d + static_cast<int64_t>(j) * m_n_embd, scratch,
@@ -187,7 +179,7 @@ public:
             }
             dot_rows(m_ex[j]->gate, m_kg[j], r0, r1, m_xg[j], h, scratch, row_span(m_ex[j]->up, r0, r1));
             dot_rows(m_ex[j]->up, m_ku[j], r0, r1, m_xu[j], u, scratch, then);
-            for (int64_t r = 0; r < r1 - r0; ++r) h[r] = silu(h[r]) * u[r];
+            silu_mul(h, u, r1 - r0);
         }
     }
 
@@ -318,9 +310,7 @@ void expert_ffn(const SwigluWeights& ex, const float* x, int64_t n_embd, const s
     float* g = scratch_floats(7, cnt * n_ff);
     float* u = scratch_floats(8, cnt * n_ff);
     float* d = scratch_floats(9, cnt * n_embd);
-    const auto silu_mul = [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i) g[i] = silu(g[i]) * u[i];
-    };
+    const auto gate = [&](int64_t i0, int64_t i1) { silu_mul(g + i0, u + i0, i1 - i0); };
     if (wide != nullptr) {
         float* xe = scratch_floats(6, cnt * n_embd);
         for (int64_t i = 0; i < cnt; ++i)
@@ -329,9 +319,9 @@ void expert_ffn(const SwigluWeights& ex, const float* x, int64_t n_embd, const s
                                  {ex.up, xe, n_embd, u, n_ff, ActivationMode::Native}};
         run_batch(*wide, std::span<const MatmulJob>(gu, 2), cnt);
         if (cnt * n_ff < (1 << 13))
-            silu_mul(0, cnt * n_ff);
+            gate(0, cnt * n_ff);
         else
-            wide->parallel_for(cnt * n_ff, 1024, silu_mul);
+            wide->parallel_for(cnt * n_ff, 1024, gate);
         const MatmulJob dj{ex.down, g, n_ff, d, n_embd, ActivationMode::Native};
         run_batch(*wide, std::span<const MatmulJob>(&dj, 1), cnt);
     } else {
@@ -340,7 +330,7 @@ void expert_ffn(const SwigluWeights& ex, const float* x, int64_t n_embd, const s
         for (int64_t i = 0; i < cnt; ++i) rows[static_cast<size_t>(i)] = sel[static_cast<size_t>(i)] / k;
         expert_product(ex.gate, x, n_embd, rows.data(), cnt, g);
         expert_product(ex.up, x, n_embd, rows.data(), cnt, u);
-        silu_mul(0, cnt * n_ff);
+        gate(0, cnt * n_ff);
         for (int64_t i = 0; i < cnt; ++i) rows[static_cast<size_t>(i)] = i;
         expert_product(ex.down, g, n_ff, rows.data(), cnt, d);
     }

@@ -1,6 +1,7 @@
-// The CPU backend's element-wise ops: RMSNorm, RoPE (adjacent pairs or rotate-half, YaRN), residual add.
+// The CPU backend's element-wise ops: RMSNorm, RoPE (adjacent pairs or rotate-half, YaRN), residual add, SwiGLU.
 #include "backend/cpu/cpu_ops.h"
 
+#include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/simd.h"
 #include "backend/cpu/thread_pool.h"
 
@@ -84,5 +85,61 @@ void rope(float* x, int64_t x_stride, int64_t n_tokens, int64_t n_heads, int64_t
 }
 
 void add(float* y, const float* x, int64_t n) { axpy_f32(y, 1.0f, x, n); }
+
+namespace {
+// silu(v) = v / (1 + exp(-v)) as ggml computes it. Outside [-88, 88] expf would overflow/underflow, which takes
+// glibc's slow errno path (~1 us a call): there the result is v (1 + exp(-v) == 1 in float, exact) or a value
+// below 1e-36 in magnitude, returned as -0.
+inline float silu(float v) {
+    if (v > 88.0f) return v;
+    if (!(v >= -88.0f)) return v != v ? v : -0.0f;
+    return v / (1.0f + std::exp(-v));
+}
+
+#if MOE_CPU_AVX2
+// silu(v) * u for eight lanes, with exp(-v) from Cephes' expf polynomial (relative error < 2e-7, about an ulp of
+// glibc's): -v = n ln2 + r, |r| <= ln2 / 2, exp(r) = 1 + r + r^2 p(r), times 2^n built in the exponent field.
+// -v is clamped to [-87.3, 88] so 2^n stays a normal float; the ends then give silu's limits as above (v, and
+// -0 for v < -88 by a blend); a NaN v stays NaN through v / (1 + e).
+inline __m256 silu_mul8(__m256 v, __m256 u) {
+    const __m256 x = _mm256_min_ps(_mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), v), _mm256_set1_ps(-87.3f)),
+                                   _mm256_set1_ps(88.0f));
+    const __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    const __m256 er = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+    const __m256i n = _mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127));
+    const __m256 e = _mm256_mul_ps(er, _mm256_castsi256_ps(_mm256_slli_epi32(n, 23)));
+    __m256 s = _mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+    s = _mm256_blendv_ps(s, _mm256_set1_ps(-0.0f), _mm256_cmp_ps(v, _mm256_set1_ps(-88.0f), _CMP_LT_OQ));
+    return _mm256_mul_ps(s, u);
+}
+#endif
+}  // namespace
+
+void silu_mul(float* h, const float* u, int64_t n) {
+#if MOE_CPU_AVX2
+    if (detail::use_simd()) {
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(h + i, silu_mul8(_mm256_loadu_ps(h + i), _mm256_loadu_ps(u + i)));
+        if (i < n) {  // the tail through the same lanes: an element's result never depends on where it sits
+            float a[8] = {}, b[8] = {};
+            std::copy(h + i, h + n, a);
+            std::copy(u + i, u + n, b);
+            _mm256_storeu_ps(a, silu_mul8(_mm256_loadu_ps(a), _mm256_loadu_ps(b)));
+            std::copy(a, a + (n - i), h + i);
+        }
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n; ++i) h[i] = silu(h[i]) * u[i];
+}
 
 }  // namespace moe::cpu

@@ -14,6 +14,9 @@ void rms_norm(const float* x, int64_t x_stride, const float* w, int64_t n, int64
 void rope(float* x, int64_t x_stride, int64_t n_tokens, int64_t n_heads, int64_t head_stride, const int32_t* pos,
           const RopeParams& params);
 void add(float* y, const float* x, int64_t n);
+// SwiGLU's gating: h[i] = silu(h[i]) * u[i], i < n (silu(v) = v / (1 + exp(-v))). With SIMD a vectorised exp
+// (within 2e-7 of expf's); an element's result depends only on its values, never on n or its index.
+void silu_mul(float* h, const float* u, int64_t n);
 
 // Attention over the cache, parallel over (token, head). Contracts: MlaAttentionArgs / MhaAttentionArgs.
 Status mla_attention(ThreadPool& pool, const MlaAttentionArgs& args);
