@@ -97,26 +97,10 @@ inline float silu(float v) {
 }
 
 #if MOE_CPU_AVX2
-// silu(v) * u for eight lanes, with exp(-v) from Cephes' expf polynomial (relative error < 2e-7, about an ulp of
-// glibc's): -v = n ln2 + r, |r| <= ln2 / 2, exp(r) = 1 + r + r^2 p(r), times 2^n built in the exponent field.
-// -v is clamped to [-87.3, 88] so 2^n stays a normal float; the ends then give silu's limits as above (v, and
-// -0 for v < -88 by a blend); a NaN v stays NaN through v / (1 + e).
+// silu(v) * u for eight lanes, exp(-v) by exp8 (which clamps -v to [-87.3, 88]); the ends then give silu's limits
+// as above (v, and -0 for v < -88 by a blend); a NaN v stays NaN.
 inline __m256 silu_mul8(__m256 v, __m256 u) {
-    const __m256 x = _mm256_min_ps(_mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), v), _mm256_set1_ps(-87.3f)),
-                                   _mm256_set1_ps(88.0f));
-    const __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    const __m256 er = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
-    const __m256i n = _mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127));
-    const __m256 e = _mm256_mul_ps(er, _mm256_castsi256_ps(_mm256_slli_epi32(n, 23)));
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), v));
     __m256 s = _mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
     s = _mm256_blendv_ps(s, _mm256_set1_ps(-0.0f), _mm256_cmp_ps(v, _mm256_set1_ps(-88.0f), _CMP_LT_OQ));
     return _mm256_mul_ps(s, u);

@@ -18,6 +18,27 @@ inline __m256 q8_0_to_float8(__m256 d, const uint8_t* q) {
     return _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)));
 }
 
+// exp(x) by Cephes' expf polynomial: relative error < 2e-7, about an ulp of glibc's expf. x is clamped to
+// [-87.3, 88] first (below: 1.2e-38 where expf gives a denormal or 0; a NaN stays NaN); x = n ln2 + r,
+// |r| <= ln2 / 2, exp(r) = 1 + r + r^2 p(r), times 2^n built in the exponent field (n in [-126, 127]).
+inline __m256 exp8(__m256 x) {
+    // max/min return their second operand when one is NaN: x last keeps a NaN.
+    x = _mm256_min_ps(_mm256_set1_ps(88.0f), _mm256_max_ps(_mm256_set1_ps(-87.3f), x));
+    const __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    const __m256 er = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+    const __m256i n = _mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127));
+    return _mm256_mul_ps(er, _mm256_castsi256_ps(_mm256_slli_epi32(n, 23)));
+}
+
 inline float hsum256(__m256 v) {
     __m128 lo = _mm256_castps256_ps128(v);
     const __m128 hi = _mm256_extractf128_ps(v, 1);
