@@ -144,6 +144,10 @@ Status AtomicFileWriter::commit() {
         discard();
         return err;
     }
+    // A large file (a model) leaves the page cache: written pages sit in whatever folio sizes the writes made,
+    // which a mapping cannot use as 2 MiB pages; read back through a MADV_HUGEPAGE mapping (MappedFile) they come
+    // in as 2 MiB folios. Medium Q8_0 decode, 2 threads: 4% faster than over the pages the writer left. Only a hint.
+    if (m_written >= kDropCacheBytes) (void)::posix_fadvise(m_fd, 0, 0, POSIX_FADV_DONTNEED);
     ::close(m_fd);
     m_fd = -1;
     if (std::rename(m_tmp_path.c_str(), m_path.c_str()) != 0) {

@@ -37,9 +37,11 @@ private:
 Result<std::string> read_text_file(const std::string& path, size_t max_bytes = 512u << 20);
 
 // Streams a file to "<path>.tmp<pid>", and on commit() flushes it to disk and renames it over `path`,
-// so a reader never sees a half-written file. Destroyed without commit(), it removes the temporary file.
+// so a reader never sees a half-written file. Destroyed without commit(), it removes the temporary file. A file of
+// kDropCacheBytes or more is dropped from the page cache once on disk (see commit()).
 class AtomicFileWriter {
 public:
+    static constexpr uint64_t kDropCacheBytes = uint64_t(64) << 20;
     AtomicFileWriter() = default;
     ~AtomicFileWriter();
     AtomicFileWriter(const AtomicFileWriter&) = delete;
