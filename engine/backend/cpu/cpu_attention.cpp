@@ -23,26 +23,21 @@ namespace {
 // From this many query tokens on, attention runs as matrix products (attention_gemm).
 constexpr int64_t kGemmAttentionMinTokens = 16;
 
-// softmax of scores[0..n) in place; returns nothing (n >= 1). The exponentials with SIMD by exp8 (the tail
-// through the same lanes: no result depends on n or the index), summed in order in double.
+// softmax of scores[0..n) in place; returns nothing (n >= 1). The exponentials with SIMD by exp8 (map8: no result
+// depends on n or the index), summed in order in double.
 void softmax_inplace(float* scores, int64_t n) {
     float max_s = -std::numeric_limits<float>::infinity();
     for (int64_t s = 0; s < n; ++s) max_s = std::max(max_s, scores[s]);
-    int64_t s = 0;
+    bool done = false;
 #if MOE_CPU_AVX2
     if (detail::use_simd()) {
         const __m256 m = _mm256_set1_ps(max_s);
-        for (; s + 8 <= n; s += 8) _mm256_storeu_ps(scores + s, exp8(_mm256_sub_ps(_mm256_loadu_ps(scores + s), m)));
-        if (s < n) {
-            float t[8] = {};
-            std::copy(scores + s, scores + n, t);
-            _mm256_storeu_ps(t, exp8(_mm256_sub_ps(_mm256_loadu_ps(t), m)));
-            std::copy(t, t + (n - s), scores + s);
-            s = n;
-        }
+        map8(scores, scores, n, [m](__m256 v, __m256) { return exp8(_mm256_sub_ps(v, m)); });
+        done = true;
     }
 #endif
-    for (; s < n; ++s) scores[s] = std::exp(scores[s] - max_s);
+    if (!done)
+        for (int64_t s = 0; s < n; ++s) scores[s] = std::exp(scores[s] - max_s);
     double sum = 0.0;
     for (int64_t i = 0; i < n; ++i) sum += scores[i];
     const float inv = static_cast<float>(1.0 / sum);

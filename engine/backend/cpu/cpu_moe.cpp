@@ -6,11 +6,11 @@
 
 #include "backend/cpu/cpu_matmul_internal.h"
 #include "backend/cpu/cpu_ops.h"
+#include "backend/cpu/simd.h"
 #include "backend/cpu/thread_pool.h"
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <string>
 
 namespace moe::cpu {
@@ -18,11 +18,6 @@ namespace moe::cpu {
 using namespace detail;
 
 namespace {
-
-// y[i] += w * d[i], i < n: per element the same operation as the scalar loop, in a form that vectorises.
-inline void add_scaled(float* y, float w, const float* d, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) y[i] += w * d[i];
-}
 
 // The selections of one token in ascending expert id (the shared FFN, given last, has the largest): the order in
 // which their weighted outputs are added, for prompts and decode alike, as llama.cpp's reference values have it.
@@ -154,9 +149,10 @@ public:
     }
 
     // After whole(): y += sum_j weights[j] d_j, in ascending expert id (the order down() adds them in; one
-    // selection at a time over all rows, which vectorises, adds the same terms to each row in the same order).
+    // selection at a time over all rows, y += w d_j as fused multiply-adds, adds the same terms to each row in
+    // the same order).
     void combine_whole(const float* weights, float* y) const {
-        for (const int64_t jo : m_order) add_scaled(y, weights[jo], m_d + jo * m_n_embd, m_n_embd);
+        for (const int64_t jo : m_order) axpy_f32(y, weights[jo], m_d + jo * m_n_embd, m_n_embd);
     }
 
     // Region 1: the gate and up rows of every selection, split by weight bytes. Each thread reads its rows of a
@@ -209,7 +205,7 @@ public:
         for (size_t j = 0; j < n; ++j)
             dot_rows(m_ex[j]->down, m_kd[j], r0, r1, hact + hact_off[j], d + static_cast<int64_t>(j) * nr, scratch,
                      j + 1 < n ? row_span(m_ex[j + 1]->down, r0, r1) : ByteSpan{});
-        for (const int64_t jo : m_order) add_scaled(y + r0, weights[jo], d + jo * nr, nr);
+        for (const int64_t jo : m_order) axpy_f32(y + r0, weights[jo], d + jo * nr, nr);
     }
 
 private:

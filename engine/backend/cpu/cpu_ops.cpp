@@ -116,18 +116,7 @@ inline __m256 silu_mul8(__m256 v, __m256 u) {
 
 void silu_mul(float* h, const float* u, int64_t n) {
 #if MOE_CPU_AVX2
-    if (detail::use_simd()) {
-        int64_t i = 0;
-        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(h + i, silu_mul8(_mm256_loadu_ps(h + i), _mm256_loadu_ps(u + i)));
-        if (i < n) {  // the tail through the same lanes: an element's result never depends on where it sits
-            float a[8] = {}, b[8] = {};
-            std::copy(h + i, h + n, a);
-            std::copy(u + i, u + n, b);
-            _mm256_storeu_ps(a, silu_mul8(_mm256_loadu_ps(a), _mm256_loadu_ps(b)));
-            std::copy(a, a + (n - i), h + i);
-        }
-        return;
-    }
+    if (detail::use_simd()) return map8(h, u, n, silu_mul8);
 #endif
     for (int64_t i = 0; i < n; ++i) h[i] = silu(h[i]) * u[i];
 }

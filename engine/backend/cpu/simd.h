@@ -39,6 +39,22 @@ inline __m256 exp8(__m256 x) {
     return _mm256_mul_ps(er, _mm256_castsi256_ps(_mm256_slli_epi32(n, 23)));
 }
 
+// y[i] = f(y[i], u[i]) eight lanes at a time (f: (__m256, __m256) -> __m256); the tail goes through the same
+// lanes, zero-padded, so an element's result depends only on its values, never on n or its index.
+template <class F>
+inline void map8(float* y, const float* u, int64_t n, F f) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, f(_mm256_loadu_ps(y + i), _mm256_loadu_ps(u + i)));
+    if (i == n) return;
+    float a[8] = {}, b[8] = {};
+    for (int64_t j = i; j < n; ++j) {
+        a[j - i] = y[j];
+        b[j - i] = u[j];
+    }
+    _mm256_storeu_ps(a, f(_mm256_loadu_ps(a), _mm256_loadu_ps(b)));
+    for (int64_t j = i; j < n; ++j) y[j] = a[j - i];
+}
+
 inline float hsum256(__m256 v) {
     __m128 lo = _mm256_castps256_ps128(v);
     const __m128 hi = _mm256_extractf128_ps(v, 1);
