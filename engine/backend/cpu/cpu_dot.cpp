@@ -25,13 +25,17 @@ namespace {
 
 // Software prefetch of the weight streams (dot_rows, the four-row kernels): non-temporal (prefetchnta: into L1
 // without settling in L2/L3, which keep the activations, the KV cache and the small per-head matrices), ahead of
-// the reads by kPrefetchLead for rows under 512 bytes, else by half that or four rows + 4 KiB (prefetch_lead). One
-// Zen 4 core, Q8_0 rows in 139 KiB ranges at random places (an expert matrix each), GB/s for 256 / 512 columns:
-// lead 4 KiB 26 / 33, 8 KiB 31 / 33, 16 KiB 35 / 34, 32 KiB 31 / 32 (probe 40-41); medium decode on one thread,
-// tok/s: Q8_0 163 (prefetcht0, 8 KiB) -> 168 (prefetchnta) -> 174 (16 KiB for the 272-byte down rows), F16 (1 KiB
-// rows) 103 -> 105-107 -> 99 with 16 KiB for every row (so not for long rows).
+// the reads by kPrefetchLead for rows under kShortRowBytes, else by half that or four rows + 4 KiB (prefetch_lead).
+// One Zen 4 core, Q8_0 rows in 139 KiB ranges at random places (an expert matrix each), GB/s for 256 / 512
+// columns: lead 4 KiB 26 / 33, 8 KiB 31 / 33, 16 KiB 35 / 34, 32 KiB 31 / 32 (probe 40-41); medium decode on one
+// thread, tok/s: Q8_0 163 (prefetcht0, 8 KiB) -> 168 (prefetchnta) -> 174 (16 KiB for the 272-byte down rows), F16
+// (1 KiB rows) 103 -> 105-107 -> 99 with 16 KiB for every row (so not for long rows). Q8_0 rows of 512 columns
+// (544 bytes: the gate and up rows of medium's experts) take the 16 KiB lead too: medium Q8_0, 2 threads, Zen 5,
+// 12 interleaved pairs in the high-bandwidth state (probe 79-86 GB/s): 329.9 -> 338.2 tok/s (9 pairs of 12 faster);
+// in the low state (probe ~56, where decode already reaches 87%) 277.2 -> 274.7 (the longer lead costs ~1% there).
 constexpr int kPrefetchHint = 0;
 constexpr uint64_t kPrefetchLead = 16384;
+constexpr uint64_t kShortRowBytes = 1024;
 
 #if MOE_CPU_AVX2
 // ---------------- AVX2 kernels ----------------
@@ -688,7 +692,7 @@ float row_dot(const MatrixView& w, const RowKernel& k, int64_t r, const void* x,
 // core, Q8_0 four-row kernel, 512 MiB of rows, GB/s without / with (read probe 30-39): 512 columns 7.5 / 36.6, 2048
 // columns 10.4 / 32.5, 4096 columns 12.4 / 31.1, 8192 columns 14.9 / 30.1.
 inline uint64_t prefetch_lead(uint64_t row_bytes) {
-    return row_bytes < 512 ? kPrefetchLead : std::max<uint64_t>(kPrefetchLead / 2, 4 * row_bytes + 4096);
+    return row_bytes < kShortRowBytes ? kPrefetchLead : std::max<uint64_t>(kPrefetchLead / 2, 4 * row_bytes + 4096);
 }
 
 void dot_rows(const MatrixView& w, const RowKernel& k, int64_t r0, int64_t r1, const void* x, float* out,
