@@ -566,9 +566,10 @@ MOE_TEST(moe_ffn_matches_naive_loop) {
     }
 }
 
-// Decode with six routed experts and a shared FFN of twice their size: on two threads whole selections go to
-// each thread in one region (4 + 4 units), on three the gate/up and down rows are split; every thread count gives
-// the bits of one thread.
+// Decode with six routed experts and a shared FFN of twice their size, and a dense FFN alone (k = 1): each thread
+// takes the selections inside its share of the weight bytes whole, and the selections cut by a boundary (or
+// ending on one) are taken in row chunks by the threads that reach them, down to several threads per selection
+// (8 threads, a single FFN on 3 or 8); every thread count gives the bits of one thread.
 MOE_TEST(moe_ffn_decode_whole_selections_keep_the_bits) {
     std::mt19937 rng(5);
     const int64_t n_embd = 256, n_ff = 128, n_routed = 9;
@@ -589,18 +590,25 @@ MOE_TEST(moe_ffn_decode_whole_selections_keep_the_bits) {
             const float wts[] = {0.3f, 0.2f, 0.15f, 0.1f, 0.1f, 0.05f, 1.0f};
             const std::vector<float> x = random_x(n_embd, rng), y0 = random_x(n_embd, rng);
             std::vector<std::vector<float>> ys;
-            for (int threads : {1, 2, 3}) {
+            for (int threads : {1, 2, 3, 4, 8}) {
                 ThreadPool pool(threads);
                 ys.push_back(y0);
                 REQUIRE_OK(moe_ffn(pool, ex, x.data(), 1, n_embd, 7, ids, wts, ys.back().data()));
+                ys.push_back(y0);
+                REQUIRE_OK(moe_ffn(pool, ex, x.data(), 1, n_embd, 1, ids + 6, wts + 6, ys.back().data()));
             }
-            CHECK(std::memcmp(ys[0].data(), ys[1].data(), n_embd * sizeof(float)) == 0);
-            CHECK(std::memcmp(ys[0].data(), ys[2].data(), n_embd * sizeof(float)) == 0);
-            std::vector<double> ref(y0.begin(), y0.end()), mag(ref.size(), 0.0);
-            for (size_t i = 0; i < ref.size(); ++i) mag[i] = std::fabs(ref[i]);
+            for (size_t i = 2; i < ys.size(); ++i)
+                CHECK(std::memcmp(ys[i % 2].data(), ys[i].data(), n_embd * sizeof(float)) == 0);
+            CHECK(std::memcmp(ys[0].data(), ys[1].data(), n_embd * sizeof(float)) != 0);
             ThreadPool p1(1);
-            naive_moe(p1, ex, x.data(), 1, n_embd, 7, ids, wts, ref, mag);
-            for (int64_t i = 0; i < n_embd; ++i) CHECK(std::fabs(ys[0][i] - ref[i]) <= kRelTol * mag[i]);
+            for (int64_t k : {7, 1}) {
+                const int64_t first = k == 7 ? 0 : 6;
+                std::vector<double> ref(y0.begin(), y0.end()), mag(ref.size(), 0.0);
+                for (size_t i = 0; i < ref.size(); ++i) mag[i] = std::fabs(ref[i]);
+                naive_moe(p1, ex, x.data(), 1, n_embd, k, ids + first, wts + first, ref, mag);
+                const std::vector<float>& y = ys[k == 7 ? 0 : 1];
+                for (int64_t i = 0; i < n_embd; ++i) CHECK(std::fabs(y[i] - ref[i]) <= kRelTol * mag[i]);
+            }
         }
     }
 }

@@ -11,7 +11,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <string>
+#include <thread>
 
 namespace moe::cpu {
 
@@ -45,9 +47,16 @@ Status check_expert(const SwigluWeights& e, int64_t index, int64_t n_embd) {
     return Status();
 }
 
-// One decode step's plan (n_tokens = 1). Selection j: h_j = silu(gate_j x) * up_j x, stored at
-// h[h_off[j] .. h_off[j] + n_ff_j); then y += sum_j weights[j] * down_j h_j. Reused across calls (per calling
-// thread) so a decode step allocates nothing.
+// One decode step's plan (n_tokens = 1). Selection j: h_j = silu(gate_j x) * up_j x (n_ff_j values), then
+// d_j = down_j h_j, and y += sum_j weights[j] d_j in ascending expert id. The whole FFN runs in one parallel
+// region: the selections' weight bytes are laid end to end and cut into nth equal intervals, one per thread. A
+// thread computes the selections inside its interval whole (gate -> up -> down, every stream requesting the next
+// one's lines before it ends), then shares each selection its interval cuts with the other threads that reach
+// it: its gate/up rows in chunks taken from a counter by whichever of them comes first, then, once all of h_j is
+// done, its down rows the same way. So the threads end together even when one streams slower (the calling thread
+// starts first; the two cores' bandwidth differs from run to run), and no thread waits but for the other parts of
+// a shared selection, at its very end. Reused across calls (per calling thread) so a decode step allocates
+// nothing.
 class DecodePlan {
 public:
     void build(std::span<const SwigluWeights> experts, const float* x, int64_t n_embd, int64_t k, const int32_t* ids) {
@@ -55,8 +64,6 @@ public:
         const auto n = static_cast<size_t>(k);
         m_ex.resize(n);
         m_h_off.assign(n + 1, 0);
-        m_rows.resize(n);
-        m_costs.resize(n);
         m_kg.resize(n);
         m_ku.resize(n);
         m_kd.resize(n);
@@ -76,147 +83,145 @@ public:
             m_kd[j] = kernel_for(m_ex[j]->down.type);
             m_xg[j] = act_for(m_kg[j].act, x);
             m_xu[j] = act_for(m_ku[j].act, x);
-            m_rows[j] = m_ex[j]->gate.rows;
-            m_h_off[j + 1] = m_h_off[j] + m_rows[j];
-            m_costs[j] = static_cast<int64_t>(m_ex[j]->gate.row_bytes + m_ex[j]->up.row_bytes);
+            m_h_off[j + 1] = m_h_off[j] + m_ex[j]->gate.rows;
         }
         m_h = scratch_floats(11, m_h_off[n]);
+        m_d = scratch_floats(9, static_cast<int64_t>(n) * n_embd);
     }
 
-    // Whole selections per thread: every thread computes the full FFN of the selections it owns, so the layer
-    // needs one parallel region and no barrier between gate/up and down. Taken when the selections' bytes share
-    // out within 5% of an even split (largest first onto the least loaded thread), e.g. 6 routed + a shared FFN
-    // of twice their size on 2 threads. The outputs are d_j rows added afterwards in ascending expert id, with
-    // the same bits as the two-region split. Returns false (owners untouched) otherwise.
-    bool assign_whole(int nth) {
-        const size_t n = m_rows.size();
-        if (nth < 2 || n < static_cast<size_t>(nth)) return false;
-        m_owner.assign(n, 0);
-        thread_local std::vector<int64_t> load, bytes, by_size;
-        load.assign(static_cast<size_t>(nth), 0);
-        bytes.resize(n);
-        by_size.resize(n);
-        int64_t total = 0;
+    // Cuts the selections, in the given order (a shared FFN, passed last, ends on the last thread), into nth
+    // intervals of equal weight bytes: thread t's whole selections and the shared ones it takes part in.
+    void assign(int nth) {
+        const size_t n = m_ex.size();
+        thread_local std::vector<double> at;  // [n + 1] start of selection j on the line of weight bytes
+        at.assign(n + 1, 0.0);
         for (size_t j = 0; j < n; ++j) {
             const SwigluWeights& e = *m_ex[j];
-            bytes[j] = m_rows[j] * m_costs[j] + e.down.rows * static_cast<int64_t>(e.down.row_bytes);
-            total += bytes[j];
-            by_size[j] = static_cast<int64_t>(j);
+            at[j + 1] = at[j] +
+                        static_cast<double>(e.gate.rows) * static_cast<double>(e.gate.row_bytes + e.up.row_bytes) +
+                        static_cast<double>(e.down.rows) * static_cast<double>(e.down.row_bytes);
         }
-        // Largest first, ties in selection order (an insertion sort: a handful of selections, no allocation).
-        for (size_t j = 1; j < n; ++j) {
-            const int64_t v = by_size[j];
-            size_t i = j;
-            for (; i > 0 && bytes[static_cast<size_t>(by_size[i - 1])] < bytes[static_cast<size_t>(v)]; --i)
-                by_size[i] = by_size[i - 1];
-            by_size[i] = v;
+        // Selection j spans the threads whose intervals hold its first and its last byte; one ending exactly on a
+        // boundary is shared with the next thread too, so every pair of neighbours has a selection to balance with.
+        const auto thread_at = [&](double pos) {
+            return std::min(nth - 1, static_cast<int>(std::floor(pos * nth / at[n])));
+        };
+        m_pieces.clear();
+        m_first.assign(static_cast<size_t>(nth) + 1, 0);
+        for (int t = 0; t < nth; ++t) {
+            const size_t begin = m_pieces.size();
+            for (size_t j = 0; j < n; ++j) {
+                const int t0 = thread_at(at[j]), t1 = thread_at(at[j + 1]);
+                if (t >= t0 && t <= t1) m_pieces.push_back({static_cast<int32_t>(j), t0 != t1});
+            }
+            // Whole selections first, the shared ones after them.
+            std::stable_partition(m_pieces.begin() + static_cast<std::ptrdiff_t>(begin), m_pieces.end(),
+                                  [](const Piece& p) { return !p.shared; });
+            m_first[static_cast<size_t>(t) + 1] = m_pieces.size();
         }
-        for (const int64_t j : by_size) {
-            // Ties go to the last thread: the largest selection (a shared FFN) lands on a worker, and the calling
-            // thread, which starts about a microsecond earlier, takes the smaller ones (more streams, each with
-            // its ramp-up). Medium Q8_0, 2 threads, busy us per region (caller / worker): 77.4 / 81.9 -> 78.8 / 79.4.
-            const auto least = load.rend() - 1 - std::min_element(load.rbegin(), load.rend());
-            m_owner[static_cast<size_t>(j)] = static_cast<int>(least);
-            load[static_cast<size_t>(least)] += bytes[static_cast<size_t>(j)];
-        }
-        const int64_t max_load = *std::max_element(load.begin(), load.end());
-        if (max_load * nth * 100 > total * 105) return false;
-        m_d = scratch_floats(9, static_cast<int64_t>(n) * m_n_embd);
-        return true;
-    }
-
-    // The single region of assign_whole: this thread's selections in order, gate -> up -> down each, every
-    // stream requesting the next one's lines before it ends.
-    void whole(int ith) const {
-        const size_t n = m_rows.size();
-        float* scratch = scratch_floats(5, std::max(m_n_embd, m_h_off[n]) + 256);
-        size_t j = next_owned(0, ith);
-        while (j < n) {
-            const size_t jn = next_owned(j + 1, ith);
-            const SwigluWeights& e = *m_ex[j];
-            const int64_t rows = m_rows[j];
-            float* h = m_h + m_h_off[j];
-            float* u = scratch_floats(8, rows);
-            dot_rows(e.gate, m_kg[j], 0, rows, m_xg[j], h, scratch, row_span(e.up, 0, rows));
-            dot_rows(e.up, m_ku[j], 0, rows, m_xu[j], u, scratch, row_span(e.down, 0, e.down.rows));
-            silu_mul(h, u, rows);
-            uint8_t* hact = scratch_bytes(12, act_row_bytes(m_kd[j].act, rows));
-            prepare_act(m_kd[j].act, h, rows, hact);
-            dot_rows(e.down, m_kd[j], 0, e.down.rows, hact, m_d + static_cast<int64_t>(j) * m_n_embd, scratch,
-                     jn < n ? row_span(m_ex[jn]->gate, 0, m_rows[jn]) : ByteSpan{});
-            j = jn;
+        if (m_claims.size() < n) m_claims = std::vector<Claims>(n);
+        for (size_t j = 0; j < n; ++j) {
+            m_claims[j].gate_up.store(0, std::memory_order_relaxed);
+            m_claims[j].rows_done.store(0, std::memory_order_relaxed);
+            m_claims[j].down.store(0, std::memory_order_relaxed);
         }
     }
 
-    // After whole(): y += sum_j weights[j] d_j, in ascending expert id (the order down() adds them in; one
-    // selection at a time over all rows, y += w d_j as fused multiply-adds, adds the same terms to each row in
-    // the same order).
-    void combine_whole(const float* weights, float* y) const {
+    void run(int ith) const {
+        const size_t p0 = m_first[static_cast<size_t>(ith)], p1 = m_first[static_cast<size_t>(ith) + 1];
+        float* scratch = scratch_floats(5, std::max(m_n_embd, m_h_off.back()) + 256);
+        // What this thread reads after piece p's gate/up (shared selections: their first chunk still unclaimed).
+        const auto gate_after = [&](size_t p) -> ByteSpan {
+            if (p + 1 >= p1) return {};
+            const auto j = static_cast<size_t>(m_pieces[p + 1].sel);
+            return row_span(m_ex[j]->gate, 0, m_pieces[p + 1].shared ? kGateUpChunk : m_ex[j]->gate.rows);
+        };
+        size_t p = p0;
+        for (; p < p1 && !m_pieces[p].shared; ++p) {
+            const auto j = static_cast<size_t>(m_pieces[p].sel);
+            const int64_t rows = m_ex[j]->gate.rows;
+            gate_up(j, 0, rows, scratch, row_span(m_ex[j]->down, 0, m_ex[j]->down.rows));
+            down(j, 0, m_n_embd, scratch, gate_after(p));
+        }
+        const size_t first_shared = p;
+        for (; p < p1; ++p) {
+            const auto j = static_cast<size_t>(m_pieces[p].sel);
+            const int64_t rows = m_ex[j]->gate.rows;
+            Claims& c = m_claims[j];
+            take_chunks(c.gate_up, kGateUpChunk, rows, [&](int64_t r0, int64_t r1, int64_t n0, int64_t n1) {
+                gate_up(j, r0, r1, scratch, row_span(m_ex[j]->gate, n0, n1));
+                c.rows_done.fetch_add(r1 - r0, std::memory_order_release);
+            });
+        }
+        for (p = first_shared; p < p1; ++p) {
+            const auto j = static_cast<size_t>(m_pieces[p].sel);
+            Claims& c = m_claims[j];
+            const int64_t rows = m_ex[j]->gate.rows;
+            for (int spin = 0; c.rows_done.load(std::memory_order_acquire) != rows; ++spin) {
+                if (spin < 4000)
+                    cpu_relax();
+                else
+                    std::this_thread::yield();  // a machine busier than its cores: let the other parts run
+            }
+            take_chunks(c.down, kDownChunk, m_n_embd, [&](int64_t r0, int64_t r1, int64_t n0, int64_t n1) {
+                down(j, r0, r1, scratch, row_span(m_ex[j]->down, n0, n1));
+            });
+        }
+    }
+
+    // After run(): y += sum_j weights[j] d_j, in ascending expert id (one selection at a time over all rows, y +=
+    // w d_j as fused multiply-adds: the same terms added to each row in the same order for any split).
+    void combine(const float* weights, float* y) const {
         for (const int64_t jo : m_order) axpy_f32(y, weights[jo], m_d + jo * m_n_embd, m_n_embd);
     }
 
-    // Region 1: the gate and up rows of every selection, split by weight bytes. Each thread reads its rows of a
-    // matrix as one contiguous stream (gate rows, then up rows), which the hardware prefetcher follows best.
-    void gate_up(int ith, int nth) const {
-        thread_local std::vector<std::pair<int64_t, int64_t>> ranges;
-        split_costs(m_rows.data(), m_costs.data(), m_rows.size(), ith, nth, ranges);
-        float* scratch = scratch_floats(5, m_n_embd + 256);
-        for (size_t j = 0; j < m_rows.size(); ++j) {
-            const auto [r0, r1] = ranges[j];
-            if (r0 >= r1) continue;
-            float* h = m_h + m_h_off[j] + r0;
-            float* u = scratch_floats(8, r1 - r0);
-            ByteSpan then;  // the next selection's gate rows of this thread; after the last, its first down rows
-            for (size_t jn = j + 1; jn < m_rows.size() && then.begin == nullptr; ++jn)
-                then = row_span(m_ex[jn]->gate, ranges[jn].first, ranges[jn].second);
-            if (then.begin == nullptr) {
-                const auto [d0, d1] = down_rows(ith, nth);
-                then = row_span(m_ex[0]->down, d0, d1);
-            }
-            dot_rows(m_ex[j]->gate, m_kg[j], r0, r1, m_xg[j], h, scratch, row_span(m_ex[j]->up, r0, r1));
-            dot_rows(m_ex[j]->up, m_ku[j], r0, r1, m_xu[j], u, scratch, then);
-            silu_mul(h, u, r1 - r0);
+private:
+    // Rows per claim of a shared selection: 32 gate/up rows (two 17 KiB streams of 512-column Q8_0 rows), 64 down rows.
+    static constexpr int64_t kGateUpChunk = 32, kDownChunk = 64;
+
+    struct Piece {
+        int32_t sel;  // selection
+        bool shared;  // cut by an interval boundary: taken in chunks with the other threads it spans
+    };
+    struct Claims {
+        std::atomic<int64_t> gate_up{0};    // next gate/up row to claim
+        std::atomic<int64_t> rows_done{0};  // rows of h_j done
+        std::atomic<int64_t> down{0};       // next down row to claim
+    };
+
+    // Calls fn(r0, r1, n0, n1) for each chunk [r0, r1) of [0, rows) this thread takes from `next`, with [n0, n1) the
+    // one it takes after it (empty after the last): one chunk is claimed ahead, so that the stream of one chunk runs
+    // on into the next.
+    template <typename Fn>
+    static void take_chunks(std::atomic<int64_t>& next, int64_t chunk, int64_t rows, const Fn& fn) {
+        const auto claim = [&] {
+            const int64_t r =
+                next.load(std::memory_order_relaxed) >= rows ? rows : next.fetch_add(chunk, std::memory_order_relaxed);
+            return std::min(r, rows);
+        };
+        for (int64_t r = claim(); r < rows;) {
+            const int64_t r_next = claim();
+            fn(r, std::min(rows, r + chunk), r_next, std::min(rows, r_next + chunk));
+            r = r_next;
         }
     }
 
-    // Region 2: output rows split evenly; every thread first prepares all h_j for the down products (a few
-    // thousand values: cheaper than a barrier), then reads its rows of each down matrix as one stream. Per output
-    // row the selections are added in ascending expert id.
-    void set_output(const float* weights, float* y) {
-        m_weights = weights;
-        m_y = y;
+    // h_j rows [r0, r1) = silu(gate_j x) * up_j x.
+    void gate_up(size_t j, int64_t r0, int64_t r1, float* scratch, ByteSpan then) const {
+        const SwigluWeights& e = *m_ex[j];
+        float* h = m_h + m_h_off[j] + r0;
+        float* u = scratch_floats(8, r1 - r0);
+        dot_rows(e.gate, m_kg[j], r0, r1, m_xg[j], h, scratch, row_span(e.up, r0, r1));
+        dot_rows(e.up, m_ku[j], r0, r1, m_xu[j], u, scratch, then);
+        silu_mul(h, u, r1 - r0);
     }
 
-    void down(int ith, int nth) const {
-        const float* weights = m_weights;
-        float* y = m_y;
-        thread_local std::vector<int64_t> hact_off;
-        const size_t n = m_rows.size();
-        hact_off.assign(n + 1, 0);
-        for (size_t j = 0; j < n; ++j)
-            hact_off[j + 1] = hact_off[j] + (act_row_bytes(m_kd[j].act, m_rows[j]) + 63) / 64 * 64;
-        uint8_t* hact = scratch_bytes(12, hact_off[n]);
-        for (size_t j = 0; j < n; ++j) prepare_act(m_kd[j].act, m_h + m_h_off[j], m_rows[j], hact + hact_off[j]);
-        const auto [r0, r1] = down_rows(ith, nth);
-        const int64_t nr = r1 - r0;
-        if (nr <= 0) return;
-        float* scratch = scratch_floats(5, m_h_off[n] + 256);
-        float* d = scratch_floats(9, static_cast<int64_t>(n) * nr);  // [selection][nr]
-        for (size_t j = 0; j < n; ++j)
-            dot_rows(m_ex[j]->down, m_kd[j], r0, r1, hact + hact_off[j], d + static_cast<int64_t>(j) * nr, scratch,
-                     j + 1 < n ? row_span(m_ex[j + 1]->down, r0, r1) : ByteSpan{});
-        for (const int64_t jo : m_order) axpy_f32(y + r0, weights[jo], d + jo * nr, nr);
-    }
-
-private:
-    size_t next_owned(size_t j, int ith) const {
-        while (j < m_owner.size() && m_owner[j] != ith) ++j;
-        return j;
-    }
-
-    // The output rows (rows of every down matrix) thread ith of nth computes in region 2.
-    std::pair<int64_t, int64_t> down_rows(int ith, int nth) const {
-        return {m_n_embd * ith / nth, m_n_embd * (ith + 1) / nth};
+    // d_j rows [d0, d1) = down_j h_j (all of h_j prepared as the down kernel's activation).
+    void down(size_t j, int64_t d0, int64_t d1, float* scratch, ByteSpan then) const {
+        const int64_t rows = m_ex[j]->gate.rows;
+        uint8_t* hact = scratch_bytes(12, act_row_bytes(m_kd[j].act, rows));
+        prepare_act(m_kd[j].act, m_h + m_h_off[j], rows, hact);
+        dot_rows(m_ex[j]->down, m_kd[j], d0, d1, hact, m_d + static_cast<int64_t>(j) * m_n_embd + d0, scratch, then);
     }
 
     // The Native kernel of a weight type; the few types of one call are looked up once each.
@@ -243,7 +248,7 @@ private:
     int m_n_kernels = 0;
     int64_t m_n_embd = 0;
     std::vector<const SwigluWeights*> m_ex;
-    std::vector<int64_t> m_h_off, m_rows, m_costs;
+    std::vector<int64_t> m_h_off;
     std::vector<int64_t> m_order;  // selections in ascending expert id: the order the down outputs are added
     std::vector<RowKernel> m_kg, m_ku, m_kd;
     std::vector<const uint8_t*> m_xg, m_xu;
@@ -251,11 +256,11 @@ private:
     int m_n_acts = 0;
     int64_t m_act_stride = 0;
     uint8_t* m_act_buf = nullptr;
-    float* m_h = nullptr;
-    std::vector<int> m_owner;          // assign_whole: the thread of each selection
-    float* m_d = nullptr;              // assign_whole: [selection][n_embd] down outputs
-    const float* m_weights = nullptr;  // [k] selection weights
-    float* m_y = nullptr;              // [n_embd] accumulated output
+    float* m_h = nullptr;                  // [sum n_ff_j] all h_j
+    float* m_d = nullptr;                  // [selection][n_embd] down outputs
+    std::vector<Piece> m_pieces;           // thread t's: [m_first[t], m_first[t + 1])
+    std::vector<size_t> m_first;           // [nth + 1]
+    mutable std::vector<Claims> m_claims;  // [selection]
 };
 
 void moe_decode(ThreadPool& pool, std::span<const SwigluWeights> experts, const float* x, int64_t n_embd, int64_t k,
@@ -263,15 +268,10 @@ void moe_decode(ThreadPool& pool, std::span<const SwigluWeights> experts, const 
     thread_local DecodePlan plan_storage;
     DecodePlan& plan = plan_storage;  // a thread_local named in the lambdas would be each worker's own instance
     plan.build(experts, x, n_embd, k, ids);
-    if (plan.assign_whole(pool.size())) {
-        pool.run([&](int ith, int) { plan.whole(ith); });
-        plan.combine_whole(weights, y);
-        return;
-    }
-    pool.run([&](int ith, int nth) { plan.gate_up(ith, nth); });
-    plan.set_output(weights, y);
+    plan.assign(pool.size());
     // (Lambdas capturing one reference fit std::function's inline storage: no allocation per region.)
-    pool.run([&](int ith, int nth) { plan.down(ith, nth); });
+    pool.run([&](int ith, int) { plan.run(ith); });
+    plan.combine(weights, y);
 }
 
 // y_e[i] = W x_e[i] for the cnt gathered rows of one expert matrix, on the calling thread: the packed GEMM from

@@ -11,12 +11,6 @@ constexpr int kSpinIterations = 20000;
 // Spin iterations of the calling thread waiting for the workers before it starts yielding its core.
 constexpr int kWaitSpins = 4000;
 
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 // Lines requested per pump while spinning: a group, then the generation check (a stalled prefetch delays the
 // next run's start by at most a memory latency or so).
 constexpr int kSpinPumpLines = 8;

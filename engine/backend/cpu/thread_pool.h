@@ -70,6 +70,13 @@ private:
     bool m_has_lookahead = false;
 };
 
+// One step of a spin wait.
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 // Requests up to max_lines lines of the calling thread's lookahead; false when it has none left.
 bool lookahead_pump(int max_lines);
 
