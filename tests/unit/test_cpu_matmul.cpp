@@ -428,6 +428,27 @@ MOE_TEST(matmul_batch_matches_single_products) {
     }
 }
 
+// A one-token product of 4 MiB or more (an output head) is balanced between the threads (shares taken in chunks,
+// the rest taken from the back of the slowest share): every row as one thread computes it, for 2-5 threads, with a
+// row count that leaves partial chunks.
+MOE_TEST(large_one_token_product_keeps_the_bits) {
+    std::mt19937 rng(17);
+    const int64_t rows = 8 * 1024 + 37, cols = 512;  // Q8_0: 4.5 MB
+    Weights w = make_weights(all_types()[3], rows, cols, rng);
+    const std::vector<float> x = random_x(cols, rng);
+    std::vector<float> y1(rows);
+    ThreadPool p1(1);
+    REQUIRE_OK(matmul(p1, w.view, x.data(), cols, 1, y1.data(), rows));
+    for (int threads : {2, 3, 5}) {
+        ThreadPool pool(threads);
+        for (int rep = 0; rep < 3; ++rep) {
+            std::vector<float> y(rows, std::nanf(""));
+            REQUIRE_OK(matmul(pool, w.view, x.data(), cols, 1, y.data(), rows));
+            CHECK(std::memcmp(y1.data(), y.data(), y.size() * sizeof(float)) == 0);
+        }
+    }
+}
+
 MOE_TEST(matmul_transposed_matches_reference) {
     ThreadPool p1(1), p2(2);
     std::mt19937 rng(11);
