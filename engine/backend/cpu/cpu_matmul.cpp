@@ -245,13 +245,13 @@ private:
     }
     alignas(64) std::atomic<uint64_t> m_s{0};
 };
-}  // namespace
 
 // A large one-token product: each thread streams its share of the rows (split_rows) in chunks of 512 rows, then
 // takes 64-row chunks from the end of the share with the most rows left, so that the threads end together when
 // one core streams slower than the other (the two halves of medium's Q8_0 output head, 55.7 MB, took 587 / 636 us
 // and 1008 / 1448 us in two runs). Each row is computed as in the static split (same bits). Medium Q8_0, 2
-// threads, 6 interleaved pairs in the high-bandwidth state: 332.3 -> 345.3 tok/s (5 of 6 faster).
+// threads, 6 env-switched interleaved pairs in the high-bandwidth state: 332.3 -> 345.3 tok/s (5 of 6 faster); the
+// whole tree against the one before (with the one-region MoE plan), 5 rounds: the same within the machine's noise.
 void gemv_balanced(ThreadPool& pool, const GemvTask& task) {
     thread_local std::vector<RowRange> ranges_storage;
     std::vector<RowRange>& ranges = ranges_storage;
@@ -282,6 +282,7 @@ void gemv_balanced(ThreadPool& pool, const GemvTask& task) {
         }
     });
 }
+}  // namespace
 
 void run_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t n_tokens) {
     if (n_tokens == 0 || jobs.empty()) return;
