@@ -94,6 +94,8 @@ void gemv_rows(const GemvTask& task, int64_t r0, int64_t r1, int64_t n_tokens, B
     }
 }
 
+namespace {
+// Row ranges by arbitrary per-row costs (rows[i] rows of cost row_cost[i] each), same contract as split_rows.
 void split_costs(const int64_t* rows, const int64_t* row_cost, size_t n, int ith, int nth,
                  std::vector<std::pair<int64_t, int64_t>>& out) {
     out.resize(n);
@@ -110,7 +112,6 @@ void split_costs(const int64_t* rows, const int64_t* row_cost, size_t n, int ith
     }
 }
 
-namespace {
 // split_rows over n matrices given by matrix(i) (a GemvTask's or an announced product's).
 template <class MatrixOf>
 void split_matrix_rows(size_t n, const MatrixOf& matrix, int ith, int nth,

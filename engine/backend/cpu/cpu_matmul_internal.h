@@ -41,10 +41,6 @@ void gemv_rows(const GemvTask& task, int64_t r0, int64_t r1, int64_t n_tokens, B
 // out[i] = {r0, r1} for task i.
 void split_rows(const GemvTask* tasks, size_t n_tasks, int ith, int nth, std::vector<std::pair<int64_t, int64_t>>& out);
 
-// Row ranges by arbitrary per-row costs (rows[i] rows of cost row_cost[i] each), same contract as split_rows.
-void split_costs(const int64_t* rows, const int64_t* row_cost, size_t n, int ith, int nth,
-                 std::vector<std::pair<int64_t, int64_t>>& out);
-
 // y[t][c0..c1) = sum_r x[t][r] * W[r][c0..c1) (the transposed product) on the calling thread.
 void transposed_columns(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
                         int64_t y_stride, int64_t c0, int64_t c1);
