@@ -1,7 +1,8 @@
-// The mixture-of-experts SwiGLU FFN. Decode (one token) runs in exactly two parallel regions: gate+up of all k
-// selected experts (with silu(g)*u) in the first, all the down products in the second, so the few-microsecond
-// cost of a region is paid twice per layer, not 3k times. Several tokens are grouped per expert (gathered
-// rows), whole experts per thread in one region (see moe_grouped), then added back weighted per token.
+// The mixture-of-experts SwiGLU FFN. Decode (one token) runs in one parallel region: the selected experts' weight
+// bytes are cut into equal intervals per thread, and the selections a boundary cuts are shared in row chunks
+// (DecodePlan), so the few-microsecond cost of a region is paid once per layer, not 3k times. Several tokens are
+// grouped per expert (gathered rows), whole experts per thread in one region (see moe_grouped), then added back
+// weighted per token.
 #include "backend/cpu/cpu_matmul.h"
 
 #include "backend/cpu/cpu_matmul_internal.h"
