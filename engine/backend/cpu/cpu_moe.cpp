@@ -14,7 +14,6 @@
 #include <atomic>
 #include <cmath>
 #include <string>
-#include <thread>
 
 namespace moe::cpu {
 
@@ -158,12 +157,7 @@ public:
             const auto j = static_cast<size_t>(m_pieces[p].sel);
             Claims& c = m_claims[j];
             const int64_t rows = m_ex[j]->gate.rows;
-            for (int spin = 0; c.rows_done.load(std::memory_order_acquire) != rows; ++spin) {
-                if (spin < 4000)
-                    cpu_relax();
-                else
-                    std::this_thread::yield();  // a machine busier than its cores: let the other parts run
-            }
+            wait_until([&] { return c.rows_done.load(std::memory_order_acquire) == rows; });
             take_chunks(c.down, kDownChunk, m_n_embd, [&](int64_t r0, int64_t r1, int64_t n0, int64_t n1) {
                 down(j, r0, r1, scratch, row_span(m_ex[j]->down, n0, n1));
             });

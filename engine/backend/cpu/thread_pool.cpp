@@ -8,9 +8,6 @@ namespace moe::cpu {
 namespace {
 // Spin iterations before a worker sleeps: about 50-100 us, longer than the gap between two ops of one token.
 constexpr int kSpinIterations = 20000;
-// Spin iterations of the calling thread waiting for the workers before it starts yielding its core.
-constexpr int kWaitSpins = 4000;
-
 // Lines requested per pump while spinning: a group, then the generation check (a stalled prefetch delays the
 // next run's start by at most a memory latency or so).
 constexpr int kSpinPumpLines = 8;
@@ -25,11 +22,16 @@ struct LocalLookahead {
 };
 thread_local LocalLookahead t_lookahead;
 
-// Waits one spin step: requests lookahead lines while there are any, else pauses.
-inline void spin_step() {
-    if (!lookahead_pump(kSpinPumpLines)) cpu_relax();
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
 }
 }  // namespace
+
+void spin_step() {
+    if (!lookahead_pump(kSpinPumpLines)) cpu_relax();
+}
 
 bool lookahead_pump(int max_lines) {
     LocalLookahead& la = t_lookahead;
@@ -138,14 +140,8 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
     }
     install_lookahead(0);
     fn(0, m_n_threads);
-    // Spin while the workers finish (regions last microseconds); yield after a while so that a worker that
-    // was descheduled (a machine busier than its cores) can run on this core.
-    for (int spin = 0; m_pending.load(std::memory_order_acquire) != 0; ++spin) {
-        if (spin < kWaitSpins)
-            spin_step();
-        else
-            std::this_thread::yield();
-    }
+    // Spin while the workers finish (regions last microseconds).
+    wait_until([this] { return m_pending.load(std::memory_order_acquire) == 0; });
     m_job = nullptr;
     clear_pending_lookahead();
 }

@@ -70,11 +70,23 @@ private:
     bool m_has_lookahead = false;
 };
 
-// One step of a spin wait.
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
+// One step of a spin wait: requests a few lines of the calling thread's lookahead while it has any (the memory is
+// idle while the thread waits), else pauses.
+void spin_step();
+
+// Spin steps of a waiting thread before it starts yielding its core.
+inline constexpr int kWaitSpins = 4000;
+
+// Waits until done() holds (another thread's part of a region: microseconds): spin steps, then yields after
+// kWaitSpins of them, so that a thread descheduled on a machine busier than its cores can run here.
+template <class Done>
+void wait_until(const Done& done) {
+    for (int spin = 0; !done(); ++spin) {
+        if (spin < kWaitSpins)
+            spin_step();
+        else
+            std::this_thread::yield();
+    }
 }
 
 // Requests up to max_lines lines of the calling thread's lookahead; false when it has none left.
