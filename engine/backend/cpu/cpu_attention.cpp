@@ -23,9 +23,9 @@ namespace {
 // From this many query tokens on, attention runs as matrix products (attention_gemm).
 constexpr int64_t kGemmAttentionMinTokens = 16;
 
-// softmax of scores[0..n) in place; returns nothing (n >= 1). The exponentials with SIMD by exp8 (map8: no result
-// depends on n or the index), summed in order in double.
-void softmax_inplace(float* scores, int64_t n) {
+// scores[0..n) = exp(scores - max) in place (n >= 1), with SIMD by exp8 (map8: no result depends on n or the
+// index); returns the max, and their sum (added in order in double) in *sum.
+float exp_shifted(float* scores, int64_t n, double* sum) {
     float max_s = -std::numeric_limits<float>::infinity();
     for (int64_t s = 0; s < n; ++s) max_s = std::max(max_s, scores[s]);
     bool done = false;
@@ -38,8 +38,26 @@ void softmax_inplace(float* scores, int64_t n) {
 #endif
     if (!done)
         for (int64_t s = 0; s < n; ++s) scores[s] = std::exp(scores[s] - max_s);
+    double total = 0.0;
+    for (int64_t i = 0; i < n; ++i) total += scores[i];
+    *sum = total;
+    return max_s;
+}
+
+// The softmax of scores[0..n) in place (n >= 1) or, with a Partial, the shifted exponentials left unnormalised
+// and their max and sum stored for head h (a chunk of a long context, merged by attend_token).
+struct Partial {
+    float* max = nullptr;   // [head]
+    double* sum = nullptr;  // [head]
+};
+void softmax_or_partial(float* scores, int64_t n, const Partial* part, int64_t h) {
     double sum = 0.0;
-    for (int64_t i = 0; i < n; ++i) sum += scores[i];
+    const float max_s = exp_shifted(scores, n, &sum);
+    if (part != nullptr) {
+        part->max[h] = max_s;
+        part->sum[h] = sum;
+        return;
+    }
     const float inv = static_cast<float>(1.0 / sum);
     for (int64_t s = 0; s < n; ++s) scores[s] *= inv;
 }
@@ -52,6 +70,10 @@ struct CacheRows {
 
     float dot(const float* q, int64_t s, int64_t offset, int64_t n) const {
         return f32 ? dot_f32(q, f32 + s * stride + offset, n) : dot_f32_f16(q, f16 + s * stride + offset, n);
+    }
+    // The rows from position s0 on.
+    CacheRows from(int64_t s0) const {
+        return {f32 ? f32 + s0 * stride : nullptr, f16 ? f16 + s0 * stride : nullptr, stride};
     }
     void axpy(float* y, float a, int64_t s, int64_t offset, int64_t n) const {
         if (f32) {
@@ -162,7 +184,8 @@ void values2(const float* p0, const float* p1, const T* vals, int64_t stride, in
 // Heads [h0, h1) that share one key/value head (MLA, a GQA group) through scores4 / values2, four and two heads at
 // a time; returns the first head not done (the generic loop takes the rest). Same bits as the generic loop.
 int64_t attend_shared_heads(const AttentionShape& a, const CacheRows& keys, const CacheRows& values, const float* q,
-                            int64_t n_kv, float kq_scale, int64_t h0, int64_t h1, float* out, float* scores) {
+                            int64_t n_kv, float kq_scale, int64_t h0, int64_t h1, float* out, float* scores,
+                            const Partial* part) {
 #if MOE_CPU_AVX2
     if (!detail::use_simd() || h1 - h0 < 4 || h0 / a.group != (h1 - 1) / a.group) return h0;
     const int64_t g = h0 / a.group, ko = g * a.k_head_stride, vo = g * a.v_head_stride;
@@ -175,7 +198,7 @@ int64_t attend_shared_heads(const AttentionShape& a, const CacheRows& keys, cons
             scores4(qs, keys.f32 + ko, keys.stride, n_kv, a.dk, kq_scale, sc);
         else
             scores4(qs, keys.f16 + ko, keys.stride, n_kv, a.dk, kq_scale, sc);
-        for (int j = 0; j < 4; ++j) softmax_inplace(sc + j * n_kv, n_kv);
+        for (int j = 0; j < 4; ++j) softmax_or_partial(sc + j * n_kv, n_kv, part, h + j);
         for (int j = 0; j < 4; j += 2) {
             const float* p0 = sc + j * n_kv;
             const float* p1 = p0 + n_kv;
@@ -189,15 +212,18 @@ int64_t attend_shared_heads(const AttentionShape& a, const CacheRows& keys, cons
     return h4;
 #else
     (void)a, (void)keys, (void)values, (void)q, (void)n_kv, (void)kq_scale, (void)h1, (void)out, (void)scores;
+    (void)part;
     return h0;
 #endif
 }
 
-void attend_token(const AttentionShape& a, const CacheRows& keys, const CacheRows& values, const float* q, int64_t n_kv,
-                  float kq_scale, int64_t h0, int64_t h1, float* out, std::vector<float>& scores) {
+// Heads [h0, h1) of one query over the keys [0, n_kv): normalised outputs, or with a Partial the unnormalised sums
+// of exp(score - max) * value and each head's max and sum.
+void attend_keys(const AttentionShape& a, const CacheRows& keys, const CacheRows& values, const float* q, int64_t n_kv,
+                 float kq_scale, int64_t h0, int64_t h1, float* out, std::vector<float>& scores, const Partial* part) {
     scores.resize(static_cast<size_t>((h1 - h0) * n_kv));
     const int64_t hs = h0;
-    h0 = attend_shared_heads(a, keys, values, q, n_kv, kq_scale, h0, h1, out, scores.data());
+    h0 = attend_shared_heads(a, keys, values, q, n_kv, kq_scale, h0, h1, out, scores.data(), part);
     if (h0 >= h1) return;
     float* sc = scores.data() + (h0 - hs) * n_kv;
     for (int64_t s = 0; s < n_kv; ++s)
@@ -205,12 +231,53 @@ void attend_token(const AttentionShape& a, const CacheRows& keys, const CacheRow
             sc[(h - h0) * n_kv + s] =
                 kq_scale * keys.dot(q + h * a.q_head_stride, s, (h / a.group) * a.k_head_stride, a.dk);
     for (int64_t h = h0; h < h1; ++h) {
-        softmax_inplace(sc + (h - h0) * n_kv, n_kv);
+        softmax_or_partial(sc + (h - h0) * n_kv, n_kv, part, h);
         std::fill(out + h * a.dv, out + (h + 1) * a.dv, 0.0f);
     }
     for (int64_t s = 0; s < n_kv; ++s)
         for (int64_t h = h0; h < h1; ++h)
             values.axpy(out + h * a.dv, sc[(h - h0) * n_kv + s], s, (h / a.group) * a.v_head_stride, a.dv);
+}
+
+// Keys per chunk of a long context in decode: a chunk's rows (F32 MLA rows of medium: 160 KiB) stay in L2 while the
+// values pass re-reads them, so the cache is read from memory once per token and thread, not once per pass.
+constexpr int64_t kAttendChunk = 256;
+
+// Heads [h0, h1) of one query over the keys [0, n_kv). Up to kAttendChunk keys in one softmax; longer contexts in
+// chunks of kAttendChunk keys, merged in chunk order with the running max (the same for any split of the heads).
+void attend_token(const AttentionShape& a, const CacheRows& keys, const CacheRows& values, const float* q, int64_t n_kv,
+                  float kq_scale, int64_t h0, int64_t h1, float* out, std::vector<float>& scores) {
+    if (n_kv <= kAttendChunk) return attend_keys(a, keys, values, q, n_kv, kq_scale, h0, h1, out, scores, nullptr);
+    const int64_t nh = h1 - h0;
+    thread_local std::vector<float> chunk_out, max_all;
+    thread_local std::vector<double> sum_all;
+    chunk_out.resize(static_cast<size_t>(a.n_head * a.dv));
+    max_all.resize(static_cast<size_t>(2 * a.n_head));
+    sum_all.resize(static_cast<size_t>(2 * a.n_head));
+    // [0, n_head): the merged max and sum so far; [n_head, 2 n_head): the chunk's (indexed by head).
+    const Partial merged{max_all.data(), sum_all.data()};
+    const Partial chunk{max_all.data() + a.n_head, sum_all.data() + a.n_head};
+    for (int64_t s0 = 0; s0 < n_kv; s0 += kAttendChunk) {
+        const int64_t len = std::min(kAttendChunk, n_kv - s0);
+        const CacheRows kc = keys.from(s0), vc = values.from(s0);
+        float* dst = s0 == 0 ? out : chunk_out.data();
+        attend_keys(a, kc, vc, q, len, kq_scale, h0, h1, dst, scores, s0 == 0 ? &merged : &chunk);
+        if (s0 == 0) continue;
+        for (int64_t h = h0; h < h1; ++h) {
+            const float m = std::max(merged.max[h], chunk.max[h]);
+            const float fa = std::exp(merged.max[h] - m), fb = std::exp(chunk.max[h] - m);
+            float* o = out + h * a.dv;
+            const float* c = chunk_out.data() + h * a.dv;
+            for (int64_t i = 0; i < a.dv; ++i) o[i] = fa * o[i] + fb * c[i];
+            merged.max[h] = m;
+            merged.sum[h] = double(fa) * merged.sum[h] + double(fb) * chunk.sum[h];
+        }
+    }
+    for (int64_t h = h0; h < h0 + nh; ++h) {
+        const float inv = static_cast<float>(1.0 / merged.sum[h]);
+        float* o = out + h * a.dv;
+        for (int64_t i = 0; i < a.dv; ++i) o[i] *= inv;
+    }
 }
 
 // The rows [0, n_kv) of one kv head as float32 [n_kv][width] (F16 caches converted into scratch), row stride in *ld.
@@ -229,7 +296,7 @@ const float* kv_rows_f32(const CacheRows& rows, int64_t offset, int64_t width, i
 // Causal softmax of one score row of n_kv keys for a query at position `pos`: keys s > pos become 0.
 void causal_softmax_row(float* row, int64_t n_kv, int32_t pos) {
     const int64_t visible = std::min<int64_t>(n_kv, int64_t(pos) + 1);
-    softmax_inplace(row, visible);
+    softmax_or_partial(row, visible, nullptr, 0);
     std::fill(row + visible, row + n_kv, 0.0f);
 }
 
