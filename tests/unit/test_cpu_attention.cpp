@@ -95,6 +95,7 @@ MOE_TEST(decode_attention_matches_reference_short_and_long_contexts) {
         {16, 1, 160, 128, true},  // MLA, four-head tiles
         {6, 1, 96, 64, true},     // MLA, a tile and the generic rest
         {8, 2, 64, 64, false},    // grouped-query (four heads per kv head)
+        {8, 2, 44, 20, false},    // the same with an 8-column step, a scalar tail and a values tail
         {3, 3, 40, 24, false},    // plain multi-head, widths that are no multiple of 8
     };
     moe::cpu::ThreadPool p1(1), p3(3);
