@@ -1,6 +1,7 @@
 // Causal attention over the KV cache on the CPU. Key s is visible to query t when s <= pos[t]. Work is split
 // over tokens (prompt) or over heads (decode, one token). For each token the loop runs over cache rows outermost
-// and heads innermost, so a cache row is read from memory once per token for all heads.
+// and heads innermost, so a cache row is read from memory once per token for all heads; a decode step over more
+// than kAttendChunk keys goes chunk by chunk (attend_token).
 #include "backend/cpu/cpu_ops.h"
 
 #include "backend/cpu/cpu_kernels.h"
@@ -248,7 +249,6 @@ constexpr int64_t kAttendChunk = 256;
 void attend_token(const AttentionShape& a, const CacheRows& keys, const CacheRows& values, const float* q, int64_t n_kv,
                   float kq_scale, int64_t h0, int64_t h1, float* out, std::vector<float>& scores) {
     if (n_kv <= kAttendChunk) return attend_keys(a, keys, values, q, n_kv, kq_scale, h0, h1, out, scores, nullptr);
-    const int64_t nh = h1 - h0;
     thread_local std::vector<float> chunk_out, max_all;
     thread_local std::vector<double> sum_all;
     chunk_out.resize(static_cast<size_t>(a.n_head * a.dv));
@@ -273,7 +273,7 @@ void attend_token(const AttentionShape& a, const CacheRows& keys, const CacheRow
             merged.sum[h] = double(fa) * merged.sum[h] + double(fb) * chunk.sum[h];
         }
     }
-    for (int64_t h = h0; h < h0 + nh; ++h) {
+    for (int64_t h = h0; h < h1; ++h) {
         const float inv = static_cast<float>(1.0 / merged.sum[h]);
         float* o = out + h * a.dv;
         for (int64_t i = 0; i < a.dv; ++i) o[i] *= inv;
