@@ -635,11 +635,12 @@ MOE_TEST(moe_ffn_decode_whole_selections_keep_the_bits) {
 }
 
 // The CPU backend's one-region decode of absorbed MLA against the separate ops (Backend's default): the same bits,
-// for both W_UK layouts, F32 and F16 caches, head counts that do and do not fill the four-head attention tiles.
+// for both W_UK layouts, F32 and F16 caches, head counts that do and do not fill the four-head attention tiles, and a
+// context of three chunks, where the threads share the keys (2 and 3 threads).
 MOE_TEST(mla_absorbed_decode_matches_the_separate_ops) {
     std::mt19937 rng(9);
-    const int64_t nope = 64, rope = 32, kvl = 96, vd = 64, n_ctx = 48;
-    const std::unique_ptr<Backend> be = make_cpu_backend(2);
+    const int64_t nope = 64, rope = 32, kvl = 96, vd = 64, n_ctx = 700;
+    const std::unique_ptr<Backend> be = make_cpu_backend(2), be3 = make_cpu_backend(3);
     for (int type : {3, 1})  // Q8_0, F16
         for (bool transposed : {true, false})
             for (int64_t H : {16, 6}) {
@@ -659,9 +660,9 @@ MOE_TEST(mla_absorbed_decode_matches_the_separate_ops) {
                 std::vector<uint16_t> cache16(cache.size());
                 for (size_t i = 0; i < cache.size(); ++i) cache16[i] = fp32_to_fp16(cache[i]);
                 for (bool f16 : {false, true})
-                    for (int32_t pos : {0, 40}) {
-                        std::vector<float> out[2], lat[2], q_abs[2];
-                        for (int v = 0; v < 2; ++v) {
+                    for (int32_t pos : {0, 40, 600}) {
+                        std::vector<float> out[3], lat[3], q_abs[3];
+                        for (int v = 0; v < 3; ++v) {
                             out[v].assign(H * vd, -1.0f);
                             lat[v].assign(H * kvl, -1.0f);
                             q_abs[v].assign(H * (kvl + rope), -1.0f);
@@ -685,10 +686,14 @@ MOE_TEST(mla_absorbed_decode_matches_the_separate_ops) {
                             m.uv = uv;
                             m.v_head_dim = vd;
                             m.out = out[v].data();
-                            REQUIRE_OK(v == 0 ? be->mla_absorbed(m) : be->Backend::mla_absorbed(m));
+                            REQUIRE_OK(v == 0   ? be->mla_absorbed(m)
+                                       : v == 1 ? be->Backend::mla_absorbed(m)
+                                                : be3->mla_absorbed(m));
                         }
-                        CHECK(std::memcmp(out[0].data(), out[1].data(), out[0].size() * sizeof(float)) == 0);
-                        CHECK(std::memcmp(lat[0].data(), lat[1].data(), lat[0].size() * sizeof(float)) == 0);
+                        for (int v : {0, 2}) {
+                            CHECK(std::memcmp(out[v].data(), out[1].data(), out[1].size() * sizeof(float)) == 0);
+                            CHECK(std::memcmp(lat[v].data(), lat[1].data(), lat[1].size() * sizeof(float)) == 0);
+                        }
                     }
                 // A head count that does not match the matrices is an error that says so.
                 MlaAbsorbedArgs bad;

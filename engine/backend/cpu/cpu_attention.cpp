@@ -12,6 +12,7 @@
 #include "core/half.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -71,6 +72,12 @@ struct CacheRows {
 
     float dot(const float* q, int64_t s, int64_t offset, int64_t n) const {
         return f32 ? dot_f32(q, f32 + s * stride + offset, n) : dot_f32_f16(q, f16 + s * stride + offset, n);
+    }
+    // The bytes of positions [s0, s1).
+    detail::ByteSpan span(int64_t s0, int64_t s1) const {
+        const auto* p = f32 ? reinterpret_cast<const uint8_t*>(f32) : reinterpret_cast<const uint8_t*>(f16);
+        const int64_t size = f32 ? 4 : 2;
+        return {p + s0 * stride * size, p + s1 * stride * size};
     }
     // The rows from position s0 on.
     CacheRows from(int64_t s0) const {
@@ -244,6 +251,20 @@ void attend_keys(const AttentionShape& a, const CacheRows& keys, const CacheRows
 // values pass re-reads them, so the cache is read from memory once per token and thread, not once per pass.
 constexpr int64_t kAttendChunk = 256;
 
+// Merges the next chunk's partial of one head (unnormalised values c[0..dv), max mc, sum sc) into the running one
+// (o[0..dv), *max, *sum): both rescaled to the larger max.
+void merge_partial(float* o, float* max, double* sum, const float* c, float mc, double sc, int64_t dv) {
+    const float m = std::max(*max, mc);
+    const float fa = std::exp(*max - m), fb = std::exp(mc - m);
+    for (int64_t i = 0; i < dv; ++i) o[i] = fa * o[i] + fb * c[i];
+    *max = m;
+    *sum = double(fa) * *sum + double(fb) * sc;
+}
+void normalise(float* o, double sum, int64_t dv) {
+    const float inv = static_cast<float>(1.0 / sum);
+    for (int64_t i = 0; i < dv; ++i) o[i] *= inv;
+}
+
 // Heads [h0, h1) of one query over the keys [0, n_kv). Up to kAttendChunk keys in one softmax; longer contexts in
 // chunks of kAttendChunk keys, merged in chunk order with the running max (the same for any split of the heads).
 void attend_token(const AttentionShape& a, const CacheRows& keys, const CacheRows& values, const float* q, int64_t n_kv,
@@ -263,21 +284,11 @@ void attend_token(const AttentionShape& a, const CacheRows& keys, const CacheRow
         float* dst = s0 == 0 ? out : chunk_out.data();
         attend_keys(a, kc, vc, q, len, kq_scale, h0, h1, dst, scores, s0 == 0 ? &merged : &chunk);
         if (s0 == 0) continue;
-        for (int64_t h = h0; h < h1; ++h) {
-            const float m = std::max(merged.max[h], chunk.max[h]);
-            const float fa = std::exp(merged.max[h] - m), fb = std::exp(chunk.max[h] - m);
-            float* o = out + h * a.dv;
-            const float* c = chunk_out.data() + h * a.dv;
-            for (int64_t i = 0; i < a.dv; ++i) o[i] = fa * o[i] + fb * c[i];
-            merged.max[h] = m;
-            merged.sum[h] = double(fa) * merged.sum[h] + double(fb) * chunk.sum[h];
-        }
+        for (int64_t h = h0; h < h1; ++h)
+            merge_partial(out + h * a.dv, &merged.max[h], &merged.sum[h], chunk_out.data() + h * a.dv, chunk.max[h],
+                          chunk.sum[h], a.dv);
     }
-    for (int64_t h = h0; h < h1; ++h) {
-        const float inv = static_cast<float>(1.0 / merged.sum[h]);
-        float* o = out + h * a.dv;
-        for (int64_t i = 0; i < a.dv; ++i) o[i] *= inv;
-    }
+    for (int64_t h = h0; h < h1; ++h) normalise(out + h * a.dv, merged.sum[h], a.dv);
 }
 
 // The rows [0, n_kv) of one kv head as float32 [n_kv][width] (F16 caches converted into scratch), row stride in *ld.
@@ -431,18 +442,45 @@ Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& m) {
     // rows it computes next) while the memory is idle: 96 lines (6 KiB) per step. Medium Q8_0 decode, 2 threads,
     // 5 interleaved runs: none 208.8 tok/s, 96 lines 218.0, 256 lines 211.0 (a long burst stalls the step).
     constexpr int kPumpLines = 96;
-    // Heads split between the threads; per head W_UK^T (or W_UK), attention, W_UV on the thread that owns it. Each
-    // small matrix is requested before it is needed: the next head's W_UK during a product, every W_UV of the
-    // thread during its attention (which reads only the cache).
+    // A long context (more than one chunk of attend_token) on several threads: the threads share the keys rather
+    // than the heads, so the cache is read from memory once per token instead of once per thread. Each thread
+    // attends with every head over its chunks and keeps each chunk's partial (unnormalised values, max and sum per
+    // head); then each merges its heads' partials in chunk order, as attend_token does: the same bits for any number
+    // of threads. Two barriers: every head's q_abs before the chunks, every chunk before the merge.
+    const int64_t n_chunks = (n_kv + kAttendChunk - 1) / kAttendChunk;
+    const bool share_keys = n_chunks > 1 && pool.size() > 1;
+    thread_local std::vector<float> part_values, part_max;
+    thread_local std::vector<double> part_sum;
+    if (share_keys) {
+        part_values.resize(static_cast<size_t>(n_chunks * H * kvl));
+        part_max.resize(static_cast<size_t>(n_chunks * H));
+        part_sum.resize(static_cast<size_t>(n_chunks * H));
+    }
+    // (The workers see the calling thread's buffers through these, not their own thread_local ones.)
+    float* const pv = part_values.data();
+    float* const pm = part_max.data();
+    double* const ps = part_sum.data();
+    std::atomic<int> arrived{0};
+    const auto barrier = [&](int nth, int round) {
+        arrived.fetch_add(1, std::memory_order_acq_rel);
+        wait_until([&] { return arrived.load(std::memory_order_acquire) >= nth * round; });
+    };
+    // Heads split between the threads; per head W_UK^T (or W_UK), attention (or, sharing the keys, the merge of its
+    // chunks), W_UV on the thread that owns it. Everything the thread reads here is requested at once when it
+    // starts, in the order it is read: its heads' W_UK, its first cache rows (one chunk), its heads' W_UV. (Evicted
+    // by the token's weight stream, these are cold at every token; requested head by head they cost a memory
+    // latency per step.)
     pool.run([&](int ith, int nth) {
         const int64_t h0 = H * ith / nth, h1 = H * (ith + 1) / nth;
-        if (h0 >= h1) return;
+        const int64_t c0 = share_keys ? n_chunks * ith / nth : 0, c1 = share_keys ? n_chunks * (ith + 1) / nth : 1;
+        if (h0 >= h1 && !share_keys) return;
         float* scratch = detail::scratch_floats(5, std::max(nope, kvl) + 256);
         uint8_t* act = detail::scratch_bytes(3, detail::act_row_bytes(detail::ActType::F32, std::max(nope, kvl)));
-        detail::request_lines(whole(m.uk[static_cast<size_t>(h0)]));
+        for (int64_t h = h0; h < h1; ++h) detail::request_lines(whole(m.uk[static_cast<size_t>(h)]));
+        if (c0 < c1) detail::request_lines(rows.span(c0 * kAttendChunk, std::min(n_kv, (c0 + 1) * kAttendChunk)));
+        for (int64_t h = h0; h < h1; ++h) detail::request_lines(whole(m.uv[static_cast<size_t>(h)]));
         for (int64_t h = h0; h < h1; ++h) {
             const MatrixView& uk = m.uk[static_cast<size_t>(h)];
-            if (h + 1 < h1) detail::request_lines(whole(m.uk[static_cast<size_t>(h + 1)]));
             const float* qh = m.q + h * qk;
             float* qa = m.q_abs + h * row;
             if (m.uk_transposed) {
@@ -456,9 +494,28 @@ Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& m) {
             std::copy_n(qh + nope, rope, qa + kvl);
             lookahead_pump(kPumpLines);
         }
-        for (int64_t h = h0; h < h1; ++h) detail::request_lines(whole(m.uv[static_cast<size_t>(h)]));
         thread_local std::vector<float> scores;
-        attend_token(a, rows, rows, m.q_abs, n_kv, g.kq_scale, h0, h1, m.latent, scores);
+        if (!share_keys) {
+            attend_token(a, rows, rows, m.q_abs, n_kv, g.kq_scale, h0, h1, m.latent, scores);
+        } else {
+            barrier(nth, 1);
+            for (int64_t c = c0; c < c1; ++c) {
+                const int64_t s0 = c * kAttendChunk;
+                const Partial part{pm + c * H, ps + c * H};
+                attend_keys(a, rows.from(s0), rows.from(s0), m.q_abs, std::min(kAttendChunk, n_kv - s0), g.kq_scale, 0,
+                            H, pv + c * H * kvl, scores, &part);
+            }
+            barrier(nth, 2);
+            for (int64_t h = h0; h < h1; ++h) {
+                float* o = m.latent + h * kvl;
+                float max = pm[h];
+                double sum = ps[h];
+                std::copy_n(pv + h * kvl, kvl, o);
+                for (int64_t c = 1; c < n_chunks; ++c)
+                    merge_partial(o, &max, &sum, pv + (c * H + h) * kvl, pm[c * H + h], ps[c * H + h], kvl);
+                normalise(o, sum, kvl);
+            }
+        }
         lookahead_pump(kPumpLines);
         for (int64_t h = h0; h < h1; ++h) {
             const MatrixView& uv = m.uv[static_cast<size_t>(h)];
