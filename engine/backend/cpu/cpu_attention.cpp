@@ -47,7 +47,7 @@ float exp_shifted(float* scores, int64_t n, double* sum) {
 }
 
 // The softmax of scores[0..n) in place (n >= 1) or, with a Partial, the shifted exponentials left unnormalised
-// and their max and sum stored for head h (a chunk of a long context, merged by attend_token).
+// and their max and sum stored for head h (a chunk of a long context, merged by ChunkPartials::merge).
 struct Partial {
     float* max = nullptr;   // [head]
     double* sum = nullptr;  // [head]
@@ -251,18 +251,42 @@ void attend_keys(const AttentionShape& a, const CacheRows& keys, const CacheRows
 // values pass re-reads them, so the cache is read from memory once per token and thread, not once per pass.
 constexpr int64_t kAttendChunk = 256;
 
-// Merges the next chunk's partial of one head (unnormalised values c[0..dv), max mc, sum sc) into the running one
-// (o[0..dv), *max, *sum): both rescaled to the larger max.
-void merge_partial(float* o, float* max, double* sum, const float* c, float mc, double sc, int64_t dv) {
-    const float m = std::max(*max, mc);
-    const float fa = std::exp(*max - m), fb = std::exp(mc - m);
-    for (int64_t i = 0; i < dv; ++i) o[i] = fa * o[i] + fb * c[i];
-    *max = m;
-    *sum = double(fa) * *sum + double(fb) * sc;
-}
-void normalise(float* o, double sum, int64_t dv) {
-    const float inv = static_cast<float>(1.0 / sum);
-    for (int64_t i = 0; i < dv; ++i) o[i] *= inv;
+// The partials of a long context's chunks: chunk c's unnormalised values of head h at values + (c * n_head + h) * dv,
+// its max and sum at max / sum [c * n_head + h]. chunk_partials() gives the calling thread's buffers for n_chunks.
+struct ChunkPartials {
+    float* values = nullptr;
+    float* max = nullptr;
+    double* sum = nullptr;
+    int64_t n_head = 0, dv = 0;
+
+    Partial of(int64_t c) const { return {max + c * n_head, sum + c * n_head}; }
+    float* out(int64_t c) const { return values + c * n_head * dv; }
+    // o[0..dv) = head h's normalised values over chunks [0, n_chunks): merged in chunk order, each step rescaling the
+    // running sums and the next chunk's to the larger max (the same bits however the chunks were computed).
+    void merge(int64_t n_chunks, int64_t h, float* o) const {
+        float m = max[h];
+        double total = sum[h];
+        std::copy_n(values + h * dv, dv, o);
+        for (int64_t c = 1; c < n_chunks; ++c) {
+            const int64_t i = c * n_head + h;
+            const float mc = std::max(m, max[i]);
+            const float fa = std::exp(m - mc), fb = std::exp(max[i] - mc);
+            const float* v = values + i * dv;
+            for (int64_t k = 0; k < dv; ++k) o[k] = fa * o[k] + fb * v[k];
+            m = mc;
+            total = double(fa) * total + double(fb) * sum[i];
+        }
+        const float inv = static_cast<float>(1.0 / total);
+        for (int64_t k = 0; k < dv; ++k) o[k] *= inv;
+    }
+};
+ChunkPartials chunk_partials(int64_t n_chunks, int64_t n_head, int64_t dv) {
+    thread_local std::vector<float> values, max;
+    thread_local std::vector<double> sum;
+    values.resize(static_cast<size_t>(n_chunks * n_head * dv));
+    max.resize(static_cast<size_t>(n_chunks * n_head));
+    sum.resize(static_cast<size_t>(n_chunks * n_head));
+    return {values.data(), max.data(), sum.data(), n_head, dv};
 }
 
 // Heads [h0, h1) of one query over the keys [0, n_kv). Up to kAttendChunk keys in one softmax; longer contexts in
@@ -270,25 +294,15 @@ void normalise(float* o, double sum, int64_t dv) {
 void attend_token(const AttentionShape& a, const CacheRows& keys, const CacheRows& values, const float* q, int64_t n_kv,
                   float kq_scale, int64_t h0, int64_t h1, float* out, std::vector<float>& scores) {
     if (n_kv <= kAttendChunk) return attend_keys(a, keys, values, q, n_kv, kq_scale, h0, h1, out, scores, nullptr);
-    thread_local std::vector<float> chunk_out, max_all;
-    thread_local std::vector<double> sum_all;
-    chunk_out.resize(static_cast<size_t>(a.n_head * a.dv));
-    max_all.resize(static_cast<size_t>(2 * a.n_head));
-    sum_all.resize(static_cast<size_t>(2 * a.n_head));
-    // [0, n_head): the merged max and sum so far; [n_head, 2 n_head): the chunk's (indexed by head).
-    const Partial merged{max_all.data(), sum_all.data()};
-    const Partial chunk{max_all.data() + a.n_head, sum_all.data() + a.n_head};
-    for (int64_t s0 = 0; s0 < n_kv; s0 += kAttendChunk) {
-        const int64_t len = std::min(kAttendChunk, n_kv - s0);
-        const CacheRows kc = keys.from(s0), vc = values.from(s0);
-        float* dst = s0 == 0 ? out : chunk_out.data();
-        attend_keys(a, kc, vc, q, len, kq_scale, h0, h1, dst, scores, s0 == 0 ? &merged : &chunk);
-        if (s0 == 0) continue;
-        for (int64_t h = h0; h < h1; ++h)
-            merge_partial(out + h * a.dv, &merged.max[h], &merged.sum[h], chunk_out.data() + h * a.dv, chunk.max[h],
-                          chunk.sum[h], a.dv);
+    const int64_t n_chunks = (n_kv + kAttendChunk - 1) / kAttendChunk;
+    const ChunkPartials parts = chunk_partials(n_chunks, a.n_head, a.dv);
+    for (int64_t c = 0; c < n_chunks; ++c) {
+        const int64_t s0 = c * kAttendChunk;
+        const Partial part = parts.of(c);
+        attend_keys(a, keys.from(s0), values.from(s0), q, std::min(kAttendChunk, n_kv - s0), kq_scale, h0, h1,
+                    parts.out(c), scores, &part);
     }
-    for (int64_t h = h0; h < h1; ++h) normalise(out + h * a.dv, merged.sum[h], a.dv);
+    for (int64_t h = h0; h < h1; ++h) parts.merge(n_chunks, h, out + h * a.dv);
 }
 
 // The rows [0, n_kv) of one kv head as float32 [n_kv][width] (F16 caches converted into scratch), row stride in *ld.
@@ -449,17 +463,8 @@ Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& m) {
     // of threads. Two barriers: every head's q_abs before the chunks, every chunk before the merge.
     const int64_t n_chunks = (n_kv + kAttendChunk - 1) / kAttendChunk;
     const bool share_keys = n_chunks > 1 && pool.size() > 1;
-    thread_local std::vector<float> part_values, part_max;
-    thread_local std::vector<double> part_sum;
-    if (share_keys) {
-        part_values.resize(static_cast<size_t>(n_chunks * H * kvl));
-        part_max.resize(static_cast<size_t>(n_chunks * H));
-        part_sum.resize(static_cast<size_t>(n_chunks * H));
-    }
-    // (The workers see the calling thread's buffers through these, not their own thread_local ones.)
-    float* const pv = part_values.data();
-    float* const pm = part_max.data();
-    double* const ps = part_sum.data();
+    // (The calling thread's buffers, which the workers fill and read too.)
+    const ChunkPartials parts = share_keys ? chunk_partials(n_chunks, H, kvl) : ChunkPartials{};
     std::atomic<int> arrived{0};
     const auto barrier = [&](int nth, int round) {
         arrived.fetch_add(1, std::memory_order_acq_rel);
@@ -501,20 +506,12 @@ Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& m) {
             barrier(nth, 1);
             for (int64_t c = c0; c < c1; ++c) {
                 const int64_t s0 = c * kAttendChunk;
-                const Partial part{pm + c * H, ps + c * H};
+                const Partial part = parts.of(c);
                 attend_keys(a, rows.from(s0), rows.from(s0), m.q_abs, std::min(kAttendChunk, n_kv - s0), g.kq_scale, 0,
-                            H, pv + c * H * kvl, scores, &part);
+                            H, parts.out(c), scores, &part);
             }
             barrier(nth, 2);
-            for (int64_t h = h0; h < h1; ++h) {
-                float* o = m.latent + h * kvl;
-                float max = pm[h];
-                double sum = ps[h];
-                std::copy_n(pv + h * kvl, kvl, o);
-                for (int64_t c = 1; c < n_chunks; ++c)
-                    merge_partial(o, &max, &sum, pv + (c * H + h) * kvl, pm[c * H + h], ps[c * H + h], kvl);
-                normalise(o, sum, kvl);
-            }
+            for (int64_t h = h0; h < h1; ++h) parts.merge(n_chunks, h, m.latent + h * kvl);
         }
         lookahead_pump(kPumpLines);
         for (int64_t h = h0; h < h1; ++h) {
