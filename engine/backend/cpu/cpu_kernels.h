@@ -84,8 +84,8 @@ void prepare_act(ActType t, const float* x, int64_t cols, void* dst);
 // s term is not representable per element; the GEMM path is not used for Q4_1/Q5_1).
 void act_to_float(ActType t, const void* act, int64_t cols, float* dst);
 
-// The cache lines a four-row kernel requests ahead of its reads: [next, end), 64-byte lines, advanced by the
-// kernel a few lines per iteration (see dot_rows).
+// The cache lines a four-row kernel requests ahead of its reads: [next, end), 64-byte lines, requested by the
+// kernel evenly over its iterations (see dot_rows and SpreadPrefetch).
 struct PrefetchCursor {
     uintptr_t next = 0;
     uintptr_t end = 0;
@@ -108,7 +108,7 @@ struct RowKernel {
     RowKernelFn fn = nullptr;
     // Optional: four consecutive rows (row stride rb) at once into out[0..3]. One activation load serves four
     // weight streams and the horizontal sums share one reduction (decode's rows are short); each row keeps fn's
-    // summation order (the same bits). While it runs it requests the lines of `pf` (a few per iteration).
+    // summation order (the same bits). While it runs it requests the lines of `pf`, spread over its iterations.
     void (*fn4)(const uint8_t* w, uint64_t rb, const void* x, int64_t cols, float* out, PrefetchCursor* pf) = nullptr;
 };
 
