@@ -33,8 +33,12 @@ namespace {
 // (544 bytes: the gate and up rows of medium's experts) take the 16 KiB lead too: medium Q8_0, 2 threads, Zen 5,
 // 12 interleaved pairs in the high-bandwidth state (probe 79-86 GB/s): 329.9 -> 338.2 tok/s (9 pairs of 12 faster);
 // in the low state (probe ~56, where decode already reaches 87%) 277.2 -> 274.7 (the longer lead costs ~1% there).
+// With the requests spread over each kernel call (SpreadPrefetch) 12 KiB does better than 16: medium decode, 2
+// threads, high state, tokens alternating between the two leads within a run (median paired difference per token,
+// A/A control -5 to +9 us): Q8_0 -15 to -94 us of 2.9 ms (6 runs of 6), F16 -10 to -31 us of 5.0 ms (3 of 3); 8
+// KiB +14 to +89 us, 10 KiB -59 to +42, 14 KiB (F16) -6 to -25, 24 KiB +70 to +178.
 constexpr int kPrefetchHint = 0;
-constexpr uint64_t kPrefetchLead = 16384;
+constexpr uint64_t kPrefetchLead = 12288;
 constexpr uint64_t kShortRowBytes = 1024;
 
 #if MOE_CPU_AVX2
