@@ -10,6 +10,7 @@
 #include "formats/quants_internal.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -39,9 +40,32 @@ std::string shape_of(const MatrixView& w) {
 // Rows of a tile: the weight rows reused across the tokens of one tile stay in L1/L2.
 constexpr int64_t kRowTile = 16;
 
-}  // namespace
+// What check_weights asks of a ggml type id below kTypeIds, looked up once: a decode step checks ~1000 matrices
+// (its products and selected experts), and finding the row kernel and block layout each time cost ~1% of it.
+struct WeightTypeTraits {
+    bool supported = false;  // make_row_kernel has a kernel for it
+    uint32_t block_elems = 0;
+    uint32_t block_bytes = 0;
+};
+constexpr uint32_t kTypeIds = 64;
 
-Status check_weights(const char* what, const MatrixView& w) {
+const WeightTypeTraits* weight_type_traits(GgmlType type) {
+    static const std::array<WeightTypeTraits, kTypeIds> table = [] {
+        std::array<WeightTypeTraits, kTypeIds> t{};
+        for (uint32_t id = 0; id < kTypeIds; ++id) {
+            const auto info = ggml_type_info(id);
+            RowKernel k;
+            if (info && make_row_kernel(static_cast<GgmlType>(id), ActivationMode::Native, &k))
+                t[id] = {true, info->block_elems, info->block_bytes};
+        }
+        return t;
+    }();
+    const auto id = static_cast<uint32_t>(type);
+    return id < kTypeIds && table[id].supported ? &table[id] : nullptr;
+}
+
+// check_weights for everything else: F8_E4M3_B128 views, and the errors.
+Status check_weights_slow(const char* what, const MatrixView& w) {
     RowKernel k;
     if (!make_row_kernel(w.type, ActivationMode::Native, &k))
         return Status::error(std::string(what) + ": weights of type " + ggml_type_name(w.type) +
@@ -64,6 +88,17 @@ Status check_weights(const char* what, const MatrixView& w) {
         return Status::error(std::string(what) + ": " + shape_of(w) + ": row_bytes " + std::to_string(w.row_bytes) +
                              " < " + std::to_string(*bytes) + " bytes a row needs");
     return Status();
+}
+
+}  // namespace
+
+Status check_weights(const char* what, const MatrixView& w) {
+    // The common case without building a Status message: a supported type, whole blocks, rows long enough.
+    if (const WeightTypeTraits* t = weight_type_traits(w.type);
+        t != nullptr && w.data != nullptr && w.rows >= 0 && w.cols > 0 && w.cols <= (int64_t{1} << 40) &&
+        w.cols % t->block_elems == 0 && w.row_bytes >= static_cast<uint64_t>(w.cols / t->block_elems) * t->block_bytes)
+        return Status();
+    return check_weights_slow(what, w);
 }
 
 Status check_product(const char* what, const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens,

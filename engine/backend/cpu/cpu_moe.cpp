@@ -109,14 +109,13 @@ public:
         m_pieces.clear();
         m_first.assign(static_cast<size_t>(nth) + 1, 0);
         for (int t = 0; t < nth; ++t) {
-            const size_t begin = m_pieces.size();
-            for (size_t j = 0; j < n; ++j) {
-                const int t0 = thread_at(at[j]), t1 = thread_at(at[j + 1]);
-                if (t >= t0 && t <= t1) m_pieces.push_back({static_cast<int32_t>(j), t0 != t1});
-            }
             // Whole selections first, the shared ones after them.
-            std::stable_partition(m_pieces.begin() + static_cast<std::ptrdiff_t>(begin), m_pieces.end(),
-                                  [](const Piece& p) { return !p.shared; });
+            for (const bool shared : {false, true})
+                for (size_t j = 0; j < n; ++j) {
+                    const int t0 = thread_at(at[j]), t1 = thread_at(at[j + 1]);
+                    if (t >= t0 && t <= t1 && (t0 != t1) == shared)
+                        m_pieces.push_back({static_cast<int32_t>(j), shared});
+                }
             m_first[static_cast<size_t>(t) + 1] = m_pieces.size();
         }
         if (m_claims.size() < n) m_claims = std::vector<Claims>(n);
