@@ -10,6 +10,69 @@
 
 namespace moe {
 
+namespace {
+constexpr uintptr_t kHugePage = uintptr_t(2) << 20;
+
+// FilePmdMapped of the mapping that holds `addr`, in KiB, from /proc/self/smaps; -1 when not found.
+int64_t pmd_mapped_kib(const void* addr) {
+    FILE* f = std::fopen("/proc/self/smaps", "r");
+    if (f == nullptr) return -1;
+    const auto a = reinterpret_cast<uintptr_t>(addr);
+    char line[512];
+    bool in = false;
+    int64_t kib = -1;
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+        unsigned long lo = 0, hi = 0;
+        if (std::sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {  // a mapping's first line
+            in = a >= lo && a < hi;
+            continue;
+        }
+        long long v = 0;
+        if (in && std::sscanf(line, "FilePmdMapped: %lld kB", &v) == 1) {
+            kib = v;
+            break;
+        }
+    }
+    std::fclose(f);
+    return kib;
+}
+
+// Whether the 2 MiB block at `block` (aligned, inside the map) is in the page cache and comes in as one 2 MiB page
+// when read: faults its first byte and reads this mapping's FilePmdMapped (0 before: nothing else was read yet).
+bool block_maps_huge(const uint8_t* block) {
+    volatile uint8_t sink = *block;
+    (void)sink;
+    return pmd_mapped_kib(block) > 0;
+}
+
+// A file written by another program in small writes (a download) sits in the page cache as 4 KiB folios, and a map
+// of those pages gets 4 KiB pages whatever MADV_HUGEPAGE asks (a TLB miss every 4 KiB of the weight streams). Medium
+// Q8_0 decode, 2 threads, a copy written in 4 KiB writes, 3 rounds: 361 / 351 / 348 tok/s as it was, 360 / 362 / 384
+// after the refresh below (the first load pays one read of the file from disk: 1.7 s instead of 0.4 s, then 0.12 s).
+// One 2 MiB block in the middle is probed: if it is cached but does not map as one page, it is dropped from the cache
+// and read again; if it then maps as one page, the file system makes 2 MiB folios and the whole file is dropped from
+// the cache, to come back in 2 MiB folios as it is read. Where the file system cannot (4 KiB folios only), only the
+// probe's 2 MiB are read twice. Pages other programs map stay in the cache.
+void refresh_small_folios(int fd, const uint8_t* data, size_t size) {
+    const auto begin = reinterpret_cast<uintptr_t>(data);
+    const uintptr_t block = (begin + size / 2 + kHugePage - 1) & ~(kHugePage - 1);
+    if (block + kHugePage > begin + size) return;
+    unsigned char resident[kHugePage / 4096];
+    if (mincore(reinterpret_cast<void*>(block), kHugePage, resident) != 0) return;
+    size_t n_resident = 0;
+    for (unsigned char r : resident) n_resident += r & 1;
+    if (n_resident < sizeof resident / 2) return;  // mostly not cached: it is read in 2 MiB folios where possible
+    const auto* b = reinterpret_cast<const uint8_t*>(block);
+    if (block_maps_huge(b)) return;
+    const auto off = static_cast<off_t>(block - begin);
+    (void)madvise(reinterpret_cast<void*>(block), kHugePage, MADV_DONTNEED);  // unmaps our page of the block
+    if (posix_fadvise(fd, off, static_cast<off_t>(kHugePage), POSIX_FADV_DONTNEED) != 0) return;
+    if (!block_maps_huge(b)) return;
+    (void)madvise(const_cast<uint8_t*>(data), size, MADV_DONTNEED);
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+}
+}  // namespace
+
 MappedFile::~MappedFile() { release(); }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
@@ -70,73 +133,10 @@ Result<MappedFile> MappedFile::open(const std::string& path) {
     return file;
 }
 
-namespace {
-constexpr uintptr_t kHugePage = uintptr_t(2) << 20;
-
-// FilePmdMapped of the mapping that holds `addr`, in KiB, from /proc/self/smaps; -1 when not found.
-int64_t pmd_mapped_kib(const void* addr) {
-    FILE* f = std::fopen("/proc/self/smaps", "r");
-    if (f == nullptr) return -1;
-    const auto a = reinterpret_cast<uintptr_t>(addr);
-    char line[512];
-    bool in = false;
-    int64_t kib = -1;
-    while (std::fgets(line, sizeof line, f) != nullptr) {
-        unsigned long lo = 0, hi = 0;
-        if (std::sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && std::strchr(line, '-') < std::strchr(line, ' ')) {
-            in = a >= lo && a < hi;
-            continue;
-        }
-        long long v = 0;
-        if (in && std::sscanf(line, "FilePmdMapped: %lld kB", &v) == 1) {
-            kib = v;
-            break;
-        }
-    }
-    std::fclose(f);
-    return kib;
-}
-
-// Whether the 2 MiB block at `block` (aligned, inside the map) is in the page cache and comes in as one 2 MiB page
-// when read: faults its first byte and reads this mapping's FilePmdMapped (0 before: nothing else was read yet).
-bool block_maps_huge(const uint8_t* block) {
-    volatile uint8_t sink = *block;
-    (void)sink;
-    return pmd_mapped_kib(block) > 0;
-}
-}  // namespace
-
 int64_t MappedFile::huge_page_bytes() const {
     if (m_data == nullptr) return 0;
     const int64_t kib = pmd_mapped_kib(m_data);
     return kib < 0 ? -1 : kib * 1024;
-}
-
-// A file written by another program in small writes (a download) sits in the page cache as 4 KiB folios, and a map
-// of those pages gets 4 KiB pages whatever MADV_HUGEPAGE asks (a TLB miss every 4 KiB of the weight streams). Medium
-// Q8_0 decode, 2 threads, a copy written in 4 KiB writes, 3 rounds: 361 / 351 / 348 tok/s as it was, 360 / 362 / 384
-// after the refresh below (the first load pays one read of the file from disk: 1.7 s instead of 0.4 s, then 0.12 s).
-// One 2 MiB block in the middle is probed: if it is cached but does not map as one page, it is dropped from the cache
-// and read again; if it then maps as one page, the file system makes 2 MiB folios and the whole file is dropped from
-// the cache, to come back in 2 MiB folios as it is read. Where the file system cannot (4 KiB folios only), only the
-// probe's 2 MiB are read twice. Pages other programs map stay in the cache.
-void MappedFile::refresh_small_folios(int fd, const uint8_t* data, size_t size) {
-    const auto begin = reinterpret_cast<uintptr_t>(data);
-    const uintptr_t block = (begin + size / 2 + kHugePage - 1) & ~(kHugePage - 1);
-    if (block + kHugePage > begin + size) return;
-    unsigned char resident[kHugePage / 4096];
-    if (mincore(reinterpret_cast<void*>(block), kHugePage, resident) != 0) return;
-    size_t n_resident = 0;
-    for (unsigned char r : resident) n_resident += r & 1;
-    if (n_resident < sizeof resident / 2) return;  // mostly not cached: it is read in 2 MiB folios where possible
-    const auto* b = reinterpret_cast<const uint8_t*>(block);
-    if (block_maps_huge(b)) return;
-    const auto off = static_cast<off_t>(block - begin);
-    (void)madvise(reinterpret_cast<void*>(block), kHugePage, MADV_DONTNEED);  // unmaps our page of the block
-    if (posix_fadvise(fd, off, static_cast<off_t>(kHugePage), POSIX_FADV_DONTNEED) != 0) return;
-    if (!block_maps_huge(b)) return;
-    (void)madvise(const_cast<uint8_t*>(data), size, MADV_DONTNEED);
-    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 }
 
 Result<std::string> read_text_file(const std::string& path, size_t max_bytes) {

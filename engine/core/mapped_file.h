@@ -28,11 +28,10 @@ public:
     // Bytes of the map now mapped with 2 MiB pages (FilePmdMapped in /proc/self/smaps); -1 where unknown.
     int64_t huge_page_bytes() const;
 
-    // Files from this size on are checked for a page cache of 4 KiB folios when mapped (see refresh_small_folios).
+    // Files from this size on are checked for a page cache of 4 KiB folios when mapped (see mapped_file.cpp).
     static constexpr size_t kRefreshCacheBytes = size_t(64) << 20;
 
 private:
-    static void refresh_small_folios(int fd, const uint8_t* data, size_t size);
     void release();
     const uint8_t* m_data = nullptr;
     size_t m_size = 0;

@@ -70,7 +70,7 @@ MOE_TEST(a_cache_of_small_folios_is_read_back_in_2_mib_pages) {
     std::remove(path.c_str());
 }
 
-MOE_TEST(small_files_and_cold_files_are_left_alone) {
+MOE_TEST(a_small_file_maps_as_written) {
     // Under kRefreshCacheBytes nothing is probed; the map reads the file as written.
     const std::string path = moe_test::temp_dir() + "/small.bin";
     write_in_small_writes(path, 1u << 20);
