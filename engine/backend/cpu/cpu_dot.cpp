@@ -131,31 +131,58 @@ float dot_half_avx2(const uint8_t* w, const void* xv, int64_t n) {
     return s;
 }
 
-// The cursor's requests during one four-row kernel call: [next, end) spread evenly over the call's iterations
-// (before iteration i, up to the (i + 1)-th share), so that the kernel asks for about one line per line it reads
-// rather than a few lines per iteration until the lead is reached and none after it. Bursts of requests cost
-// bandwidth: Q8_0 rows of 512 columns in 139 KiB ranges at random places, both cores streaming, high-bandwidth
-// state, dot_rows 33-34 GB/s per core with 3 lines per iteration, 34.5-37.8 spread; medium Q8_0 decode, 2
-// threads, tokens alternating between the two in one run (5 runs of 189 token pairs, median paired difference):
-// 37-75 us per token faster of 2.9 ms (an A/A control: -8 to +5 us).
+// Requests the lines of pf's stream up to position `target` (past its range: into `then`) not yet requested.
+inline void request_until(PrefetchCursor& pf, uintptr_t target) {
+    if (target <= pf.end) {
+        for (; pf.next < target; pf.next += 64)
+            __builtin_prefetch(reinterpret_cast<const void*>(pf.next), 0, kPrefetchHint);
+        return;
+    }
+    for (; pf.next < pf.end; pf.next += 64)
+        __builtin_prefetch(reinterpret_cast<const void*>(pf.next), 0, kPrefetchHint);
+    const uintptr_t then_target = std::min(pf.then_end, pf.then_begin + (target - pf.end));
+    for (; pf.then_next < then_target; pf.then_next += 64)
+        __builtin_prefetch(reinterpret_cast<const void*>(pf.then_next), 0, kPrefetchHint);
+}
+
+// The cursor's requests during one four-row kernel call over n_groups groups of four rows: [next, end) paced at a
+// group's bytes (4 rb) per group and spread evenly over each group's iterations (before iteration i, up to the
+// (i + 1)-th share past the group's start), so that the kernel asks for about one line per line it reads rather
+// than a few lines per iteration until the lead is reached and none after it. Bursts of requests cost bandwidth:
+// Q8_0 rows of 512 columns in 139 KiB ranges at random places, both cores streaming, high-bandwidth state,
+// dot_rows 33-34 GB/s per core with 3 lines per iteration, 34.5-37.8 spread; medium Q8_0 decode, 2 threads,
+// tokens alternating between the two in one run (5 runs of 189 token pairs, median paired difference): 37-75 us
+// per token faster of 2.9 ms (an A/A control: -8 to +5 us).
+// The kernel is called once per range rather than once per group of four rows, so the pacing runs across the
+// groups and on into `then` (no burst of requests after each of the last groups): one core, rows in L2, 256 / 512
+// columns 58-60 -> 64-67 / 67-71 -> 70-73 GB/s. Medium decode, 2 threads, high state, paired as above (A/A -4 to
+// +3 us): one call for the groups whose lead stays inside the range, Q8_0 -33 / -62 us of 2.8-3.0 ms per token
+// (F16 -94 us of 6.4 ms, low state); all groups in that call, a further -95 / -98 us.
 class SpreadPrefetch {
 public:
-    SpreadPrefetch(const PrefetchCursor& pf, int64_t n_steps)
-        : m_next(pf.next),
+    // pf.next: where the first group's lead has reached.
+    SpreadPrefetch(const PrefetchCursor& pf, uint64_t group_bytes, int64_t n_steps)
+        : m_pf(pf),
           m_base(pf.next),
-          m_inc(pf.end > pf.next && n_steps > 0
-                    ? (static_cast<uint64_t>(pf.end - pf.next) << 16) / static_cast<uint64_t>(n_steps)
-                    : 0) {}
-    void step(int64_t i) {
-        const uintptr_t target = m_base + static_cast<uintptr_t>((m_inc * static_cast<uint64_t>(i + 1)) >> 16);
-        for (; m_next < target; m_next += 64)
-            __builtin_prefetch(reinterpret_cast<const void*>(m_next), 0, kPrefetchHint);
+          m_group(group_bytes),
+          m_inc(n_steps > 0 ? (group_bytes << 16) / static_cast<uint64_t>(n_steps) : 0) {}
+    void step() {
+        m_at += m_inc;
+        request_until(m_pf, m_base + static_cast<uintptr_t>(m_at >> 16));
     }
-    uintptr_t next() const { return m_next; }
+    // At a group's end (the fixed-point shares round down: the next group starts from its exact place).
+    void next_group() {
+        m_base += m_group;
+        m_at = 0;
+    }
+    const PrefetchCursor& cursor() const { return m_pf; }
 
 private:
-    uintptr_t m_next, m_base;
-    uint64_t m_inc;  // bytes per iteration, 16.16 fixed point
+    PrefetchCursor m_pf;
+    uintptr_t m_base;
+    uint64_t m_group;
+    uint64_t m_inc;     // bytes per iteration, 16.16 fixed point
+    uint64_t m_at = 0;  // bytes past m_base, 16.16
 };
 
 // Sums of four accumulators, one per row: out[r] is hsum8 of the r-th, in hsum8's exact order (so a row gives
@@ -169,11 +196,24 @@ inline void store_sums4(__m256 a, __m256 b, __m256 c, __m256 d, float* out) {
     _mm_storeu_ps(out, _mm_add_ps(_mm_add_ps(x0, x2), _mm_add_ps(x1, x3)));
 }
 
+// A four-row kernel (RowKernel::fn4) from its one-group body: n_groups groups of four consecutive rows in one call,
+// the prefetch paced across them.
+#define MOE_FOUR_ROW_KERNEL(name, group, step_cols, ...)                                                         \
+    __VA_ARGS__ void name(const uint8_t* w, uint64_t rb, const void* x, int64_t n, int64_t n_groups, float* out, \
+                          PrefetchCursor* pf) {                                                                  \
+        SpreadPrefetch sp(*pf, 4 * rb, n / (step_cols));                                                         \
+        for (int64_t g = 0; g < n_groups; ++g, w += 4 * rb, out += 4) {                                          \
+            group(w, rb, x, n, out, sp);                                                                         \
+            sp.next_group();                                                                                     \
+        }                                                                                                        \
+        *pf = sp.cursor();                                                                                       \
+    }
+
 // Four consecutive rows (stride rb) at once: one activation load serves four weight streams, and the four
 // horizontal sums share one reduction. Decode's matrices have short rows (512-2048 columns), where the
 // one-row kernel's reduction and loop overhead cost a fifth of the time.
 template <bool kBf16>
-void dot4_half_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out, PrefetchCursor* pf) {
+inline void group_half_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out, SpreadPrefetch& sp) {
     const float* x = static_cast<const float*>(xv);
     if (n % 16 != 0) {
         for (int r = 0; r < 4; ++r) out[r] = dot_half_avx2<kBf16>(w + r * rb, x, n);
@@ -181,9 +221,8 @@ void dot4_half_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, fl
     }
     const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-    SpreadPrefetch sp(*pf, n / 16);
     for (int64_t i = 0; i < n; i += 16) {
-        sp.step(i / 16);
+        sp.step();
         const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
         a0 = _mm256_fmadd_ps(load8_half<kBf16>(w0 + 2 * i), x0, a0);
         b0 = _mm256_fmadd_ps(load8_half<kBf16>(w0 + 2 * i + 16), x1, b0);
@@ -195,10 +234,12 @@ void dot4_half_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, fl
         b3 = _mm256_fmadd_ps(load8_half<kBf16>(w3 + 2 * i + 16), x1, b3);
     }
     store_sums4(_mm256_add_ps(a0, b0), _mm256_add_ps(a1, b1), _mm256_add_ps(a2, b2), _mm256_add_ps(a3, b3), out);
-    pf->next = sp.next();
 }
 
-void dot4_f32_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out, PrefetchCursor* pf) {
+template <bool kBf16>
+MOE_FOUR_ROW_KERNEL(dot4_half_avx2, group_half_avx2<kBf16>, 16)
+
+inline void group_f32_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out, SpreadPrefetch& sp) {
     const float* x = static_cast<const float*>(xv);
     if (n % 16 != 0) {
         for (int r = 0; r < 4; ++r) out[r] = dot_f32w_avx2(w + r * rb, x, n);
@@ -209,9 +250,8 @@ void dot4_f32_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, flo
     const auto* w2 = reinterpret_cast<const float*>(w + 2 * rb);
     const auto* w3 = reinterpret_cast<const float*>(w + 3 * rb);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-    SpreadPrefetch sp(*pf, n / 16);
     for (int64_t i = 0; i < n; i += 16) {
-        sp.step(i / 16);
+        sp.step();
         const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
         a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i), x0, a0);
         b0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i + 8), x1, b0);
@@ -223,8 +263,8 @@ void dot4_f32_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, flo
         b3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + i + 8), x1, b3);
     }
     store_sums4(_mm256_add_ps(a0, b0), _mm256_add_ps(a1, b1), _mm256_add_ps(a2, b2), _mm256_add_ps(a3, b3), out);
-    pf->next = sp.next();
 }
+MOE_FOUR_ROW_KERNEL(dot4_f32_avx2, group_f32_avx2, 16)
 
 // One accumulator over the blocks in order, then hsum8: llama.cpp's ggml_vec_dot_q8_0_q8_0 sequence. (A macro
 // body: the VNNI variant below needs its own target attribute.)
@@ -256,14 +296,13 @@ MOE_VNNI_TARGET float dot_q8_0_avxvnni(const uint8_t* w, const void* xv, int64_t
 // in a group): four independent accumulator chains instead of one, which is what limits the one-row kernel
 // (a 4-cycle FMA per 34-byte block: ~30 GB/s on one Zen 4 core). Interleaved rows defeat the hardware
 // prefetcher (7 GB/s without help), so this kernel relies on dot_rows's software prefetch.
-void dot4_q8_0_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out, PrefetchCursor* pf) {
+inline void group_q8_0_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out, SpreadPrefetch& sp) {
     const auto* x = static_cast<const ActQ8x32*>(xv);
     const uint8_t* rows[4] = {w, w + rb, w + 2 * rb, w + 3 * rb};
     __m256 a[4];
     for (auto& v : a) v = _mm256_setzero_ps();
-    SpreadPrefetch sp(*pf, n / 32);
     for (int64_t b = 0; b < n / 32; ++b) {
-        sp.step(b);
+        sp.step();
         const __m256i xq = loadu256(x[b].q);
         const float xd = x[b].d;
         const uint64_t o = static_cast<uint64_t>(b) * 34;
@@ -272,8 +311,8 @@ void dot4_q8_0_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, fl
                                    _mm256_cvtepi32_ps(mul_sum_i8(loadu256(rows[r] + o + 2), xq)), a[r]);
     }
     store_sums4(a[0], a[1], a[2], a[3], out);
-    pf->next = sp.next();
 }
+MOE_FOUR_ROW_KERNEL(dot4_q8_0_avx2, group_q8_0_avx2, 32)
 
 // The VNNI four-row kernels: vpdpbusd needs an unsigned operand, so the weights go in as w + 128 (an xor with
 // 0x80) from the activation's vnni_bias (-128 * each lane's four x), which leaves sum w * x exactly: two
@@ -293,17 +332,16 @@ MOE_VNNI_TARGET inline __m128 q8_0_scales4(const uint8_t* w0, const uint8_t* w1,
     return _mm_mul_ps(_mm_cvtph_ps(v), _mm_set1_ps(xd));
 }
 
-MOE_VNNI_TARGET void dot4_q8_0_avxvnni(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out,
-                                       PrefetchCursor* pf) {
+MOE_VNNI_TARGET inline void group_q8_0_avxvnni(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out,
+                                               SpreadPrefetch& sp) {
     const auto* x = static_cast<const ActQ8x32*>(xv);
     const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
     const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
     const __m256i l0 = _mm256_set1_epi32(0), l1 = _mm256_set1_epi32(1), l2 = _mm256_set1_epi32(2);
     const __m256i l3 = _mm256_set1_epi32(3);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    SpreadPrefetch sp(*pf, n / 32);
     for (int64_t b = 0; b < n / 32; ++b) {
-        sp.step(b);
+        sp.step();
         const __m256i xq = loadu256(x[b].q);
         const __m256i bias = loadu256(x[b].vnni_bias);
         const uint64_t o = static_cast<uint64_t>(b) * 34;
@@ -317,8 +355,8 @@ MOE_VNNI_TARGET void dot4_q8_0_avxvnni(const uint8_t* w, uint64_t rb, const void
         a3 = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(d, l3), sum(w3), a3);
     }
     store_sums4(a0, a1, a2, a3, out);
-    pf->next = sp.next();
 }
+MOE_FOUR_ROW_KERNEL(dot4_q8_0_avxvnni, group_q8_0_avxvnni, 32, MOE_VNNI_TARGET)
 
 // AVX-512: rows 0 and 1 share one 512-bit register (lanes 0-7 and 8-15), rows 2 and 3 another; every lane runs
 // the 256-bit kernel's sequence, so the bits are the same. Half the instructions per block: one Zen 5 core, rows
@@ -332,17 +370,16 @@ MOE_AVX512_TARGET inline __m256 fold_halves(__m512 a) {
     return _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
 }
 
-MOE_AVX512_TARGET void dot4_q8_0_avx512(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out,
-                                        PrefetchCursor* pf) {
+MOE_AVX512_TARGET inline void group_q8_0_avx512(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out,
+                                                SpreadPrefetch& sp) {
     const auto* x = static_cast<const ActQ8x32*>(xv);
     const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
     const __m512i l01 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m512i l23 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
     __m512 a01 = _mm512_setzero_ps(), a23 = a01;
-    SpreadPrefetch sp(*pf, n / 32);
     for (int64_t b = 0; b < n / 32; ++b) {
-        sp.step(b);
+        sp.step();
         const __m512i xq = _mm512_broadcast_i64x4(loadu256(x[b].q));
         const __m512i bias = _mm512_broadcast_i64x4(loadu256(x[b].vnni_bias));
         const uint64_t o = static_cast<uint64_t>(b) * 34;
@@ -356,8 +393,8 @@ MOE_AVX512_TARGET void dot4_q8_0_avx512(const uint8_t* w, uint64_t rb, const voi
     }
     store_sums4(_mm512_castps512_ps256(a01), _mm512_extractf32x8_ps(a01, 1), _mm512_castps512_ps256(a23),
                 _mm512_extractf32x8_ps(a23, 1), out);
-    pf->next = sp.next();
 }
+MOE_FOUR_ROW_KERNEL(dot4_q8_0_avx512, group_q8_0_avx512, 32, MOE_AVX512_TARGET)
 
 // dot4_q8_0_f32_avx2 with 16 columns per register: lanes 0-7 are a row's s0, lanes 8-15 its s1 (same bits).
 MOE_AVX512_TARGET inline __m512 q8_0_to_float16(__m512 d, const uint8_t* q) {
@@ -365,15 +402,14 @@ MOE_AVX512_TARGET inline __m512 q8_0_to_float16(__m512 d, const uint8_t* q) {
     return _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v)));
 }
 
-MOE_AVX512_TARGET void dot4_q8_0_f32_avx512(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out,
-                                            PrefetchCursor* pf) {
+MOE_AVX512_TARGET inline void group_q8_0_f32_avx512(const uint8_t* w, uint64_t rb, const void* xv, int64_t n,
+                                                    float* out, SpreadPrefetch& sp) {
     const float* x = static_cast<const float*>(xv);
     const uint8_t* rows[4] = {w, w + rb, w + 2 * rb, w + 3 * rb};
     __m512 s[4];
     for (auto& v : s) v = _mm512_setzero_ps();
-    SpreadPrefetch sp(*pf, n / 32);
     for (int64_t b = 0; b < n / 32; ++b) {
-        sp.step(b);
+        sp.step();
         const __m512 x0 = _mm512_loadu_ps(x + 32 * b), x1 = _mm512_loadu_ps(x + 32 * b + 16);
         for (int r = 0; r < 4; ++r) {
             const uint8_t* blk = rows[r] + 34 * b;
@@ -383,8 +419,8 @@ MOE_AVX512_TARGET void dot4_q8_0_f32_avx512(const uint8_t* w, uint64_t rb, const
         }
     }
     store_sums4(fold_halves(s[0]), fold_halves(s[1]), fold_halves(s[2]), fold_halves(s[3]), out);
-    pf->next = sp.next();
 }
+MOE_FOUR_ROW_KERNEL(dot4_q8_0_f32_avx512, group_q8_0_f32_avx512, 32, MOE_AVX512_TARGET)
 MOE_AVX512_END
 
 // Q8_0 weights times float activations (ActivationMode::Float: MLA's per-head W_UV products), fused: the same
@@ -406,14 +442,14 @@ float dot_q8_0_f32_avx2(const uint8_t* w, const void* xv, int64_t n) {
 // Four rows of dot_q8_0_f32_avx2 at once, each with its exact sequence (s0 over the even 8-column chunks, s1 over
 // the odd ones, block by block): eight independent chains instead of two. MLA's W_UV products (64-128 short rows
 // per head, held in cache) are bound by this arithmetic, not by memory.
-void dot4_q8_0_f32_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out, PrefetchCursor* pf) {
+inline void group_q8_0_f32_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out,
+                                SpreadPrefetch& sp) {
     const float* x = static_cast<const float*>(xv);
     const uint8_t* rows[4] = {w, w + rb, w + 2 * rb, w + 3 * rb};
     __m256 s0[4], s1[4];
     for (int r = 0; r < 4; ++r) s0[r] = s1[r] = _mm256_setzero_ps();
-    SpreadPrefetch sp(*pf, n / 32);
     for (int64_t b = 0; b < n / 32; ++b) {
-        sp.step(b);
+        sp.step();
         const float* xb = x + 32 * b;
         const __m256 x0 = _mm256_loadu_ps(xb), x1 = _mm256_loadu_ps(xb + 8), x2 = _mm256_loadu_ps(xb + 16);
         const __m256 x3 = _mm256_loadu_ps(xb + 24);
@@ -428,8 +464,8 @@ void dot4_q8_0_f32_avx2(const uint8_t* w, uint64_t rb, const void* xv, int64_t n
     }
     store_sums4(_mm256_add_ps(s0[0], s1[0]), _mm256_add_ps(s0[1], s1[1]), _mm256_add_ps(s0[2], s1[2]),
                 _mm256_add_ps(s0[3], s1[3]), out);
-    pf->next = sp.next();
 }
+MOE_FOUR_ROW_KERNEL(dot4_q8_0_f32_avx2, group_q8_0_f32_avx2, 32)
 
 bool has_avxvnni() {
     static const bool yes = __builtin_cpu_supports("avxvnni");
@@ -560,7 +596,7 @@ float dot_q6_k_avx2(const uint8_t* w, const void* xv, int64_t n) {
 #endif
 
 using DotFn = RowKernelFn;
-using Dot4Fn = void (*)(const uint8_t*, uint64_t, const void*, int64_t, float*, PrefetchCursor*);
+using Dot4Fn = void (*)(const uint8_t*, uint64_t, const void*, int64_t, int64_t, float*, PrefetchCursor*);
 
 Dot4Fn native_kernel4(GgmlType type, bool simd) {
 #if MOE_CPU_AVX2
@@ -713,39 +749,22 @@ void dot_rows(const MatrixView& w, const RowKernel& k, int64_t r0, int64_t r1, c
     if (r0 >= r1) return;
     const uint64_t rb = w.row_bytes;
     const auto addr = [&](int64_t r) { return reinterpret_cast<uintptr_t>(w.data + static_cast<uint64_t>(r) * rb); };
-    const uintptr_t end = addr(r1);
     const uint64_t lead = prefetch_lead(rb);
     PrefetchCursor pf;
     pf.next = addr(r0) & ~uintptr_t{63};
+    pf.end = addr(r1);
     // The lead that runs past this range continues into `then`.
-    uintptr_t then_next = reinterpret_cast<uintptr_t>(then.begin) & ~uintptr_t{63};
-    const uintptr_t then_end = reinterpret_cast<uintptr_t>(then.end);
-    // Requests what the kernel did not reach, up to `lead` bytes past row r_next's start.
-    const auto top_up = [&](int64_t r_next) {
-        const uintptr_t want = addr(r_next) + lead;
-        pf.end = std::min<uintptr_t>(end, want);
-        pf.next = std::max(pf.next, addr(r_next) & ~uintptr_t{63});
-        for (; pf.next < pf.end; pf.next += 64)
-            __builtin_prefetch(reinterpret_cast<const void*>(pf.next), 0, kPrefetchHint);
-        if (want > end && then_next < then_end) {
-            const uintptr_t then_want =
-                std::min<uintptr_t>(then_end, reinterpret_cast<uintptr_t>(then.begin) + (want - end));
-            for (; then_next < then_want; then_next += 64)
-                __builtin_prefetch(reinterpret_cast<const void*>(then_next), 0, kPrefetchHint);
-        }
-    };
+    pf.then_begin = pf.then_next = reinterpret_cast<uintptr_t>(then.begin) & ~uintptr_t{63};
+    pf.then_end = reinterpret_cast<uintptr_t>(then.end);
+    request_until(pf, addr(r0) + lead);
     int64_t r = r0;
-    if (k.fn4 != nullptr) {
-        top_up(r0);
-        for (; r + 4 <= r1; r += 4) {
-            // The kernel advances the cursor towards 4 rows further on; what it leaves is requested here.
-            pf.end = std::min<uintptr_t>(end, addr(r + 4) + lead);
-            k.fn4(w.data + static_cast<uint64_t>(r) * rb, rb, x, w.cols, out + (r - r0), &pf);
-            top_up(r + 4);
-        }
+    if (k.fn4 != nullptr && r1 - r0 >= 4) {
+        // The kernel moves the lead on by a group's bytes per group of four rows.
+        k.fn4(w.data + static_cast<uint64_t>(r0) * rb, rb, x, w.cols, (r1 - r0) / 4, out, &pf);
+        r += (r1 - r0) / 4 * 4;
     }
     for (; r < r1; ++r) {
-        top_up(r + 1);
+        request_until(pf, addr(r + 1) + lead);
         out[r - r0] = row_dot(w, k, r, x, scratch);
     }
 }

@@ -84,11 +84,16 @@ void prepare_act(ActType t, const float* x, int64_t cols, void* dst);
 // s term is not representable per element; the GEMM path is not used for Q4_1/Q5_1).
 void act_to_float(ActType t, const void* act, int64_t cols, float* dst);
 
-// The cache lines a four-row kernel requests ahead of its reads: [next, end), 64-byte lines, requested by the
-// kernel evenly over its iterations (see dot_rows and SpreadPrefetch).
+// The cache lines a four-row kernel requests ahead of its reads, 64-byte lines: those of its range [.., end), up to
+// `next`, then those of what the thread reads after it, [then_begin, then_end), up to then_next. A position
+// `end + d` past the range stands for then_begin + d. Requested by the kernel evenly over its iterations (see
+// dot_rows and SpreadPrefetch).
 struct PrefetchCursor {
     uintptr_t next = 0;
     uintptr_t end = 0;
+    uintptr_t then_begin = 0;
+    uintptr_t then_next = 0;
+    uintptr_t then_end = 0;
 };
 
 // A row kernel: the dot product of weight row r with a prepared activation row.
@@ -109,7 +114,8 @@ struct RowKernel {
     // Optional: four consecutive rows (row stride rb) at once into out[0..3]. One activation load serves four
     // weight streams and the horizontal sums share one reduction (decode's rows are short); each row keeps fn's
     // summation order (the same bits). While it runs it requests the lines of `pf`, spread over its iterations.
-    void (*fn4)(const uint8_t* w, uint64_t rb, const void* x, int64_t cols, float* out, PrefetchCursor* pf) = nullptr;
+    void (*fn4)(const uint8_t* w, uint64_t rb, const void* x, int64_t cols, int64_t n_groups, float* out,
+                PrefetchCursor* pf) = nullptr;
 };
 
 // False when the type has no kernel.
