@@ -131,18 +131,19 @@ float dot_half_avx2(const uint8_t* w, const void* xv, int64_t n) {
     return s;
 }
 
-// Requests the lines of pf's stream up to position `target` (past its range: into `then`) not yet requested.
+// Requests the lines of a stream up to position `target` not yet requested: the range's lines below `end` from
+// `next`, and past it (position end + d stands for then_begin + d) those of `then` from then_next.
+inline void request_stream(uintptr_t& next, uintptr_t end, uintptr_t then_begin, uintptr_t& then_next,
+                           uintptr_t then_end, uintptr_t target) {
+    for (const uintptr_t stop = std::min(target, end); next < stop; next += 64)
+        __builtin_prefetch(reinterpret_cast<const void*>(next), 0, kPrefetchHint);
+    if (target <= end) return;
+    for (const uintptr_t stop = std::min(then_end, then_begin + (target - end)); then_next < stop; then_next += 64)
+        __builtin_prefetch(reinterpret_cast<const void*>(then_next), 0, kPrefetchHint);
+}
+
 inline void request_until(PrefetchCursor& pf, uintptr_t target) {
-    if (target <= pf.end) {
-        for (; pf.next < target; pf.next += 64)
-            __builtin_prefetch(reinterpret_cast<const void*>(pf.next), 0, kPrefetchHint);
-        return;
-    }
-    for (; pf.next < pf.end; pf.next += 64)
-        __builtin_prefetch(reinterpret_cast<const void*>(pf.next), 0, kPrefetchHint);
-    const uintptr_t then_target = std::min(pf.then_end, pf.then_begin + (target - pf.end));
-    for (; pf.then_next < then_target; pf.then_next += 64)
-        __builtin_prefetch(reinterpret_cast<const void*>(pf.then_next), 0, kPrefetchHint);
+    request_stream(pf.next, pf.end, pf.then_begin, pf.then_next, pf.then_end, target);
 }
 
 // The cursor's requests during one four-row kernel call over n_groups groups of four rows: [next, end) paced at a
@@ -157,32 +158,42 @@ inline void request_until(PrefetchCursor& pf, uintptr_t target) {
 // groups and on into `then` (no burst of requests after each of the last groups): one core, rows in L2, 256 / 512
 // columns 58-60 -> 64-67 / 67-71 -> 70-73 GB/s. Medium decode, 2 threads, high state, paired as above (A/A -4 to
 // +3 us): one call for the groups whose lead stays inside the range, Q8_0 -33 / -62 us of 2.8-3.0 ms per token
-// (F16 -94 us of 6.4 ms, low state); all groups in that call, a further -95 / -98 us.
+// (F16 -94 us of 6.4 ms, low state); all groups in that call, a further -95 / -98 us. The cursor's state held in
+// scalars (whole bytes per iteration: a group's bytes divide evenly for every kernel's step) rather than a
+// PrefetchCursor and a 16.16 share, which kept fields in memory: 256 columns 66 -> 68 GB/s in L2, decode Q8_0
+// -23 / -26 us per token (A/A -3 / -1).
 class SpreadPrefetch {
 public:
     // pf.next: where the first group's lead has reached.
     SpreadPrefetch(const PrefetchCursor& pf, uint64_t group_bytes, int64_t n_steps)
-        : m_pf(pf),
+        : m_next(pf.next),
+          m_end(pf.end),
+          m_target(pf.next),
           m_base(pf.next),
           m_group(group_bytes),
-          m_inc(n_steps > 0 ? (group_bytes << 16) / static_cast<uint64_t>(n_steps) : 0) {}
+          m_inc(n_steps > 0 ? group_bytes / static_cast<uint64_t>(n_steps) : 0),
+          m_then_begin(pf.then_begin),
+          m_then_next(pf.then_next),
+          m_then_end(pf.then_end) {}
     void step() {
-        m_at += m_inc;
-        request_until(m_pf, m_base + static_cast<uintptr_t>(m_at >> 16));
+        m_target += m_inc;
+        request_stream(m_next, m_end, m_then_begin, m_then_next, m_then_end, m_target);
     }
-    // At a group's end (the fixed-point shares round down: the next group starts from its exact place).
+    // At a group's end (the shares round down: the next group starts from its exact place).
     void next_group() {
         m_base += m_group;
-        m_at = 0;
+        m_target = m_base;
     }
-    const PrefetchCursor& cursor() const { return m_pf; }
+    void store(PrefetchCursor* pf) const {
+        pf->next = m_next;
+        pf->then_next = m_then_next;
+    }
 
 private:
-    PrefetchCursor m_pf;
-    uintptr_t m_base;
+    uintptr_t m_next, m_end, m_target, m_base;
     uint64_t m_group;
-    uint64_t m_inc;     // bytes per iteration, 16.16 fixed point
-    uint64_t m_at = 0;  // bytes past m_base, 16.16
+    uint64_t m_inc;  // bytes per iteration
+    uintptr_t m_then_begin, m_then_next, m_then_end;
 };
 
 // Sums of four accumulators, one per row: out[r] is hsum8 of the r-th, in hsum8's exact order (so a row gives
@@ -206,7 +217,7 @@ inline void store_sums4(__m256 a, __m256 b, __m256 c, __m256 d, float* out) {
             group(w, rb, x, n, out, sp);                                                                         \
             sp.next_group();                                                                                     \
         }                                                                                                        \
-        *pf = sp.cursor();                                                                                       \
+        sp.store(pf);                                                                                            \
     }
 
 // Four consecutive rows (stride rb) at once: one activation load serves four weight streams, and the four
