@@ -5,6 +5,8 @@
 #include "backend/cpu/cpu_kernels.h"
 #include "core/status.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <utility>
@@ -71,5 +73,33 @@ void matmul_gemm(ThreadPool& pool, const MatrixView& w, ActType act, const float
 inline uint8_t* scratch_bytes(int slot, int64_t n) {
     return reinterpret_cast<uint8_t*>(scratch_floats(slot, (n + 3) / 4));
 }
+
+// The rows [front, back) a thread has left of its share, packed in one word: its owner takes chunks from the
+// front, threads done with their own take them from the back.
+class RowRange {
+public:
+    void reset(int64_t r0, int64_t r1) { m_s.store(pack(r0, r1), std::memory_order_relaxed); }
+    // Up to n rows from the front (owner) or the back (others); an empty range when none are left.
+    std::pair<int64_t, int64_t> take_front(int64_t n) { return take(n, true); }
+    std::pair<int64_t, int64_t> take_back(int64_t n) { return take(n, false); }
+    int64_t left() const {
+        const uint64_t s = m_s.load(std::memory_order_relaxed);
+        return static_cast<int64_t>(s & 0xffffffffu) - static_cast<int64_t>(s >> 32);
+    }
+
+private:
+    static uint64_t pack(int64_t f, int64_t b) { return static_cast<uint64_t>(f) << 32 | static_cast<uint64_t>(b); }
+    std::pair<int64_t, int64_t> take(int64_t n, bool front) {
+        uint64_t s = m_s.load(std::memory_order_relaxed);
+        for (;;) {
+            const auto f = static_cast<int64_t>(s >> 32), b = static_cast<int64_t>(s & 0xffffffffu);
+            if (f >= b) return {b, b};
+            const int64_t f2 = front ? std::min(b, f + n) : f, b2 = front ? b : std::max(f, b - n);
+            if (m_s.compare_exchange_weak(s, pack(f2, b2), std::memory_order_relaxed))
+                return front ? std::pair{f, f2} : std::pair{b2, b};
+        }
+    }
+    alignas(64) std::atomic<uint64_t> m_s{0};
+};
 
 }  // namespace moe::cpu::detail
