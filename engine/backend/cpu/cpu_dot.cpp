@@ -377,6 +377,18 @@ MOE_AVX512_TARGET inline __m512i load_rows2(const uint8_t* a, const uint8_t* b) 
     return _mm512_inserti64x4(_mm512_castsi256_si512(loadu256(a)), loadu256(b), 1);
 }
 
+// store_sums4 for rows 0 and 1 in one register (lanes 0-7, 8-15) and rows 2 and 3 in another: the same additions
+// (hsum8's order) with fewer shuffles.
+MOE_AVX512_TARGET inline void store_sums4_pairs(__m512 a01, __m512 a23, float* out) {
+    // 128-bit blocks [r0 lo, r1 lo, r2 lo, r3 lo] + [r0 hi, r1 hi, r2 hi, r3 hi]: each row's s_i = x_i + x_(i+4).
+    const __m512 s = _mm512_add_ps(_mm512_shuffle_f32x4(a01, a23, _MM_SHUFFLE(2, 0, 2, 0)),
+                                   _mm512_shuffle_f32x4(a01, a23, _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512 t = _mm512_add_ps(s, _mm512_permute_ps(s, _MM_SHUFFLE(1, 0, 3, 2)));  // s0 + s2, s1 + s3
+    const __m512 u = _mm512_add_ps(t, _mm512_permute_ps(t, _MM_SHUFFLE(2, 3, 0, 1)));  // (s0 + s2) + (s1 + s3)
+    _mm_storeu_ps(out, _mm512_castps512_ps128(_mm512_permutexvar_ps(
+                           _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), u)));
+}
+
 MOE_AVX512_TARGET inline __m256 fold_halves(__m512 a) {
     return _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
 }
@@ -402,8 +414,7 @@ MOE_AVX512_TARGET inline void group_q8_0_avx512(const uint8_t* w, uint64_t rb, c
         a01 = _mm512_fmadd_ps(_mm512_permutexvar_ps(l01, d), sum(w0, w1), a01);
         a23 = _mm512_fmadd_ps(_mm512_permutexvar_ps(l23, d), sum(w2, w3), a23);
     }
-    store_sums4(_mm512_castps512_ps256(a01), _mm512_extractf32x8_ps(a01, 1), _mm512_castps512_ps256(a23),
-                _mm512_extractf32x8_ps(a23, 1), out);
+    store_sums4_pairs(a01, a23, out);
 }
 MOE_FOUR_ROW_KERNEL(dot4_q8_0_avx512, group_q8_0_avx512, 32, MOE_AVX512_TARGET)
 
