@@ -418,6 +418,41 @@ MOE_AVX512_TARGET inline void group_q8_0_avx512(const uint8_t* w, uint64_t rb, c
 }
 MOE_FOUR_ROW_KERNEL(dot4_q8_0_avx512, group_q8_0_avx512, 32, MOE_AVX512_TARGET)
 
+// dot4_half_avx2 with 16 columns per register: lanes 0-7 are a row's a (even 8-column chunks), lanes 8-15 its b
+// (odd ones), so every lane runs the 256-bit kernel's sequence (same bits) with half the instructions. Medium F16
+// decode, 2 threads, high state, tokens alternating between the two within a run: -38 / -42 us per token of 4.6 ms
+// (low state +4).
+template <bool kBf16>
+MOE_AVX512_TARGET inline __m512 load16_half(const uint8_t* p) {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    if (kBf16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    return _mm512_cvtph_ps(h);
+}
+
+template <bool kBf16>
+MOE_AVX512_TARGET inline void group_half_avx512(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out,
+                                                SpreadPrefetch& sp) {
+    const float* x = static_cast<const float*>(xv);
+    if (n % 16 != 0) {
+        for (int r = 0; r < 4; ++r) out[r] = dot_half_avx2<kBf16>(w + r * rb, x, n);
+        return;
+    }
+    const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t i = 0; i < n; i += 16) {
+        sp.step();
+        const __m512 xv16 = _mm512_loadu_ps(x + i);
+        a0 = _mm512_fmadd_ps(load16_half<kBf16>(w0 + 2 * i), xv16, a0);
+        a1 = _mm512_fmadd_ps(load16_half<kBf16>(w1 + 2 * i), xv16, a1);
+        a2 = _mm512_fmadd_ps(load16_half<kBf16>(w2 + 2 * i), xv16, a2);
+        a3 = _mm512_fmadd_ps(load16_half<kBf16>(w3 + 2 * i), xv16, a3);
+    }
+    store_sums4(fold_halves(a0), fold_halves(a1), fold_halves(a2), fold_halves(a3), out);
+}
+
+template <bool kBf16>
+MOE_FOUR_ROW_KERNEL(dot4_half_avx512, group_half_avx512<kBf16>, 16, MOE_AVX512_TARGET)
+
 // dot4_q8_0_f32_avx2 with 16 columns per register: lanes 0-7 are a row's s0, lanes 8-15 its s1 (same bits).
 MOE_AVX512_TARGET inline __m512 q8_0_to_float16(__m512 d, const uint8_t* q) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
@@ -627,9 +662,9 @@ Dot4Fn native_kernel4(GgmlType type, bool simd) {
             case GgmlType::F32:
                 return dot4_f32_avx2;
             case GgmlType::F16:
-                return dot4_half_avx2<false>;
+                return use_avx512() ? dot4_half_avx512<false> : dot4_half_avx2<false>;
             case GgmlType::BF16:
-                return dot4_half_avx2<true>;
+                return use_avx512() ? dot4_half_avx512<true> : dot4_half_avx2<true>;
             case GgmlType::Q8_0:
                 return use_avx512() ? dot4_q8_0_avx512 : has_avxvnni() ? dot4_q8_0_avxvnni : dot4_q8_0_avx2;
             default:
