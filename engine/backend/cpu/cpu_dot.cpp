@@ -2,6 +2,7 @@
 // integer products of a block exactly and scale them once (d_w * d_x), like llama.cpp's vec_dot functions;
 // the result equals dequant(W) . dequant(xq) up to float rounding. This file: the AVX2 / AVX-VNNI / AVX-512
 // kernels, the choice of kernel per type and mode, and dot_rows (the portable kernels: cpu_dot_scalar.cpp).
+#include "backend/cpu/cpu_dot_avx2.h"
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/simd.h"
 
@@ -43,43 +44,6 @@ constexpr uint64_t kShortRowBytes = 1024;
 
 #if MOE_CPU_AVX2
 // ---------------- AVX2 kernels ----------------
-
-inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-inline __m256i loadu256(const void* p) {
-    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
-
-// Signed int8 x signed int8 -> 8 int32 (sums of 4 products): |w| as unsigned times x with w's sign.
-inline __m256i mul_sum_i8(__m256i w, __m256i x) {
-    const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
-}
-
-inline __m256i mul_sum_u8i8(__m256i u, __m256i x) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1));
-}
-
-// 16 bytes of nibbles -> 32 bytes: low nibbles first (elements 0..15), then high (16..31).
-inline __m256i nibbles32(const uint8_t* p) {
-    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const __m128i m = _mm_set1_epi8(0x0f);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
-}
-
-// Bit i of the 32-bit word -> byte i = 0xff when set.
-inline __m256i bits_to_bytes(uint32_t bits) {
-    const __m256i shuf =
-        _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303);
-    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), shuf);
-    v = _mm256_or_si256(v, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
-    return _mm256_cmpeq_epi8(v, _mm256_set1_epi64x(-1));
-}
 
 // Two accumulators (even and odd 8-column chunks of each 16), as the four-row kernels keep per row.
 float dot_f32_avx2(const float* a, const float* b, int64_t n) {
@@ -288,7 +252,9 @@ MOE_FOUR_ROW_KERNEL(dot4_f32_avx2, group_f32_avx2, 16)
     }                                                                                             \
     return hsum8(acc)
 
-float dot_q8_0_avx2(const uint8_t* w, const void* xv, int64_t n) { MOE_DOT_Q8_0_BODY(mul_sum_i8); }
+float dot_q8_0_avx2(const uint8_t* w, const void* xv, int64_t n) {
+    MOE_DOT_Q8_0_BODY(mul_sum_i8);
+}
 
 // The same sums with AVX-VNNI (Zen 4, Alder Lake and later): vpdpbusd adds the four u8 x s8 products of each
 // lane straight into int32, one instruction for maddubs + madd. |w| <= 128 and |x| <= 127 keep maddubs's int16
@@ -418,23 +384,29 @@ MOE_AVX512_TARGET inline void group_q8_0_avx512(const uint8_t* w, uint64_t rb, c
 }
 MOE_FOUR_ROW_KERNEL(dot4_q8_0_avx512, group_q8_0_avx512, 32, MOE_AVX512_TARGET)
 
-// dot4_half_avx2 with 16 columns per register: lanes 0-7 are a row's a (even 8-column chunks), lanes 8-15 its b
-// (odd ones), so every lane runs the 256-bit kernel's sequence (same bits) with half the instructions. Medium F16
-// decode, 2 threads, high state, tokens alternating between the two within a run: -38 / -42 us per token of 4.6 ms
-// (low state +4).
-template <bool kBf16>
-MOE_AVX512_TARGET inline __m512 load16_half(const uint8_t* p) {
+// dot4_half_avx2 and dot4_f32_avx2 with 16 columns per register: lanes 0-7 are a row's a (even 8-column chunks),
+// lanes 8-15 its b (odd ones), so every lane runs the 256-bit kernel's sequence (same bits) with half the
+// instructions. Medium decode, 2 threads, high state, tokens alternating between the two within a run: F16 -38 /
+// -42 us per token of 4.6 ms (low state +4); Q8_0 (its F32 router) -4 / -7 / -4 us.
+enum class Wide { F16, BF16, F32 };
+
+template <Wide kW>
+MOE_AVX512_TARGET inline __m512 load16_wide(const uint8_t* p) {
+    if constexpr (kW == Wide::F32) return _mm512_loadu_ps(reinterpret_cast<const float*>(p));
     const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-    if (kBf16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    if constexpr (kW == Wide::BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
     return _mm512_cvtph_ps(h);
 }
 
-template <bool kBf16>
-MOE_AVX512_TARGET inline void group_half_avx512(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out,
+template <Wide kW>
+MOE_AVX512_TARGET inline void group_wide_avx512(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out,
                                                 SpreadPrefetch& sp) {
+    constexpr int64_t kBytes = kW == Wide::F32 ? 4 : 2;  // per column
     const float* x = static_cast<const float*>(xv);
     if (n % 16 != 0) {
-        for (int r = 0; r < 4; ++r) out[r] = dot_half_avx2<kBf16>(w + r * rb, x, n);
+        for (int r = 0; r < 4; ++r)
+            out[r] =
+                kW == Wide::F32 ? dot_f32w_avx2(w + r * rb, x, n) : dot_half_avx2<kW == Wide::BF16>(w + r * rb, x, n);
         return;
     }
     const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
@@ -442,16 +414,16 @@ MOE_AVX512_TARGET inline void group_half_avx512(const uint8_t* w, uint64_t rb, c
     for (int64_t i = 0; i < n; i += 16) {
         sp.step();
         const __m512 xv16 = _mm512_loadu_ps(x + i);
-        a0 = _mm512_fmadd_ps(load16_half<kBf16>(w0 + 2 * i), xv16, a0);
-        a1 = _mm512_fmadd_ps(load16_half<kBf16>(w1 + 2 * i), xv16, a1);
-        a2 = _mm512_fmadd_ps(load16_half<kBf16>(w2 + 2 * i), xv16, a2);
-        a3 = _mm512_fmadd_ps(load16_half<kBf16>(w3 + 2 * i), xv16, a3);
+        a0 = _mm512_fmadd_ps(load16_wide<kW>(w0 + kBytes * i), xv16, a0);
+        a1 = _mm512_fmadd_ps(load16_wide<kW>(w1 + kBytes * i), xv16, a1);
+        a2 = _mm512_fmadd_ps(load16_wide<kW>(w2 + kBytes * i), xv16, a2);
+        a3 = _mm512_fmadd_ps(load16_wide<kW>(w3 + kBytes * i), xv16, a3);
     }
     store_sums4(fold_halves(a0), fold_halves(a1), fold_halves(a2), fold_halves(a3), out);
 }
 
-template <bool kBf16>
-MOE_FOUR_ROW_KERNEL(dot4_half_avx512, group_half_avx512<kBf16>, 16, MOE_AVX512_TARGET)
+template <Wide kW>
+MOE_FOUR_ROW_KERNEL(dot4_wide_avx512, group_wide_avx512<kW>, 16, MOE_AVX512_TARGET)
 
 // dot4_q8_0_f32_avx2 with 16 columns per register: lanes 0-7 are a row's s0, lanes 8-15 its s1 (same bits).
 MOE_AVX512_TARGET inline __m512 q8_0_to_float16(__m512 d, const uint8_t* q) {
@@ -529,127 +501,6 @@ bool has_avxvnni() {
     return yes;
 }
 
-// One Q4_0 (18 B) / Q4_1 (20 B) / Q5_0 (22 B) / Q5_1 (24 B) block's unsigned quants (4 or 5 bits) times its
-// activation block: 8 int32 sums of q * x.
-template <int kQsOff, bool kHasQh>
-inline __m256i legacy_block_avx2(const uint8_t* w, const int8_t* xq) {
-    __m256i q = nibbles32(w + kQsOff);
-    if (kHasQh)
-        q = _mm256_or_si256(q, _mm256_and_si256(bits_to_bytes(load_u32(w + kQsOff - 4)), _mm256_set1_epi8(0x10)));
-    return mul_sum_u8i8(q, loadu256(xq));
-}
-
-// Weight = d * (q - bias) (Q4_0: 8, Q5_0: 16) or d * q + m (*_1): the bias costs bias d_w (d_x sum(q_x)) per
-// block, the min m_w * s_x (scalar sums kept apart from the vector ones, two chains for latency). Two blocks per
-// iteration into two accumulators (latency hiding).
-template <int kBytes, int kQsOff, bool kHasMin, bool kHasQh>
-float dot_legacy_avx2(const uint8_t* w, const void* xv, int64_t n) {
-    const auto* x = static_cast<const ActQ8x32*>(xv);
-    constexpr float kBias = kHasMin ? 0.0f : (kHasQh ? 16.0f : 8.0f);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
-    float extra0 = 0.0f, extra1 = 0.0f;
-    const auto block_extra = [&](const uint8_t* wb, const ActQ8x32& xb, float dw) {
-        return kHasMin ? load_fp16(wb + 2) * xb.s : (-kBias * dw) * xb.dsum;
-    };
-    const int64_t nb = n / 32;
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2, w += 2 * kBytes) {
-        const __m256i p0 = legacy_block_avx2<kQsOff, kHasQh>(w, x[b].q);
-        const __m256i p1 = legacy_block_avx2<kQsOff, kHasQh>(w + kBytes, x[b + 1].q);
-        const float dw0 = load_fp16(w), dw1 = load_fp16(w + kBytes);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(dw0 * x[b].d), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(dw1 * x[b + 1].d), _mm256_cvtepi32_ps(p1), acc1);
-        extra0 += block_extra(w, x[b], dw0);
-        extra1 += block_extra(w + kBytes, x[b + 1], dw1);
-    }
-    for (; b < nb; ++b, w += kBytes) {
-        const __m256i p = legacy_block_avx2<kQsOff, kHasQh>(w, x[b].q);
-        const float dw = load_fp16(w);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(dw * x[b].d), _mm256_cvtepi32_ps(p), acc0);
-        extra0 += block_extra(w, x[b], dw);
-    }
-    return hsum8(_mm256_add_ps(acc0, acc1)) + (extra0 + extra1);
-}
-
-// Q4_K / Q5_K scales and mins (12 bytes, 6 bits each) unpacked with word operations: sc[8], mn[8].
-inline void unpack_k4_scales(const uint8_t* s, uint8_t* sc, uint8_t* mn) {
-    uint32_t a = 0, b = 0, c = 0;
-    std::memcpy(&a, s, 4);
-    std::memcpy(&b, s + 4, 4);
-    std::memcpy(&c, s + 8, 4);
-    const uint32_t sc03 = a & 0x3f3f3f3fu, mn03 = b & 0x3f3f3f3fu;
-    const uint32_t sc47 = (c & 0x0f0f0f0fu) | ((a >> 2) & 0x30303030u);
-    const uint32_t mn47 = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 2) & 0x30303030u);
-    std::memcpy(sc, &sc03, 4);
-    std::memcpy(sc + 4, &sc47, 4);
-    std::memcpy(mn, &mn03, 4);
-    std::memcpy(mn + 4, &mn47, 4);
-}
-
-template <bool kFive>
-float dot_q45_k_avx2(const uint8_t* w, const void* xv, int64_t n) {
-    const auto* x = static_cast<const ActQ8x256*>(xv);
-    constexpr int kBytes = kFive ? 176 : 144;
-    constexpr int kQsOff = kFive ? 48 : 16;
-    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
-    __m256 acc = _mm256_setzero_ps();
-    float macc = 0.0f;
-    for (int64_t b = 0; b < n / 256; ++b, w += kBytes) {
-        uint8_t sc[8], mn[8];
-        unpack_k4_scales(w + 4, sc, mn);
-        const __m256i qh = kFive ? loadu256(w + 16) : _mm256_setzero_si256();
-        __m256i isum = _mm256_setzero_si256();
-        int msum = 0;
-        for (int c = 0; c < 4; ++c) {
-            const __m256i q = loadu256(w + kQsOff + 32 * c);
-            __m256i lo = _mm256_and_si256(q, m4);
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-            if (kFive) {
-                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4));
-                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4));
-            }
-            const __m256i plo =
-                _mm256_madd_epi16(_mm256_maddubs_epi16(lo, loadu256(x[b].q + 64 * c)), _mm256_set1_epi16(sc[2 * c]));
-            const __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, loadu256(x[b].q + 64 * c + 32)),
-                                                  _mm256_set1_epi16(sc[2 * c + 1]));
-            isum = _mm256_add_epi32(isum, _mm256_add_epi32(plo, phi));
-        }
-        for (int j = 0; j < 8; ++j) msum += mn[j] * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(load_fp16(w) * x[b].d), _mm256_cvtepi32_ps(isum), acc);
-        macc += load_fp16(w + 2) * x[b].d * static_cast<float>(msum);
-    }
-    return hsum8(acc) - macc;
-}
-
-float dot_q6_k_avx2(const uint8_t* w, const void* xv, int64_t n) {
-    const auto* x = static_cast<const ActQ8x256*>(xv);
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
-    __m256 acc = _mm256_setzero_ps();
-    float bias_acc = 0.0f;
-    for (int64_t b = 0; b < n / 256; ++b, w += 210) {
-        const auto* sc = reinterpret_cast<const int8_t*>(w + 192);
-        __m256i isum = _mm256_setzero_si256();
-        for (int h = 0; h < 2; ++h) {
-            const __m256i qh = loadu256(w + 128 + 32 * h);
-            for (int g = 0; g < 4; ++g) {
-                __m256i lo = loadu256(w + 64 * h + 32 * (g % 2));
-                if (g >= 2) lo = _mm256_srli_epi16(lo, 4);
-                lo = _mm256_and_si256(lo, m4);
-                const __m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * g), m2), 4);
-                const __m256i p16 = _mm256_maddubs_epi16(_mm256_or_si256(lo, hi), loadu256(x[b].q + 128 * h + 32 * g));
-                const int s = 8 * h + 2 * g;
-                const __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sc[s + 1]), _mm_set1_epi16(sc[s]));
-                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p16, scv));
-            }
-        }
-        int bias = 0;  // the -32 offset: 32 * sum_s sc[s] * bsum[s]
-        for (int s = 0; s < 16; ++s) bias += sc[s] * x[b].bsums[s];
-        const float dd = load_fp16(w + 208) * x[b].d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(dd), _mm256_cvtepi32_ps(isum), acc);
-        bias_acc += dd * static_cast<float>(32 * bias);
-    }
-    return hsum8(acc) - bias_acc;
-}
 #endif
 
 using DotFn = RowKernelFn;
@@ -660,11 +511,11 @@ Dot4Fn native_kernel4(GgmlType type, bool simd) {
     if (simd) {
         switch (type) {
             case GgmlType::F32:
-                return dot4_f32_avx2;
+                return use_avx512() ? dot4_wide_avx512<Wide::F32> : dot4_f32_avx2;
             case GgmlType::F16:
-                return use_avx512() ? dot4_half_avx512<false> : dot4_half_avx2<false>;
+                return use_avx512() ? dot4_wide_avx512<Wide::F16> : dot4_half_avx2<false>;
             case GgmlType::BF16:
-                return use_avx512() ? dot4_half_avx512<true> : dot4_half_avx2<true>;
+                return use_avx512() ? dot4_wide_avx512<Wide::BF16> : dot4_half_avx2<true>;
             case GgmlType::Q8_0:
                 return use_avx512() ? dot4_q8_0_avx512 : has_avxvnni() ? dot4_q8_0_avxvnni : dot4_q8_0_avx2;
             default:
@@ -690,17 +541,17 @@ DotFn native_kernel(GgmlType type, bool simd) {
             case GgmlType::Q8_0:
                 return has_avxvnni() ? dot_q8_0_avxvnni : dot_q8_0_avx2;
             case GgmlType::Q4_0:
-                return dot_legacy_avx2<18, 2, false, false>;
+                return dot_q4_0_avx2;
             case GgmlType::Q4_1:
-                return dot_legacy_avx2<20, 4, true, false>;
+                return dot_q4_1_avx2;
             case GgmlType::Q5_0:
-                return dot_legacy_avx2<22, 6, false, true>;
+                return dot_q5_0_avx2;
             case GgmlType::Q5_1:
-                return dot_legacy_avx2<24, 8, true, true>;
+                return dot_q5_1_avx2;
             case GgmlType::Q4_K:
-                return dot_q45_k_avx2<false>;
+                return dot_q4_k_avx2;
             case GgmlType::Q5_K:
-                return dot_q45_k_avx2<true>;
+                return dot_q5_k_avx2;
             case GgmlType::Q6_K:
                 return dot_q6_k_avx2;
             default:
