@@ -187,6 +187,61 @@ void values2(const float* p0, const float* p1, const T* vals, int64_t stride, in
         }
     }
 }
+
+MOE_AVX512_BEGIN
+// scores4 for F32 keys with 16 columns per register (lanes 0-7 the 256-bit form's a0 chunk, lanes 8-15 its a1):
+// the same sums, so the same bits, with half the instructions. Rows of a multiple of 16 columns only. With
+// values2_avx512: medium Q8_0 decode (F32 cache), 2 threads, 256 tokens, tokens alternating between the two within
+// a run: -45 / -46 / -41 us per token of 2.9 ms.
+MOE_AVX512_TARGET void scores4_f32_avx512(const float* const q[4], const float* keys, int64_t stride, int64_t n_kv,
+                                          int64_t n, float kq_scale, float* scores) {
+    for (int64_t s = 0; s < n_kv; ++s) {
+        const float* k = keys + s * stride;
+        __m512 a[4];
+        for (int j = 0; j < 4; ++j) a[j] = _mm512_setzero_ps();
+        for (int64_t i = 0; i < n; i += 16) {
+            const __m512 kv = _mm512_loadu_ps(k + i);
+            for (int j = 0; j < 4; ++j) a[j] = _mm512_fmadd_ps(_mm512_loadu_ps(q[j] + i), kv, a[j]);
+        }
+        for (int j = 0; j < 4; ++j) {
+            const __m256 folded = _mm256_add_ps(_mm512_castps512_ps256(a[j]), _mm512_extractf32x8_ps(a[j], 1));
+            scores[j * n_kv + s] = kq_scale * hsum256(folded);
+        }
+    }
+}
+
+template <class T>
+MOE_AVX512_TARGET inline __m512 load16(const T* p) {
+    if constexpr (std::is_same_v<T, float>) return _mm512_loadu_ps(p);
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+// values2 with 16 columns per register, 64 at a time: every element's fma sequence is the same (same bits).
+template <class T>
+MOE_AVX512_TARGET void values2_avx512(const float* p0, const float* p1, const T* vals, int64_t stride, int64_t n_kv,
+                                      int64_t dv, float* out0, float* out1) {
+    int64_t c = 0;
+    for (; c + 64 <= dv; c += 64) {
+        __m512 y0[4], y1[4];
+        for (int k = 0; k < 4; ++k) y0[k] = y1[k] = _mm512_setzero_ps();
+        for (int64_t s = 0; s < n_kv; ++s) {
+            const T* v = vals + s * stride + c;
+            const __m512 b0 = _mm512_set1_ps(p0[s]), b1 = _mm512_set1_ps(p1[s]);
+            for (int k = 0; k < 4; ++k) {
+                const __m512 x = load16(v + 16 * k);
+                y0[k] = _mm512_fmadd_ps(b0, x, y0[k]);
+                y1[k] = _mm512_fmadd_ps(b1, x, y1[k]);
+            }
+        }
+        for (int k = 0; k < 4; ++k) {
+            _mm512_storeu_ps(out0 + c + 16 * k, y0[k]);
+            _mm512_storeu_ps(out1 + c + 16 * k, y1[k]);
+        }
+    }
+    // The rest (under 64 columns) as values2 computes it: the same per-element sequence.
+    if (c < dv) values2(p0, p1, vals + c, stride, n_kv, dv - c, out0 + c, out1 + c);
+}
+MOE_AVX512_END
 #endif
 
 // Heads [h0, h1) that share one key/value head (MLA, a GQA group) through scores4 / values2, four and two heads at
@@ -202,7 +257,10 @@ int64_t attend_shared_heads(const AttentionShape& a, const CacheRows& keys, cons
         const float* qs[4] = {q + h * a.q_head_stride, q + (h + 1) * a.q_head_stride, q + (h + 2) * a.q_head_stride,
                               q + (h + 3) * a.q_head_stride};
         float* sc = scores + (h - h0) * n_kv;
-        if (keys.f32)
+        const bool wide = detail::use_avx512();
+        if (keys.f32 && wide && a.dk % 16 == 0)
+            scores4_f32_avx512(qs, keys.f32 + ko, keys.stride, n_kv, a.dk, kq_scale, sc);
+        else if (keys.f32)
             scores4(qs, keys.f32 + ko, keys.stride, n_kv, a.dk, kq_scale, sc);
         else
             scores4(qs, keys.f16 + ko, keys.stride, n_kv, a.dk, kq_scale, sc);
@@ -211,8 +269,12 @@ int64_t attend_shared_heads(const AttentionShape& a, const CacheRows& keys, cons
             const float* p0 = sc + j * n_kv;
             const float* p1 = p0 + n_kv;
             float* o0 = out + (h + j) * a.dv;
-            if (values.f32)
+            if (values.f32 && wide)
+                values2_avx512(p0, p1, values.f32 + vo, values.stride, n_kv, a.dv, o0, o0 + a.dv);
+            else if (values.f32)
                 values2(p0, p1, values.f32 + vo, values.stride, n_kv, a.dv, o0, o0 + a.dv);
+            else if (wide)
+                values2_avx512(p0, p1, values.f16 + vo, values.stride, n_kv, a.dv, o0, o0 + a.dv);
             else
                 values2(p0, p1, values.f16 + vo, values.stride, n_kv, a.dv, o0, o0 + a.dv);
         }
