@@ -103,6 +103,17 @@ MOE_TEST(greedy_takes_argmax_with_ties_to_lowest_id) {
     CHECK_EQ(s.sample(std::vector<float>{nan, -1.0f, nan}, {}), 1);  // NaN never wins
     CHECK_EQ(s.sample(std::vector<float>{-inf, -inf, -inf}, {}), 0);
     CHECK_EQ(s.sample(std::vector<float>{0.0f, inf, inf}, {}), 1);
+    // Long rows (the vectorised maximum and search): ties keep the lower id, NaN never wins, +inf wins.
+    std::vector<float> row(1000, -2.0f);
+    for (size_t i = 3; i < row.size(); i += 97) row[i] = nan;
+    row[500] = row[700] = 7.5f;
+    CHECK_EQ(greedy_token(row), 500);
+    row[999] = 8.0f;
+    CHECK_EQ(greedy_token(row), 999);
+    row[900] = row[950] = inf;
+    CHECK_EQ(greedy_token(row), 900);
+    CHECK_EQ(greedy_token(std::vector<float>(100, nan)), 0);
+    CHECK_EQ(greedy_token(std::vector<float>(100, -inf)), 0);
 }
 
 MOE_TEST(same_seed_same_sequence_different_seed_differs) {
