@@ -515,9 +515,11 @@ Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& m) {
     const int64_t n_kv = int64_t(g.pos[0]) + 1;
     const auto whole = [](const MatrixView& w) { return detail::row_span(w, 0, w.rows); };
     // Between the per-head steps the thread requests lines of its lookahead (the output projection and router
-    // rows it computes next) while the memory is idle: 96 lines (6 KiB) per step. Medium Q8_0 decode, 2 threads,
-    // 5 interleaved runs: none 208.8 tok/s, 96 lines 218.0, 256 lines 211.0 (a long burst stalls the step).
-    constexpr int kPumpLines = 96;
+    // rows it computes next) while the memory is idle: 48 lines (3 KiB) per step. Medium Q8_0 decode, 2 threads,
+    // 5 interleaved runs (stop 8): none 208.8 tok/s, 96 lines 218.0, 256 lines 211.0 (a long burst stalls the step);
+    // with the streams paced into what follows them (stop 23), tokens alternating within a run against 96 lines:
+    // 48 lines -14 / -9 / -6 us per token, 1 line -13 / -2 / -12 / -10 / -3, 192 lines +15 / +15.
+    constexpr int kPumpLines = 48;
     // A long context (more than one chunk of attend_token) on several threads: the threads share the keys rather
     // than the heads, so the cache is read from memory once per token instead of once per thread. Each thread
     // attends with every head over its chunks and keeps each chunk's partial (unnormalised values, max and sum per
