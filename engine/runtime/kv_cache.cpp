@@ -23,16 +23,16 @@ Result<std::unique_ptr<KvCache>> KvCache::create(Backend& backend, const HParams
     // Zeroed when made (as llama.cpp clears its KV buffer), so that host memory is in place before decoding rather
     // than faulted in a page at a time by the row writes: medium decode, 2 threads, KV row write 0.47 -> 0.08 us per
     // layer and token (a 4 KiB page fault every ~6 positions).
-    const auto zeroed = [&](Result<std::unique_ptr<Buffer>>& b, uint64_t bytes) {
+    const auto zeroed = [&](Buffer& b, uint64_t bytes) {
         const uint16_t zero = 0;
-        return backend.fill(b.value()->data(), 2, static_cast<int64_t>(bytes / 2), &zero, 2);
+        return backend.fill(b.data(), 2, static_cast<int64_t>(bytes / 2), &zero, 2);
     };
     for (int64_t il = 0; il < hp.n_layer; ++il) {
         const uint64_t kb = elem * static_cast<uint64_t>(n_ctx) * static_cast<uint64_t>(cache->m_k_width);
         auto k = backend.alloc(kb);
         if (!k.ok())
             return Status::error("KV cache of " + std::to_string(n_ctx) + " positions: " + k.status().message());
-        MOE_RETURN_IF_ERROR(zeroed(k, kb));
+        MOE_RETURN_IF_ERROR(zeroed(*k.value(), kb));
         cache->m_k.push_back(std::move(k).value());
         cache->m_bytes += kb;
         if (!cache->m_mla) {
@@ -40,7 +40,7 @@ Result<std::unique_ptr<KvCache>> KvCache::create(Backend& backend, const HParams
             auto v = backend.alloc(vb);
             if (!v.ok())
                 return Status::error("KV cache of " + std::to_string(n_ctx) + " positions: " + v.status().message());
-            MOE_RETURN_IF_ERROR(zeroed(v, vb));
+            MOE_RETURN_IF_ERROR(zeroed(*v.value(), vb));
             cache->m_v.push_back(std::move(v).value());
             cache->m_bytes += vb;
         }

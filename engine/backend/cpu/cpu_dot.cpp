@@ -1,7 +1,8 @@
 // Row dot kernels: one weight row (stored type) times one prepared activation row. Quantized kernels sum the
 // integer products of a block exactly and scale them once (d_w * d_x), like llama.cpp's vec_dot functions;
-// the result equals dequant(W) . dequant(xq) up to float rounding. This file: the AVX2 / AVX-VNNI / AVX-512
-// kernels, the choice of kernel per type and mode, and dot_rows (the portable kernels: cpu_dot_scalar.cpp).
+// the result equals dequant(W) . dequant(xq) up to float rounding. This file: the float and Q8_0 AVX2 / AVX-VNNI /
+// AVX-512 kernels, the choice of kernel per type and mode, and dot_rows (the legacy and k-quant AVX2 kernels:
+// cpu_dot_quants.cpp; the portable kernels: cpu_dot_scalar.cpp).
 #include "backend/cpu/cpu_dot_avx2.h"
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/simd.h"

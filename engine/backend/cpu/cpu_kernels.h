@@ -111,9 +111,10 @@ struct RowKernel {
     ActType act = ActType::F32;
     // Direct kernel on the stored bytes; nullptr: dequantize the row to float then use the float kernel.
     RowKernelFn fn = nullptr;
-    // Optional: four consecutive rows (row stride rb) at once into out[0..3]. One activation load serves four
-    // weight streams and the horizontal sums share one reduction (decode's rows are short); each row keeps fn's
-    // summation order (the same bits). While it runs it requests the lines of `pf`, spread over its iterations.
+    // Optional: n_groups groups of four consecutive rows (row stride rb) into out[0 .. 4 n_groups), four rows at a
+    // time. One activation load serves four weight streams and the horizontal sums share one reduction (decode's
+    // rows are short); each row keeps fn's summation order (the same bits). While it runs it requests the lines of
+    // `pf` (its range, then the then-range), a group's bytes per group, spread over the group's iterations.
     void (*fn4)(const uint8_t* w, uint64_t rb, const void* x, int64_t cols, int64_t n_groups, float* out,
                 PrefetchCursor* pf) = nullptr;
 };
