@@ -167,6 +167,9 @@ public:
     // their caches) while they wait or compute in the ops before it, starting with the next op that runs on
     // several threads. Other backends ignore it; results never depend on it.
     virtual void announce_product(std::span<const MatrixView> weights) { (void)weights; }
+    // The same hint for a coming one-token mla_absorbed (its pointers and shapes set; q need not be computed yet):
+    // what each thread reads first there (its cache rows, its heads' W_UK and W_UV).
+    virtual void announce_mla_absorbed(const MlaAbsorbedArgs& args) { (void)args; }
     virtual Status moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n_tokens, int64_t n_embd,
                            int64_t k, const int32_t* ids, const float* weights, float* y) = 0;
 

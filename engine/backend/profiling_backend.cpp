@@ -86,6 +86,7 @@ public:
                      [&] { return m_inner->matmul_batch(jobs, n); });
     }
     void announce_product(std::span<const MatrixView> weights) override { m_inner->announce_product(weights); }
+    void announce_mla_absorbed(const MlaAbsorbedArgs& a) override { m_inner->announce_mla_absorbed(a); }
     Status matmul_transposed(const MatrixView& w, const float* x, int64_t xs, int64_t n, float* y,
                              int64_t ys) override {
         return timed(with_type("matmul_t", w.type), matrix_bytes(w),

@@ -99,25 +99,6 @@ Status mla_attention_block(ForwardState& st, int64_t il) {
     MOE_ASSIGN_OR_RETURN(float* q, grow(st, b.q, n * H * qk));
     MOE_ASSIGN_OR_RETURN(float* kv, grow(st, b.kv, n * row));
     Backend& be = st.backend;
-    if (hp.q_lora_rank == 0) {
-        const MatmulJob jobs[] = {{l.wq, b.cur.data(), d, q, H * qk}, {l.wkv_a, b.cur.data(), d, kv, row}};
-        MOE_RETURN_IF_ERROR(be.matmul_batch(jobs, n));
-    } else {
-        MOE_ASSIGN_OR_RETURN(float* qa, grow(st, b.q_a, n * hp.q_lora_rank));
-        const MatmulJob jobs[] = {{l.wq_a, b.cur.data(), d, qa, hp.q_lora_rank}, {l.wkv_a, b.cur.data(), d, kv, row}};
-        MOE_RETURN_IF_ERROR(be.matmul_batch(jobs, n));
-        MOE_RETURN_IF_ERROR(be.rms_norm(qa, hp.q_lora_rank, l.q_a_norm.data(), hp.q_lora_rank, n,
-                                        static_cast<float>(hp.rms_eps), qa, hp.q_lora_rank));
-        MOE_RETURN_IF_ERROR(be.matmul(l.wq_b, qa, hp.q_lora_rank, n, q, H * qk));
-    }
-    MOE_RETURN_IF_ERROR(be.rms_norm(kv, row, l.kv_a_norm.data(), kvl, n, static_cast<float>(hp.rms_eps), kv, row));
-    MOE_RETURN_IF_ERROR(be.rope(q + nope, H * qk, n, H, qk, b.pos.data(), st.rope));
-    MOE_RETURN_IF_ERROR(be.rope(kv + kvl, row, n, 1, row, b.pos.data(), st.rope));
-    // The latent is stored rounded as a product with W_UK would round it, so that for quantized attn_kv_b it equals
-    // the decompressed keys and values llama.cpp computes (W_UK * round(c)).
-    MOE_RETURN_IF_ERROR(be.round_like(l.uk[0].type, kv, row, kvl, n));
-    MOE_RETURN_IF_ERROR(st.cache.write_k(il, st.first_pos, b.pos.data(), kv, row, n));
-
     MlaAbsorbedArgs m;
     MlaAttentionArgs& a = m.attention;
     a.n_tokens = n;
@@ -141,6 +122,27 @@ Status mla_attention_block(ForwardState& st, int64_t il) {
     m.v_head_dim = vd;
     MOE_ASSIGN_OR_RETURN(float* att_v, grow(st, b.att_v, n * H * vd));
     m.out = att_v;
+    // What the attention op reads first (the cache rows, W_UK, W_UV), requested as the projections end.
+    if (n == 1) be.announce_mla_absorbed(m);
+    if (hp.q_lora_rank == 0) {
+        const MatmulJob jobs[] = {{l.wq, b.cur.data(), d, q, H * qk}, {l.wkv_a, b.cur.data(), d, kv, row}};
+        MOE_RETURN_IF_ERROR(be.matmul_batch(jobs, n));
+    } else {
+        MOE_ASSIGN_OR_RETURN(float* qa, grow(st, b.q_a, n * hp.q_lora_rank));
+        const MatmulJob jobs[] = {{l.wq_a, b.cur.data(), d, qa, hp.q_lora_rank}, {l.wkv_a, b.cur.data(), d, kv, row}};
+        MOE_RETURN_IF_ERROR(be.matmul_batch(jobs, n));
+        MOE_RETURN_IF_ERROR(be.rms_norm(qa, hp.q_lora_rank, l.q_a_norm.data(), hp.q_lora_rank, n,
+                                        static_cast<float>(hp.rms_eps), qa, hp.q_lora_rank));
+        MOE_RETURN_IF_ERROR(be.matmul(l.wq_b, qa, hp.q_lora_rank, n, q, H * qk));
+    }
+    MOE_RETURN_IF_ERROR(be.rms_norm(kv, row, l.kv_a_norm.data(), kvl, n, static_cast<float>(hp.rms_eps), kv, row));
+    MOE_RETURN_IF_ERROR(be.rope(q + nope, H * qk, n, H, qk, b.pos.data(), st.rope));
+    MOE_RETURN_IF_ERROR(be.rope(kv + kvl, row, n, 1, row, b.pos.data(), st.rope));
+    // The latent is stored rounded as a product with W_UK would round it, so that for quantized attn_kv_b it equals
+    // the decompressed keys and values llama.cpp computes (W_UK * round(c)).
+    MOE_RETURN_IF_ERROR(be.round_like(l.uk[0].type, kv, row, kvl, n));
+    MOE_RETURN_IF_ERROR(st.cache.write_k(il, st.first_pos, b.pos.data(), kv, row, n));
+
     announce_after_attention(st, l);
     MOE_RETURN_IF_ERROR(be.mla_absorbed(m));
     MOE_ASSIGN_OR_RETURN(float* out, grow(st, b.out, n * d));

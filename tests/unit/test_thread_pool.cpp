@@ -82,10 +82,13 @@ MOE_TEST(lookahead_starts_with_the_next_run_and_is_requested_once) {
     pool.add_lookahead(0, buf + 2048, buf + 2048 + 128);
     pool.run([](int, int) {});
     CHECK_EQ(drain_lookahead(), 2);
-    // At most kLookaheadSpans spans per run.
-    for (int i = 0; i < ThreadPool::kLookaheadSpans + 3; ++i) pool.add_lookahead(0, buf + 64 * i, buf + 64 * i + 64);
+    // At most kLookaheadSpans spans per run; a span that starts where the last one ends extends it.
+    for (int i = 0; i < ThreadPool::kLookaheadSpans + 3; ++i) pool.add_lookahead(0, buf + 128 * i, buf + 128 * i + 64);
     pool.run([](int, int) {});
     CHECK_EQ(drain_lookahead(), ThreadPool::kLookaheadSpans);
+    for (int i = 0; i < ThreadPool::kLookaheadSpans + 3; ++i) pool.add_lookahead(0, buf + 64 * i, buf + 64 * i + 64);
+    pool.run([](int, int) {});
+    CHECK_EQ(drain_lookahead(), ThreadPool::kLookaheadSpans + 3);
     // At most kLookaheadBytes per run: the span that crosses it is cut, later ones are dropped.
     constexpr uint64_t kCap = ThreadPool::kLookaheadBytes;
     std::vector<uint8_t> big(kCap + 64 * 1024 + 64);
@@ -95,6 +98,41 @@ MOE_TEST(lookahead_starts_with_the_next_run_and_is_requested_once) {
     pool.add_lookahead(0, buf, buf + 64);
     pool.run([](int, int) {});
     CHECK_EQ(drain_lookahead(), static_cast<int>(kCap / 64));
+}
+
+MOE_TEST(a_run_claims_only_what_was_announced_for_it_and_it_is_not_requested_again) {
+    alignas(64) static uint8_t buf[4096];
+    using Claim = std::pair<const uint8_t*, const uint8_t*>;
+    ThreadPool pool(1);
+    pool.run([](int, int) {});
+    while (moe::cpu::lookahead_pump(64)) {
+    }
+    Claim c{buf, buf};
+    pool.run([&](int, int) { c = moe::cpu::claim_lookahead(512); });
+    CHECK(c == Claim(nullptr, nullptr));  // nothing announced
+    // Up to max_bytes of the first span; the rest of the lookahead stays for the pump.
+    pool.add_lookahead(0, buf, buf + 1000);
+    pool.add_lookahead(0, buf + 2048, buf + 2048 + 640);
+    pool.run([&](int, int) { c = moe::cpu::claim_lookahead(512); });
+    CHECK(c == Claim(buf, buf + 512));
+    CHECK_EQ(drain_lookahead(), 8 + 10);  // lines 512 .. 960, then the second span
+    // Never past the span's end: the next claim starts at the next span.
+    pool.add_lookahead(0, buf, buf + 1000);
+    pool.add_lookahead(0, buf + 2048, buf + 2048 + 640);
+    Claim c2;
+    pool.run([&](int, int) {
+        c = moe::cpu::claim_lookahead(4096);
+        c2 = moe::cpu::claim_lookahead(128);
+    });
+    CHECK(c == Claim(buf, buf + 1000));
+    CHECK(c2 == Claim(buf + 2048, buf + 2048 + 128));
+    CHECK_EQ(drain_lookahead(), 8);
+    // What an earlier run left is the pump's, not a claim of this run.
+    pool.add_lookahead(0, buf, buf + 1280);
+    pool.run([](int, int) {});
+    pool.run([&](int, int) { c = moe::cpu::claim_lookahead(512); });
+    CHECK(c == Claim(nullptr, nullptr));
+    CHECK_EQ(drain_lookahead(), 20);
 }
 
 MOE_TEST(announced_products_become_each_threads_rows_capped) {

@@ -26,20 +26,41 @@ namespace {
 constexpr int64_t kGemmAttentionMinTokens = 16;
 
 // scores[0..n) = exp(scores - max) in place (n >= 1), with SIMD by exp8 (map8: no result depends on n or the
-// index); returns the max, and their sum (added in order in double) in *sum.
+// index); returns the max (NaN scores are passed over), and their sum (in double) in *sum. With SIMD the max is
+// taken eight lanes at a time (the same value) and the sum in eight double lanes, added pairwise at the end (one
+// dependent add per eight scores instead of one per score). Medium decode, 2 threads, 256 tokens (4 heads x ~128
+// keys per thread and layer), tokens alternating within a run: Q8_0 -11 / -10 / -10 / -12 us per token, F16 -10.
 float exp_shifted(float* scores, int64_t n, double* sum) {
     float max_s = -std::numeric_limits<float>::infinity();
-    for (int64_t s = 0; s < n; ++s) max_s = std::max(max_s, scores[s]);
-    bool done = false;
 #if MOE_CPU_AVX2
     if (detail::use_simd()) {
+        __m256 mv = _mm256_set1_ps(max_s);
+        int64_t s = 0;
+        // (max_ps returns its second operand when either is NaN: a NaN score leaves the lane as it was.)
+        for (; s + 8 <= n; s += 8) mv = _mm256_max_ps(_mm256_loadu_ps(scores + s), mv);
+        alignas(32) float lanes[8];
+        _mm256_store_ps(lanes, mv);
+        for (const float l : lanes) max_s = std::max(max_s, l);
+        for (; s < n; ++s) max_s = std::max(max_s, scores[s]);
         const __m256 m = _mm256_set1_ps(max_s);
         map8(scores, scores, n, [m](__m256 v, __m256) { return exp8(_mm256_sub_ps(v, m)); });
-        done = true;
+        __m256d lo = _mm256_setzero_pd(), hi = lo;
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            const __m256 v = _mm256_loadu_ps(scores + i);
+            lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+            hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+        }
+        alignas(32) double d[4];
+        _mm256_store_pd(d, _mm256_add_pd(lo, hi));
+        double total = (d[0] + d[1]) + (d[2] + d[3]);
+        for (; i < n; ++i) total += scores[i];
+        *sum = total;
+        return max_s;
     }
 #endif
-    if (!done)
-        for (int64_t s = 0; s < n; ++s) scores[s] = std::exp(scores[s] - max_s);
+    for (int64_t s = 0; s < n; ++s) max_s = std::max(max_s, scores[s]);
+    for (int64_t s = 0; s < n; ++s) scores[s] = std::exp(scores[s] - max_s);
     double total = 0.0;
     for (int64_t i = 0; i < n; ++i) total += scores[i];
     *sum = total;
@@ -488,6 +509,48 @@ Status mla_attention(ThreadPool& pool, const MlaAttentionArgs& g) {
                          g.out, g.n_head * g.kv_lora);
 }
 
+namespace {
+// How mla_absorbed_decode shares one token's work between the threads: heads [h0, h1) (W_UK, W_UV, and attention
+// or the merge of the chunks) and, when a long context is attended with the keys shared out, chunks [c0, c1).
+struct MlaSplit {
+    int64_t n_kv = 0, n_chunks = 0;
+    bool share_keys = false;
+    MlaSplit(const MlaAbsorbedArgs& m, int nth)
+        : n_kv(int64_t(m.attention.pos[0]) + 1),
+          n_chunks((n_kv + kAttendChunk - 1) / kAttendChunk),
+          share_keys(n_chunks > 1 && nth > 1) {}
+    int64_t h0(const MlaAbsorbedArgs& m, int ith, int nth) const { return m.attention.n_head * ith / nth; }
+    int64_t h1(const MlaAbsorbedArgs& m, int ith, int nth) const { return m.attention.n_head * (ith + 1) / nth; }
+    int64_t c0(int ith, int nth) const { return share_keys ? n_chunks * ith / nth : 0; }
+    int64_t c1(int ith, int nth) const { return share_keys ? n_chunks * (ith + 1) / nth : 1; }
+    // The cache rows of chunk c.
+    detail::ByteSpan chunk_rows(const CacheRows& rows, int64_t c) const {
+        return rows.span(c * kAttendChunk, std::min(n_kv, (c + 1) * kAttendChunk));
+    }
+};
+}  // namespace
+
+void announce_mla_absorbed(ThreadPool& pool, const MlaAbsorbedArgs& m) {
+    const MlaAttentionArgs& g = m.attention;
+    if (g.pos == nullptr || g.pos[0] < 0 || (g.cache == nullptr) == (g.cache_f16 == nullptr) ||
+        static_cast<int64_t>(m.uk.size()) != g.n_head || static_cast<int64_t>(m.uv.size()) != g.n_head)
+        return;
+    const CacheRows rows = mla_rows(g);
+    const int nth = pool.size();
+    const MlaSplit split(m, nth);
+    for (int ith = 0; ith < nth; ++ith) {
+        if (const int64_t c0 = split.c0(ith, nth); c0 < split.c1(ith, nth)) {
+            const detail::ByteSpan s = split.chunk_rows(rows, c0);
+            pool.add_lookahead(ith, s.begin, s.end);
+        }
+        for (int64_t h = split.h0(m, ith, nth); h < split.h1(m, ith, nth); ++h)
+            for (const MatrixView* w : {&m.uk[static_cast<size_t>(h)], &m.uv[static_cast<size_t>(h)]}) {
+                const detail::ByteSpan s = detail::row_span(*w, 0, w->rows);
+                pool.add_lookahead(ith, s.begin, s.end);
+            }
+    }
+}
+
 Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& m) {
     const MlaAttentionArgs& g = m.attention;
     const int64_t H = g.n_head, kvl = g.kv_lora, rope = g.n_rope, row = kvl + rope, nope = m.nope;
@@ -512,7 +575,8 @@ Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& m) {
     }
     const AttentionShape a = mla_shape(g);
     const CacheRows rows = mla_rows(g);
-    const int64_t n_kv = int64_t(g.pos[0]) + 1;
+    const MlaSplit split(m, pool.size());
+    const int64_t n_kv = split.n_kv;
     const auto whole = [](const MatrixView& w) { return detail::row_span(w, 0, w.rows); };
     // Between the per-head steps the thread requests lines of its lookahead (the output projection and router
     // rows it computes next) while the memory is idle: 48 lines (3 KiB) per step. Medium Q8_0 decode, 2 threads,
@@ -525,8 +589,8 @@ Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& m) {
     // attends with every head over its chunks and keeps each chunk's partial (unnormalised values, max and sum per
     // head); then each merges its heads' partials in chunk order, as attend_token does: the same bits for any number
     // of threads. Two barriers: every head's q_abs before the chunks, every chunk before the merge.
-    const int64_t n_chunks = (n_kv + kAttendChunk - 1) / kAttendChunk;
-    const bool share_keys = n_chunks > 1 && pool.size() > 1;
+    const int64_t n_chunks = split.n_chunks;
+    const bool share_keys = split.share_keys;
     // (The calling thread's buffers, which the workers fill and read too.)
     const ChunkPartials parts = share_keys ? chunk_partials(n_chunks, H, kvl) : ChunkPartials{};
     std::atomic<int> arrived{0};
@@ -536,18 +600,21 @@ Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& m) {
     };
     // Heads split between the threads; per head W_UK^T (or W_UK), attention (or, sharing the keys, the merge of its
     // chunks), W_UV on the thread that owns it. What the thread reads here is requested ahead, in the order it is
-    // read: its heads' W_UK and its first cache rows (one chunk) when it starts, each head's W_UV as the W_UK loop
-    // reaches the head (the whole burst at the start held the first step back: medium Q8_0 decode, 2 threads,
-    // tokens alternating within a run, -5 / -14 / -6 us per token). (Evicted by the token's weight stream, these are
-    // cold at every token; requested only when each is read they cost a memory latency per step.)
+    // read: its heads' W_UK when it starts, each head's W_UV as the W_UK loop reaches the head (the whole burst at
+    // the start held the first step back: medium Q8_0 decode, 2 threads, tokens alternating within a run, -5 / -14
+    // / -6 us per token). (Evicted by the token's weight stream, these are cold at every token; requested only when
+    // each is read they cost a memory latency per step.) Its cache rows are not: announced with W_UK and W_UV before
+    // the q / kv_a projections (announce_mla_absorbed), they are requested as that region ends and while its threads
+    // wait; a burst of them here (80 KiB per thread at 128 keys, F32) stalled the W_UK loop behind the requests.
+    // Medium Q8_0 decode, 2 threads, 256 tokens, high state, tokens alternating within a run: -70 / -30 / -20 / -32
+    // us per token of 2.7-2.9 ms (A/A -5 .. +5); per layer the region went 10.5 -> 9.2 us.
     pool.run([&](int ith, int nth) {
-        const int64_t h0 = H * ith / nth, h1 = H * (ith + 1) / nth;
-        const int64_t c0 = share_keys ? n_chunks * ith / nth : 0, c1 = share_keys ? n_chunks * (ith + 1) / nth : 1;
+        const int64_t h0 = split.h0(m, ith, nth), h1 = split.h1(m, ith, nth);
+        const int64_t c0 = split.c0(ith, nth), c1 = split.c1(ith, nth);
         if (h0 >= h1 && !share_keys) return;
         float* scratch = detail::scratch_floats(5, std::max(nope, kvl) + 256);
         uint8_t* act = detail::scratch_bytes(3, detail::act_row_bytes(detail::ActType::F32, std::max(nope, kvl)));
         for (int64_t h = h0; h < h1; ++h) detail::request_lines(whole(m.uk[static_cast<size_t>(h)]));
-        if (c0 < c1) detail::request_lines(rows.span(c0 * kAttendChunk, std::min(n_kv, (c0 + 1) * kAttendChunk)));
         for (int64_t h = h0; h < h1; ++h) {
             detail::request_lines(whole(m.uv[static_cast<size_t>(h)]));
             const MatrixView& uk = m.uk[static_cast<size_t>(h)];

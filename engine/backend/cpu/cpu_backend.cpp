@@ -100,6 +100,9 @@ public:
         return cpu::matmul_batch(m_pool, jobs, n_tokens);
     }
     void announce_product(std::span<const MatrixView> weights) override { cpu::announce_product(m_pool, weights); }
+    void announce_mla_absorbed(const MlaAbsorbedArgs& args) override {
+        if (args.attention.n_tokens == 1) cpu::announce_mla_absorbed(m_pool, args);
+    }
     Status matmul_transposed(const MatrixView& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
                              int64_t y_stride) override {
         return cpu::matmul_transposed(m_pool, w, x, x_stride, n_tokens, y, y_stride);

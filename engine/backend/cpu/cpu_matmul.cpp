@@ -292,6 +292,9 @@ void gemv_balanced(ThreadPool& pool, const GemvTask& task) {
 }
 }  // namespace
 
+// What a thread's last one-token range requests of the thread's lookahead as it ends (the longest prefetch lead).
+constexpr uint64_t kClaimBytes = 16384;
+
 void run_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t n_tokens) {
     if (n_tokens == 0 || jobs.empty()) return;
     // Reused per calling thread (no allocation per decode product); the region's lambda sees the caller's
@@ -346,9 +349,10 @@ void run_batch(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t n_toke
         split_rows(tasks.data(), tasks.size(), ith, nth, ranges);
         for (size_t i = 0; i < tasks.size(); ++i) {
             if (ranges[i].first >= ranges[i].second) continue;
-            ByteSpan then;  // this thread's rows of the next product
-            for (size_t in = i + 1; in < tasks.size() && then.begin == nullptr; ++in)
+            ByteSpan then;  // this thread's rows of the next product, or after the last what follows the region
+            for (size_t in = i + 1; in < tasks.size() && then.begin == then.end; ++in)
                 then = row_span(tasks[in].w, ranges[in].first, ranges[in].second);
+            if (then.begin == then.end && n_tokens == 1) std::tie(then.begin, then.end) = claim_lookahead(kClaimBytes);
             gemv_rows(tasks[i], ranges[i].first, ranges[i].second, n_tokens, then);
         }
     });

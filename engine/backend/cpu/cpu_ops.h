@@ -24,5 +24,8 @@ Status mha_attention(ThreadPool& pool, const MhaAttentionArgs& args);
 // Backend::mla_absorbed for one token in one parallel region (heads split between threads), with the bits of
 // the separate ops.
 Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& args);
+// Backend::announce_mla_absorbed for mla_absorbed_decode: each thread's first cache rows (its chunk of a long
+// context), then its heads' W_UK and W_UV, as lookahead of the pool's next run (ThreadPool::add_lookahead).
+void announce_mla_absorbed(ThreadPool& pool, const MlaAbsorbedArgs& args);
 
 }  // namespace moe::cpu

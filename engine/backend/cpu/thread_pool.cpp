@@ -19,6 +19,7 @@ struct LocalLookahead {
     int n = 0;
     int i = 0;           // span being requested
     uintptr_t next = 0;  // next line of span i
+    bool fresh = false;  // the spans were added for the current run
 };
 thread_local LocalLookahead t_lookahead;
 
@@ -45,12 +46,29 @@ bool lookahead_pump(int max_lines) {
     return false;
 }
 
+std::pair<const uint8_t*, const uint8_t*> claim_lookahead(uint64_t max_bytes) {
+    LocalLookahead& la = t_lookahead;
+    if (!la.fresh || la.i >= la.n) return {nullptr, nullptr};
+    const uintptr_t begin = la.next;
+    const uintptr_t span_end = reinterpret_cast<uintptr_t>(la.end[la.i]);
+    la.next = std::min<uintptr_t>(span_end, begin + max_bytes);
+    const auto claimed =
+        std::make_pair(reinterpret_cast<const uint8_t*>(begin), reinterpret_cast<const uint8_t*>(la.next));
+    if (la.next >= span_end && ++la.i < la.n) la.next = reinterpret_cast<uintptr_t>(la.begin[la.i]) & ~uintptr_t{63};
+    return claimed;
+}
+
 void ThreadPool::add_lookahead(int ith, const uint8_t* begin, const uint8_t* end) {
     if (ith < 0 || ith >= m_n_threads || begin >= end) return;
     PendingLookahead& p = m_lookahead[static_cast<size_t>(ith)];
-    if (p.n == kLookaheadSpans || p.bytes == kLookaheadBytes) return;
+    if (p.bytes == kLookaheadBytes) return;
     const uint64_t n = std::min<uint64_t>(static_cast<uint64_t>(end - begin), kLookaheadBytes - p.bytes);
-    p.spans[p.n++] = {begin, begin + n};
+    if (p.n > 0 && p.spans[p.n - 1].end == begin) {
+        p.spans[p.n - 1].end = begin + n;
+    } else {
+        if (p.n == kLookaheadSpans) return;
+        p.spans[p.n++] = {begin, begin + n};
+    }
     p.bytes += n;
     m_has_lookahead = true;
 }
@@ -65,9 +83,10 @@ void ThreadPool::clear_pending_lookahead() {
 }
 
 void ThreadPool::install_lookahead(int ith) {
+    LocalLookahead& la = t_lookahead;
+    la.fresh = m_has_lookahead;
     if (!m_has_lookahead) return;  // nothing new: what is left of the last one stays
     const PendingLookahead& p = m_lookahead[static_cast<size_t>(ith)];
-    LocalLookahead& la = t_lookahead;
     la.n = p.n;
     la.i = 0;
     for (int i = 0; i < p.n; ++i) {

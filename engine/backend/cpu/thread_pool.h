@@ -9,6 +9,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace moe::cpu {
@@ -36,7 +37,8 @@ public:
     // Lookahead: lines a thread will read in a coming region, requested (into L2) while it has nothing else to do
     // for the memory: spinning between regions, and in compute-bound ops that call lookahead_pump(). Spans added
     // for thread ith before run() become that thread's lookahead when the run starts (replacing what was left);
-    // at most kLookaheadSpans spans and kLookaheadBytes (spans cut to fit: a thread's L2 must hold them) per run.
+    // at most kLookaheadSpans spans and kLookaheadBytes (spans cut to fit: a thread's L2 must hold them) per run;
+    // a span that starts where the last one ends extends it.
     // Only hints: a request never faults, so a span may outlive its memory (an unloaded model) harmlessly, and no
     // result depends on it. Called by the thread that calls run().
     static constexpr int kLookaheadSpans = 8;
@@ -91,5 +93,11 @@ void wait_until(const Done& done) {
 
 // Requests up to max_lines lines of the calling thread's lookahead; false when it has none left.
 bool lookahead_pump(int max_lines);
+
+// What a thread reads right after the current region, for a stream of this region to request as it ends (paced
+// with its own reads rather than in a burst at a spin): up to max_bytes of the calling thread's lookahead from
+// where it has been requested to, within one span, if the spans were added for this run (announced right before
+// it, so they describe what follows it), else nothing. Those bytes count as requested.
+std::pair<const uint8_t*, const uint8_t*> claim_lookahead(uint64_t max_bytes);
 
 }  // namespace moe::cpu
