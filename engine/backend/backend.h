@@ -91,6 +91,7 @@ struct MlaAttentionArgs {
 //   q_abs[t][h]  = [W_UK_h^T q[t][h][0..nope) | q[t][h][nope..nope + n_rope)]          [kv_lora + n_rope]
 //   latent[t][h] = mla_attention of q_abs over the cache                                [kv_lora]
 //   out[t][h]    = W_UV_h latent[t][h]                                                  [v_head_dim]
+//   wo_out[t]    = W_o out[t]  (when wo is given: the output projection in the same op)   [wo.rows]
 // uk[h]: [nope][kv_lora] multiplied transposed when uk_transposed (legacy attn_kv_b), else [kv_lora][nope]
 // (split attn_k_b); uv[h]: [v_head_dim][kv_lora]; both multiplied with float activations (ActivationMode::Float).
 struct MlaAbsorbedArgs {
@@ -104,6 +105,8 @@ struct MlaAbsorbedArgs {
     std::span<const MatrixView> uv;
     int64_t v_head_dim = 0;
     float* out = nullptr;  // [n_tokens][n_head][v_head_dim]
+    MatrixView wo;         // optional: [wo.rows][n_head * v_head_dim]
+    float* wo_out = nullptr;  // [n_tokens][wo.rows] when wo is given
 };
 
 // Multi-head / grouped-query attention over a K/V cache: head h reads kv head h / (n_head / n_head_kv).

@@ -106,7 +106,9 @@ Status Backend::mla_absorbed(const MlaAbsorbedArgs& a) {
     const int64_t vd = a.v_head_dim;
     for (int64_t h = 0; h < H; ++h)
         jobs[h] = {a.uv[h], att.out + h * kvl, H * kvl, a.out + h * vd, H * vd, ActivationMode::Float};
-    return matmul_batch(jobs, n);
+    MOE_RETURN_IF_ERROR(matmul_batch(jobs, n));
+    if (a.wo.empty()) return {};
+    return matmul(a.wo, a.out, H * vd, n, a.wo_out, a.wo.rows);
 }
 
 Status Backend::upload(void* dst, const void* src, uint64_t n_bytes) {

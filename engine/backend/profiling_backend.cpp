@@ -129,6 +129,7 @@ public:
         uint64_t bytes = 0;
         for (const MatrixView& w : a.uk) bytes += matrix_bytes(w);
         for (const MatrixView& w : a.uv) bytes += matrix_bytes(w);
+        if (!a.wo.empty()) bytes += matrix_bytes(a.wo);
         const GgmlType t = a.uk.empty() ? GgmlType::F32 : a.uk[0].type;
         return timed(with_type("mla_absorbed", t), bytes, [&] { return m_inner->mla_absorbed(a); });
     }

@@ -143,10 +143,10 @@ Status mla_attention_block(ForwardState& st, int64_t il) {
     MOE_RETURN_IF_ERROR(be.round_like(l.uk[0].type, kv, row, kvl, n));
     MOE_RETURN_IF_ERROR(st.cache.write_k(il, st.first_pos, b.pos.data(), kv, row, n));
 
+    MOE_ASSIGN_OR_RETURN(m.wo_out, grow(st, b.out, n * d));
+    m.wo = l.wo;
     announce_after_attention(st, l);
-    MOE_RETURN_IF_ERROR(be.mla_absorbed(m));
-    MOE_ASSIGN_OR_RETURN(float* out, grow(st, b.out, n * d));
-    return be.matmul(l.wo, att_v, H * vd, n, out, d);
+    return be.mla_absorbed(m);
 }
 
 namespace {

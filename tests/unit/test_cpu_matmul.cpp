@@ -640,7 +640,7 @@ MOE_TEST(moe_ffn_decode_whole_selections_keep_the_bits) {
 MOE_TEST(mla_absorbed_decode_matches_the_separate_ops) {
     std::mt19937 rng(9);
     const int64_t nope = 64, rope = 32, kvl = 96, vd = 64, n_ctx = 700;
-    const std::unique_ptr<Backend> be = make_cpu_backend(2), be3 = make_cpu_backend(3);
+    const std::unique_ptr<Backend> be = make_cpu_backend(2), be3 = make_cpu_backend(3), be8 = make_cpu_backend(8);
     for (int type : {3, 1})  // Q8_0, F16
         for (bool transposed : {true, false})
             for (int64_t H : {16, 6}) {
@@ -657,12 +657,15 @@ MOE_TEST(mla_absorbed_decode_matches_the_separate_ops) {
                 }
                 const std::vector<float> q = random_x(H * (nope + rope), rng);
                 const std::vector<float> cache = random_x(n_ctx * (kvl + rope), rng);
+                const Weights wo = make_weights(all_types()[type], 48, H * vd, rng);  // W_o, in the same op
+                const Weights narrow = make_weights(all_types()[type], 48, H * vd - 32, rng);
                 std::vector<uint16_t> cache16(cache.size());
                 for (size_t i = 0; i < cache.size(); ++i) cache16[i] = fp32_to_fp16(cache[i]);
                 for (bool f16 : {false, true})
                     for (int32_t pos : {0, 40, 600}) {
-                        std::vector<float> out[3], lat[3], q_abs[3];
-                        for (int v = 0; v < 3; ++v) {
+                        std::vector<float> out[4], lat[4], q_abs[4], y[4];
+                        for (int v = 0; v < 4; ++v) {
+                            y[v].assign(48, -1.0f);
                             out[v].assign(H * vd, -1.0f);
                             lat[v].assign(H * kvl, -1.0f);
                             q_abs[v].assign(H * (kvl + rope), -1.0f);
@@ -686,13 +689,22 @@ MOE_TEST(mla_absorbed_decode_matches_the_separate_ops) {
                             m.uv = uv;
                             m.v_head_dim = vd;
                             m.out = out[v].data();
+                            m.wo = wo.view;
+                            m.wo_out = y[v].data();
                             REQUIRE_OK(v == 0   ? be->mla_absorbed(m)
                                        : v == 1 ? be->Backend::mla_absorbed(m)
-                                                : be3->mla_absorbed(m));
+                                       : v == 2 ? be3->mla_absorbed(m)
+                                                : be8->mla_absorbed(m));  // (threads without heads: H = 6)
+                            if (v == 3 && pos == 40) {  // a W_o that does not take the heads' values: an error
+                                m.wo = narrow.view;
+                                const Status s = be->mla_absorbed(m);
+                                CHECK(!s.ok() && s.message().find("W_o") != std::string::npos);
+                            }
                         }
-                        for (int v : {0, 2}) {
+                        for (int v : {0, 2, 3}) {
                             CHECK(std::memcmp(out[v].data(), out[1].data(), out[1].size() * sizeof(float)) == 0);
                             CHECK(std::memcmp(lat[v].data(), lat[1].data(), lat[1].size() * sizeof(float)) == 0);
+                            CHECK(std::memcmp(y[v].data(), y[1].data(), y[1].size() * sizeof(float)) == 0);
                         }
                     }
                 // A head count that does not match the matrices is an error that says so.
@@ -784,11 +796,4 @@ MOE_TEST(errors_are_values_with_clear_messages) {
     const int32_t id0[1] = {0};
     s = moe_ffn(pool, ex, x, 1, 8, 1, id0, w, y);  // down 8 -> 2 rows is not n_embd
     CHECK(!s.ok() && s.message().find("expert 0") != std::string::npos);
-}
-
-MOE_TEST(memory_bandwidth_probe_reports_a_rate) {
-    ThreadPool pool(2);
-    const double gbs = measure_memory_bandwidth_gbs(pool, 16u << 20, 1);
-    CHECK(gbs > 0.1);
-    CHECK(gbs < 10000.0);
 }

@@ -169,3 +169,10 @@ MOE_TEST(announced_products_become_each_threads_rows_capped) {
     const int left = drain_lookahead();
     CHECK(left >= 1 && left <= 2176);
 }
+
+MOE_TEST(memory_bandwidth_probe_reports_a_rate) {
+    ThreadPool pool(2);
+    const double gbs = moe::cpu::measure_memory_bandwidth_gbs(pool, 16u << 20, 1);
+    CHECK(gbs > 0.1);
+    CHECK(gbs < 10000.0);
+}

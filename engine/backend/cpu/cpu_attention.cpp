@@ -573,6 +573,23 @@ Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& m) {
                                  std::to_string(uv.cols) + "] do not fit nope " + std::to_string(nope) + ", kv_lora " +
                                  std::to_string(kvl) + ", v_head_dim " + std::to_string(vd));
     }
+    // The output projection in the same region (a barrier after W_UV instead of a region of its own): rows split
+    // as matmul splits them (what announce_product requested), each thread preparing W_o's activation itself (the
+    // same bits as the separate product). Medium decode, 2 threads, 256 tokens, high state, tokens alternating
+    // within a run: Q8_0 -22 / -7 / -14 / -8 us per token of 2.7 ms (A/A -5..+6), F16 -12 / -27 of 4.6 ms.
+    detail::GemvTask wo;
+    if (!m.wo.empty()) {
+        if (Status s = detail::check_product("mla_absorbed W_o", m.wo, m.out, H * vd, 1, m.wo_out, m.wo.rows); !s.ok())
+            return s;
+        if (m.wo.cols != H * vd)
+            return Status::error("mla_absorbed: W_o has " + std::to_string(m.wo.cols) + " columns for " +
+                                 std::to_string(H) + " heads of " + std::to_string(vd) + " values");
+        wo.w = m.wo;
+        detail::make_row_kernel(m.wo.type, ActivationMode::Native, &wo.kernel);
+        wo.act_bytes = detail::act_row_bytes(wo.kernel.act, m.wo.cols);
+        wo.y = m.wo_out;
+        wo.y_stride = m.wo.rows;
+    }
     const AttentionShape a = mla_shape(g);
     const CacheRows rows = mla_rows(g);
     const MlaSplit split(m, pool.size());
@@ -598,6 +615,7 @@ Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& m) {
         arrived.fetch_add(1, std::memory_order_acq_rel);
         wait_until([&] { return arrived.load(std::memory_order_acquire) >= nth * round; });
     };
+    // One thread's heads [h0, h1) (or, sharing the keys, its chunks [c0, c1) of every head), through out[h].
     // Heads split between the threads; per head W_UK^T (or W_UK), attention (or, sharing the keys, the merge of its
     // chunks), W_UV on the thread that owns it. What the thread reads here is requested ahead, in the order it is
     // read: its heads' W_UK when it starts, each head's W_UV as the W_UK loop reaches the head (the whole burst at
@@ -608,12 +626,7 @@ Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& m) {
     // wait; a burst of them here (80 KiB per thread at 128 keys, F32) stalled the W_UK loop behind the requests.
     // Medium Q8_0 decode, 2 threads, 256 tokens, high state, tokens alternating within a run: -70 / -30 / -20 / -32
     // us per token of 2.7-2.9 ms (A/A -5 .. +5); per layer the region went 10.5 -> 9.2 us.
-    pool.run([&](int ith, int nth) {
-        const int64_t h0 = split.h0(m, ith, nth), h1 = split.h1(m, ith, nth);
-        const int64_t c0 = split.c0(ith, nth), c1 = split.c1(ith, nth);
-        if (h0 >= h1 && !share_keys) return;
-        float* scratch = detail::scratch_floats(5, std::max(nope, kvl) + 256);
-        uint8_t* act = detail::scratch_bytes(3, detail::act_row_bytes(detail::ActType::F32, std::max(nope, kvl)));
+    const auto heads = [&](int nth, int64_t h0, int64_t h1, int64_t c0, int64_t c1, float* scratch, uint8_t* act) {
         for (int64_t h = h0; h < h1; ++h) detail::request_lines(whole(m.uk[static_cast<size_t>(h)]));
         for (int64_t h = h0; h < h1; ++h) {
             detail::request_lines(whole(m.uv[static_cast<size_t>(h)]));
@@ -654,6 +667,22 @@ Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& m) {
             detail::dot_rows(uv, k, 0, vd, act, m.out + h * vd, scratch);
             lookahead_pump(kPumpLines);
         }
+    };
+    pool.run([&](int ith, int nth) {
+        const int64_t h0 = split.h0(m, ith, nth), h1 = split.h1(m, ith, nth);
+        const int64_t c0 = split.c0(ith, nth), c1 = split.c1(ith, nth);
+        float* scratch = detail::scratch_floats(5, std::max(nope, kvl) + 256);
+        uint8_t* act = detail::scratch_bytes(
+            3, std::max(detail::act_row_bytes(detail::ActType::F32, std::max(nope, kvl)), wo.act_bytes));
+        if (h0 < h1 || share_keys) heads(nth, h0, h1, c0, c1, scratch, act);
+        if (wo.w.empty()) return;
+        barrier(nth, share_keys ? 3 : 1);
+        detail::GemvTask t = wo;
+        detail::prepare_act(t.kernel.act, m.out, wo.w.cols, act);
+        t.acts = act;
+        thread_local std::vector<std::pair<int64_t, int64_t>> range;
+        detail::split_rows(&t, 1, ith, nth, range);
+        detail::gemv_rows(t, range[0].first, range[0].second, 1);
     });
     return {};
 }
