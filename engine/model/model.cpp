@@ -49,6 +49,14 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelL
     MOE_RETURN_IF_ERROR(validate_hparams(hp));
     const Status arch_ok = architecture_for(hp.arch).check(hp);
     if (!arch_ok.ok()) return Status::error(path + ": " + arch_ok.message());
+    // Prefaulted before the weights are bound: binding reads the small vectors (norms, biases) scattered through the
+    // file, and the read-ahead around them left the blocks after them in small folios when the prefault came after
+    // (medium Q8_0 from a cold cache: 21 of 412 blocks of 2 MiB mapped with 4 KiB pages; prefaulted first: none).
+    if (options.prefault) {
+        MOE_RETURN_IF_ERROR(prefault_weights(m->m_source, options));
+    } else if (options.progress && !options.progress(1, 1)) {
+        return Status::error(path + ": loading cancelled");
+    }
     MOE_ASSIGN_OR_RETURN(m->m_weights, bind_model_weights(m->m_source, hp));
     MOE_ASSIGN_OR_RETURN(Tokenizer tok, Tokenizer::create(*m->m_source.vocab()));
     m->m_tokenizer.emplace(std::move(tok));
@@ -59,11 +67,6 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelL
     if (m->m_chat_template.empty()) {
         auto builtin = builtin_chat_template(m->m_source.description().builtin_template);
         if (builtin.ok()) m->m_chat_template = builtin.value();
-    }
-    if (options.prefault) {
-        MOE_RETURN_IF_ERROR(prefault_weights(m->m_source, options));
-    } else if (options.progress && !options.progress(1, 1)) {
-        return Status::error(path + ": loading cancelled");
     }
     MOE_RETURN_IF_ERROR(m->select_backend(options));
     if (options.profile) m->m_backend = make_profiling_backend(std::move(m->m_backend), *options.profile);

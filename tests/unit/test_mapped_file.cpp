@@ -1,9 +1,13 @@
 // MappedFile: a large file whose page cache holds 4 KiB folios (written by another program in small writes) maps
-// with 2 MiB pages once opened, where the file system can make 2 MiB folios at all.
+// with 2 MiB pages once opened, where the file system can make 2 MiB folios at all; so does one whose cache is part
+// 2 MiB, part 4 KiB folios, and a model loaded (prefaulted) from a cold cache.
 #include "check.h"
 #include "core/mapped_file.h"
+#include "model/fixture_writer.h"
+#include "model/model.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -24,6 +28,26 @@ void write_in_small_writes(const std::string& path, size_t bytes) {
     }
     REQUIRE(::fsync(fd) == 0);
     ::close(fd);
+}
+
+// FilePmdMapped of this process's mappings of `path` (bytes; -1 where /proc/self/smaps is unreadable).
+int64_t pmd_mapped_bytes(const std::string& path) {
+    FILE* f = std::fopen("/proc/self/smaps", "r");
+    if (f == nullptr) return -1;
+    char line[4096];
+    bool in = false;
+    int64_t kib = 0;
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+        unsigned long lo = 0, hi = 0;
+        if (std::sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+            in = std::strstr(line, path.c_str()) != nullptr;
+            continue;
+        }
+        long long v = 0;
+        if (in && std::sscanf(line, "FilePmdMapped: %lld kB", &v) == 1) kib += v;
+    }
+    std::fclose(f);
+    return kib * 1024;
 }
 
 // Reads one byte per 4 KiB page of the map (into a volatile sum, so that the reads happen).
@@ -67,6 +91,76 @@ MOE_TEST(a_cache_of_small_folios_is_read_back_in_2_mib_pages) {
     // The bytes are the file's.
     CHECK_EQ(map->data()[0], 0);
     CHECK_EQ(map->data()[bytes - 1], static_cast<uint8_t>(((bytes - 1) >> 12) & 0xff));
+    std::remove(path.c_str());
+}
+
+// Part of the cache in 2 MiB folios, the rest (the first and last quarters) in 4 KiB folios: a middle block maps as
+// one page, and yet the quarters are found and read back in 2 MiB pages (before the probes were spread over the file,
+// this stayed at about half).
+MOE_TEST(a_cache_partly_of_small_folios_is_read_back_in_2_mib_pages) {
+    const size_t bytes = moe::MappedFile::kRefreshCacheBytes + (8u << 20);
+    const size_t mid0 = bytes / 4 / (2u << 20) * (2u << 20), mid1 = bytes * 3 / 4 / (2u << 20) * (2u << 20);
+    const std::string path = moe_test::temp_dir() + "/mixed-folios.bin";
+    write_in_small_writes(path, bytes);
+    {
+        // The middle half dropped and read again through a MADV_HUGEPAGE map: 2 MiB folios where the file system
+        // makes them.
+        const int fd = ::open(path.c_str(), O_RDONLY);
+        REQUIRE(fd >= 0);
+        REQUIRE(posix_fadvise(fd, static_cast<off_t>(mid0), static_cast<off_t>(mid1 - mid0), POSIX_FADV_DONTNEED) == 0);
+        void* p = mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0);
+        REQUIRE(p != MAP_FAILED);
+        (void)madvise(p, bytes, MADV_HUGEPAGE);
+        (void)touch(static_cast<const uint8_t*>(p) + mid0, mid1 - mid0);
+        munmap(p, bytes);
+        ::close(fd);
+    }
+    auto map = moe::MappedFile::open(path);
+    REQUIRE_OK(map);
+    (void)touch(map->data(), map->size());
+    const int64_t huge = map->huge_page_bytes();
+    std::printf("mixed cache, MappedFile: %lld of %zu bytes mapped with 2 MiB pages\n", static_cast<long long>(huge),
+                bytes);
+    if (huge < static_cast<int64_t>(mid1 - mid0) / 2) MOE_SKIP("this file system gives 4 KiB folios only");
+    CHECK(huge >= static_cast<int64_t>(bytes - (4u << 20)));
+    CHECK_EQ(map->data()[bytes - 1], static_cast<uint8_t>(((bytes - 1) >> 12) & 0xff));
+    std::remove(path.c_str());
+}
+
+// Model::load prefaults the weights before it binds them: the small vectors binding reads (norms scattered between
+// the matrices) leave read-ahead state that made the blocks after them come in as small folios when the prefault came
+// second (medium Q8_0: 21 of 412 blocks; this model: the blocks after each layer's norms).
+MOE_TEST(a_model_prefaulted_from_a_cold_cache_maps_in_2_mib_pages) {
+    auto spec = moe::fixture_preset(moe::Arch::Deepseek2, "tiny");
+    REQUIRE_OK(spec);
+    spec->n_embd = 256;
+    spec->n_layer = 4;
+    spec->n_expert = 32;
+    spec->n_ff_exp = 512;
+    spec->type = moe::GgmlType::F16;
+    spec->n_threads = 2;
+    const std::string path = moe_test::temp_dir() + "/cold-model.gguf";
+    REQUIRE_OK(moe::write_fixture(*spec, path));
+    {
+        const int fd = ::open(path.c_str(), O_RDONLY);
+        REQUIRE(fd >= 0);
+        REQUIRE(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
+        ::close(fd);
+    }
+    moe::ModelLoadOptions options;
+    options.n_threads = 1;
+    options.prefault = true;
+    auto model = moe::Model::load(path, options);
+    REQUIRE_OK(model);
+    const int64_t huge = pmd_mapped_bytes(path);
+    auto file = moe::MappedFile::open(path);
+    REQUIRE_OK(file);
+    const auto bytes = static_cast<int64_t>(file->size());
+    std::printf("model from a cold cache: %lld of %lld bytes mapped with 2 MiB pages\n", static_cast<long long>(huge),
+                static_cast<long long>(bytes));
+    if (huge <= 0) MOE_SKIP("this file system gives 4 KiB folios only");
+    CHECK(huge >= bytes - (4 << 20));  // all but the partial blocks at the ends
+    model->reset();
     std::remove(path.c_str());
 }
 
