@@ -295,7 +295,7 @@ int cmd_info(int argc, char** argv) {
             "  MODEL  a GGUF file (any shard of a split model), a Hugging Face model folder,\n"
             "         or a tokenizer alone (vocab-only GGUF, tokenizer.json)\n"
             "  --ctx  context length of the memory plan (default: min(4096, trained context))\n"
-            "  --kv   KV-cache type of the memory plan (default f16)\n"
+            "  --kv   KV-cache type of the memory plan (default f32, what run, chat and bench use)\n"
             "  --device cpu|cuda|auto  also show each device's share of the plan (default cpu)\n"
             "  --experts gpu|cpu       with a GPU: plan the routed experts on it or in host memory\n");
         return 0;
@@ -305,7 +305,7 @@ int cmd_info(int argc, char** argv) {
                      args.error().empty() ? "expected one MODEL" : args.error().c_str());
         return 2;
     }
-    KvType kv = KvType::F16;
+    KvType kv = KvType::F32;  // the KV cache run, chat and bench make unless told otherwise
     if (auto s = args.value("--kv"); s && !parse_kv_type(*s, kv)) {
         std::fprintf(stderr, "moewb info: --kv must be f32, f16, bf16 or q8_0, not '%s'\n", s->c_str());
         return 2;
