@@ -59,25 +59,33 @@ bool block_cached(const uint8_t* block) {
 // of those pages gets 4 KiB pages whatever MADV_HUGEPAGE asks (a TLB miss every 4 KiB of the weight streams). Medium
 // Q8_0 decode, 2 threads, a copy written in 4 KiB writes, 3 rounds: 361 / 351 / 348 tok/s as it was, 360 / 362 / 384
 // after the refresh below (the first load pays one read of the file from disk: 1.7 s instead of 0.4 s, then 0.12 s).
-// A cache can also be part one, part the other (some pages dropped under memory pressure and read again): medium
-// Q8_0 was found with 616 of 845 MB mapped in 2 MiB pages. So kProbeBlocks blocks spread over the file are probed:
-// the first cached one that does not map as one page is dropped from the cache and read again; if it then maps as
-// one page, the file system makes 2 MiB folios and the whole file is dropped from the cache, to come back in 2 MiB
-// folios as it is read. Where the file system cannot (4 KiB folios only), only that block is read twice. Pages other
-// programs map stay in the cache.
+// A cache can also be part one, part the other (some pages dropped under memory pressure and read again; or, before
+// Model::load prefaulted ahead of binding, the blocks after the norms it read): medium Q8_0 was found with 616 of 845
+// MB mapped in 2 MiB pages. So kProbeBlocks blocks spread over the file are probed; when at least two of the cached
+// ones do not map as one page (or the only cached one does not: a few scattered small blocks, which a fragmented
+// memory can leave, are not worth reading the whole file again), one of them is dropped from the cache and read
+// again; if it then maps as one page, the file system makes 2 MiB folios and the whole file is dropped from the
+// cache, to come back in 2 MiB folios as it is read. Where the file system cannot (4 KiB folios only), only that
+// block is read twice. Pages other programs map stay in the cache.
 constexpr int kProbeBlocks = 8;
 
 void refresh_small_folios(int fd, const uint8_t* data, size_t size) {
     const auto begin = reinterpret_cast<uintptr_t>(data);
     const uint8_t* small = nullptr;
-    for (int i = 0; i < kProbeBlocks && small == nullptr; ++i) {
+    int n_cached = 0, n_small = 0;
+    for (int i = 0; i < kProbeBlocks; ++i) {
         const uintptr_t at = begin + size / kProbeBlocks * static_cast<size_t>(i) + size / (2 * kProbeBlocks);
         const uintptr_t block = (at + kHugePage - 1) & ~(kHugePage - 1);
         if (block + kHugePage > begin + size) continue;
         const auto* b = reinterpret_cast<const uint8_t*>(block);
-        if (block_cached(b) && !block_maps_huge(b)) small = b;
+        if (!block_cached(b)) continue;
+        ++n_cached;
+        if (!block_maps_huge(b)) {
+            ++n_small;
+            small = b;
+        }
     }
-    if (small == nullptr) return;
+    if (n_small < 2 && !(n_small == 1 && n_cached == 1)) return;
     const auto off = static_cast<off_t>(small - data);
     (void)madvise(const_cast<uint8_t*>(small), kHugePage, MADV_DONTNEED);  // unmaps our page of the block
     if (posix_fadvise(fd, off, static_cast<off_t>(kHugePage), POSIX_FADV_DONTNEED) != 0) return;
