@@ -190,6 +190,9 @@ public:
     // y[i] += x[i], i < n.
     virtual Status add(float* y, const float* x, int64_t n) = 0;
 
+    // Whether this backend's memory is host memory (the CPU backend): ops may then write into the caller's host
+    // buffers directly (a decode step's logits: no 400 KB copy per token for a vocabulary of 102400).
+    virtual bool host_memory() const { return false; }
     // Copies between host memory and this backend's memory; they return when the host side may be reused or
     // read. The CPU backend's memory is host memory: these defaults copy with memcpy.
     virtual Status upload(void* dst, const void* host_src, uint64_t n_bytes);

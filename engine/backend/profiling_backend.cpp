@@ -68,6 +68,7 @@ public:
 
     DeviceInfo info() const override { return m_inner->info(); }
     bool supports(Op op, GgmlType t) const override { return m_inner->supports(op, t); }
+    bool host_memory() const override { return m_inner->host_memory(); }
     Result<std::unique_ptr<Buffer>> alloc(uint64_t n) override { return m_inner->alloc(n); }
     Status synchronize() override {
         return timed("synchronize", 0, [&] { return m_inner->synchronize(); });

@@ -264,6 +264,7 @@ Status output_logits(ForwardState& st, bool all_rows) {
     MOE_RETURN_IF_ERROR(
         st.backend.rms_norm(x, d, st.w.output_norm.data(), d, rows, static_cast<float>(st.hp.rms_eps), cur, d));
     const int64_t n_vocab = st.w.output.rows;
+    if (st.logits_out != nullptr) return st.backend.matmul(st.w.output, cur, d, rows, st.logits_out, n_vocab);
     MOE_ASSIGN_OR_RETURN(float* logits, grow(st, st.buf.logits, rows * n_vocab));
     return st.backend.matmul(st.w.output, cur, d, rows, logits, n_vocab);
 }

@@ -91,6 +91,7 @@ struct ForwardState {
     int64_t token_offset = 0;  // index of this micro-batch's first token among the tokens of the forward() call
     RopeParams rope;
     std::vector<int32_t> moe_slot;  // [n_layer] index among MoE layers, -1 for dense layers
+    float* logits_out = nullptr;    // where the output head writes (host memory backends); null: buf.logits
 };
 
 // Grows one of st.buf's arrays for this pass.

@@ -80,6 +80,7 @@ public:
         d.n_threads = m_pool.size();
         return d;
     }
+    bool host_memory() const override { return true; }
     bool supports(Op op, GgmlType type) const override {
         if (op == Op::Matmul || op == Op::MatmulTransposed || op == Op::MoeFfn) return cpu::matmul_supports(type);
         return true;
