@@ -1,12 +1,14 @@
 #include "core/mapped_file.h"
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
 
 namespace moe {
 
@@ -153,6 +155,72 @@ Result<MappedFile> MappedFile::open(const std::string& path) {
     }
     ::close(fd);
     return file;
+}
+
+namespace {
+// This process's maps of files under `path`: each one's range and file, with the residency of all of them.
+struct PathMaps {
+    struct Map {
+        uintptr_t lo = 0, hi = 0;
+        std::string file;
+    };
+    std::vector<Map> maps;
+    MappedFile::Residency residency;
+    bool ok = false;
+};
+
+PathMaps path_maps(const std::string& path) {
+    PathMaps out;
+    FILE* f = std::fopen("/proc/self/smaps", "r");
+    if (f == nullptr) return out;
+    out.ok = true;
+    char line[4096];
+    bool in = false;
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+        unsigned long lo = 0, hi = 0;
+        char perms[8] = {};
+        if (std::sscanf(line, "%lx-%lx %7s ", &lo, &hi, perms) == 3) {  // a mapping's first line: perms offset ... path
+            // Read-only shared maps only (what MappedFile makes): never a program's private or writable ones.
+            const char* name = std::strchr(line, '/');
+            in = perms[1] != 'w' && perms[3] == 's' && name != nullptr &&
+                 std::strncmp(name, path.c_str(), path.size()) == 0 &&
+                 (name[path.size()] == '\n' || name[path.size()] == '/' || name[path.size()] == '\0');
+            if (in) out.maps.push_back({lo, hi, std::string(name, std::strcspn(name, "\n"))});
+            continue;
+        }
+        long long v = 0;
+        if (!in) continue;
+        if (std::sscanf(line, "Rss: %lld kB", &v) == 1) out.residency.resident_bytes += v * 1024;
+        if (std::sscanf(line, "FilePmdMapped: %lld kB", &v) == 1) out.residency.huge_page_bytes += v * 1024;
+    }
+    std::fclose(f);
+    return out;
+}
+}  // namespace
+
+MappedFile::Residency MappedFile::residency(const std::string& path) {
+    const PathMaps m = path_maps(path);
+    return m.ok ? m.residency : Residency{-1, -1};
+}
+
+// A decode step streams its weights markedly slower through 4 KiB pages: medium Q8_0, 2 threads, with 21 of 412
+// blocks of 2 MiB in small folios (95% of the map in 2 MiB pages), 72-73% of the probe against 78% with all of it.
+// The probes at open() see a few scattered small blocks only by chance; this looks at the whole map once it is read.
+bool MappedFile::refresh_small_pages(const std::string& path) {
+    const PathMaps m = path_maps(path);
+    const Residency& r = m.residency;
+    if (!m.ok || r.resident_bytes < static_cast<int64_t>(kRefreshCacheBytes) || r.huge_page_bytes <= 0 ||
+        r.huge_page_bytes >= r.resident_bytes / 100 * 97)
+        return false;
+    for (const PathMaps::Map& map : m.maps)
+        (void)madvise(reinterpret_cast<void*>(map.lo), map.hi - map.lo, MADV_DONTNEED);  // read-only file maps
+    for (const PathMaps::Map& map : m.maps) {
+        const int fd = ::open(map.file.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        ::close(fd);
+    }
+    return true;
 }
 
 int64_t MappedFile::huge_page_bytes() const {

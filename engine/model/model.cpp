@@ -1,11 +1,13 @@
 #include "model/model.h"
 
 #include "backend/profiling_backend.h"
+#include "core/mapped_file.h"
 #include "model/architecture.h"
 #include "runtime/kv_cache.h"
 #include "template/chat_template.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <string>
 
 namespace moe {
@@ -52,8 +54,14 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelL
     // Prefaulted before the weights are bound: binding reads the small vectors (norms, biases) scattered through the
     // file, and the read-ahead around them left the blocks after them in small folios when the prefault came after
     // (medium Q8_0 from a cold cache: 21 of 412 blocks of 2 MiB mapped with 4 KiB pages; prefaulted first: none).
+    // Read once more in order when part of the map still came with 4 KiB pages (MappedFile::refresh_small_pages).
     if (options.prefault) {
         MOE_RETURN_IF_ERROR(prefault_weights(m->m_source, options));
+        std::error_code fs_error;
+        std::string abs = std::filesystem::weakly_canonical(path, fs_error).string();
+        while (abs.size() > 1 && abs.back() == '/') abs.pop_back();
+        if (!fs_error && MappedFile::refresh_small_pages(abs))
+            MOE_RETURN_IF_ERROR(prefault_weights(m->m_source, options));
     } else if (options.progress && !options.progress(1, 1)) {
         return Status::error(path + ": loading cancelled");
     }

@@ -12,6 +12,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -28,26 +29,6 @@ void write_in_small_writes(const std::string& path, size_t bytes) {
     }
     REQUIRE(::fsync(fd) == 0);
     ::close(fd);
-}
-
-// FilePmdMapped of this process's mappings of `path` (bytes; -1 where /proc/self/smaps is unreadable).
-int64_t pmd_mapped_bytes(const std::string& path) {
-    FILE* f = std::fopen("/proc/self/smaps", "r");
-    if (f == nullptr) return -1;
-    char line[4096];
-    bool in = false;
-    int64_t kib = 0;
-    while (std::fgets(line, sizeof line, f) != nullptr) {
-        unsigned long lo = 0, hi = 0;
-        if (std::sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
-            in = std::strstr(line, path.c_str()) != nullptr;
-            continue;
-        }
-        long long v = 0;
-        if (in && std::sscanf(line, "FilePmdMapped: %lld kB", &v) == 1) kib += v;
-    }
-    std::fclose(f);
-    return kib * 1024;
 }
 
 // Reads one byte per 4 KiB page of the map (into a volatile sum, so that the reads happen).
@@ -127,10 +108,10 @@ MOE_TEST(a_cache_partly_of_small_folios_is_read_back_in_2_mib_pages) {
     std::remove(path.c_str());
 }
 
-// Model::load prefaults the weights before it binds them: the small vectors binding reads (norms scattered between
-// the matrices) leave read-ahead state that made the blocks after them come in as small folios when the prefault came
-// second (medium Q8_0: 21 of 412 blocks; this model: the blocks after each layer's norms).
-MOE_TEST(a_model_prefaulted_from_a_cold_cache_maps_in_2_mib_pages) {
+namespace {
+
+// A model of ~79 MB (F16, 32 experts of 512) written to `path` and dropped from the page cache.
+void write_cold_model(const std::string& path) {
     auto spec = moe::fixture_preset(moe::Arch::Deepseek2, "tiny");
     REQUIRE_OK(spec);
     spec->n_embd = 256;
@@ -139,28 +120,61 @@ MOE_TEST(a_model_prefaulted_from_a_cold_cache_maps_in_2_mib_pages) {
     spec->n_ff_exp = 512;
     spec->type = moe::GgmlType::F16;
     spec->n_threads = 2;
-    const std::string path = moe_test::temp_dir() + "/cold-model.gguf";
     REQUIRE_OK(moe::write_fixture(*spec, path));
-    {
-        const int fd = ::open(path.c_str(), O_RDONLY);
-        REQUIRE(fd >= 0);
-        REQUIRE(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
-        ::close(fd);
-    }
+    const int fd = ::open(path.c_str(), O_RDONLY);
+    REQUIRE(fd >= 0);
+    REQUIRE(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
+    ::close(fd);
+}
+
+// Loads `path` with prefault and checks that all but the partial 2 MiB blocks at its ends are mapped with 2 MiB
+// pages (skips where the file system gives 4 KiB folios only).
+void check_loaded_in_2_mib_pages(const std::string& path, const char* what) {
     moe::ModelLoadOptions options;
     options.n_threads = 1;
     options.prefault = true;
     auto model = moe::Model::load(path, options);
     REQUIRE_OK(model);
-    const int64_t huge = pmd_mapped_bytes(path);
-    auto file = moe::MappedFile::open(path);
-    REQUIRE_OK(file);
-    const auto bytes = static_cast<int64_t>(file->size());
-    std::printf("model from a cold cache: %lld of %lld bytes mapped with 2 MiB pages\n", static_cast<long long>(huge),
+    const std::string abs = std::filesystem::weakly_canonical(path).string();
+    const int64_t huge = moe::MappedFile::residency(abs).huge_page_bytes;
+    const auto bytes = static_cast<int64_t>(std::filesystem::file_size(path));
+    std::printf("%s: %lld of %lld bytes mapped with 2 MiB pages\n", what, static_cast<long long>(huge),
                 static_cast<long long>(bytes));
     if (huge <= 0) MOE_SKIP("this file system gives 4 KiB folios only");
-    CHECK(huge >= bytes - (4 << 20));  // all but the partial blocks at the ends
-    model->reset();
+    CHECK(huge >= bytes - (4 << 20));
+}
+
+}  // namespace
+
+// Model::load prefaults the weights before it binds them: the small vectors binding reads (norms scattered between
+// the matrices) leave read-ahead state that made the blocks after them come in as small folios when the prefault came
+// second (medium Q8_0: 21 of 412 blocks; this model: 71.3 of 79.2 MB in 2 MiB pages).
+MOE_TEST(a_model_prefaulted_from_a_cold_cache_maps_in_2_mib_pages) {
+    const std::string path = moe_test::temp_dir() + "/cold-model.gguf";
+    write_cold_model(path);
+    check_loaded_in_2_mib_pages(path, "model from a cold cache");
+    std::remove(path.c_str());
+}
+
+// Four blocks already cached in 4 KiB folios (read through a MADV_RANDOM map: no read-ahead), none of them where
+// the probes at open look: after the prefault the whole map is looked at and read again
+// (MappedFile::refresh_small_pages).
+MOE_TEST(a_model_whose_cache_is_partly_small_folios_is_read_again) {
+    const std::string path = moe_test::temp_dir() + "/partly-small-model.gguf";
+    write_cold_model(path);
+    {
+        const int fd = ::open(path.c_str(), O_RDONLY);
+        REQUIRE(fd >= 0);
+        const auto bytes = static_cast<size_t>(std::filesystem::file_size(path));
+        void* p = mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0);
+        REQUIRE(p != MAP_FAILED);
+        (void)madvise(p, bytes, MADV_RANDOM);
+        for (size_t block : {5, 14, 20, 30})  // 2 MiB blocks
+            (void)touch(static_cast<const uint8_t*>(p) + (block << 21), size_t(2) << 20);
+        munmap(p, bytes);
+        ::close(fd);
+    }
+    check_loaded_in_2_mib_pages(path, "model with a partly small cache");
     std::remove(path.c_str());
 }
 
