@@ -209,8 +209,12 @@ MappedFile::Residency MappedFile::residency(const std::string& path) {
 bool MappedFile::refresh_small_pages(const std::string& path) {
     const PathMaps m = path_maps(path);
     const Residency& r = m.residency;
-    if (!m.ok || r.resident_bytes < static_cast<int64_t>(kRefreshCacheBytes) || r.huge_page_bytes <= 0 ||
-        r.huge_page_bytes >= r.resident_bytes / 100 * 97)
+    int64_t mapped = 0;
+    for (const PathMaps::Map& map : m.maps) mapped += static_cast<int64_t>(map.hi - map.lo);
+    // Not where the map is not nearly all resident after the prefault (memory is short: the pages would not stay)
+    // or where no page is 2 MiB (the file system makes small folios only).
+    if (!m.ok || r.resident_bytes < static_cast<int64_t>(kRefreshCacheBytes) || r.resident_bytes < mapped / 10 * 9 ||
+        r.huge_page_bytes <= 0 || r.huge_page_bytes >= r.resident_bytes / 100 * 97)
         return false;
     for (const PathMaps::Map& map : m.maps)
         (void)madvise(reinterpret_cast<void*>(map.lo), map.hi - map.lo, MADV_DONTNEED);  // read-only file maps
