@@ -21,7 +21,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -299,10 +298,7 @@ int cmd_bench(int argc, char** argv) {
     j["tg_membw_fraction"] = fractions.empty() ? (membw > 0 ? tg_gbs / membw : 0.0) : mean_std(fractions).mean;
     // How the weights are mapped: the streams run markedly slower through 4 KiB pages (a page cache left in small
     // folios: see core/mapped_file.cpp), so the figures say how much of the map had 2 MiB pages.
-    std::error_code fs_error;
-    std::string weights_path = std::filesystem::weakly_canonical(args.positional()[0], fs_error).string();
-    while (weights_path.size() > 1 && weights_path.back() == '/') weights_path.pop_back();
-    const MappedFile::Residency residency = MappedFile::residency(weights_path);
+    const MappedFile::Residency residency = MappedFile::residency(args.positional()[0]);
     const double huge_fraction =
         residency.resident_bytes > 0 ? double(residency.huge_page_bytes) / double(residency.resident_bytes) : 0.0;
     if (residency.resident_bytes >= 0) {

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -15,28 +16,46 @@ namespace moe {
 namespace {
 constexpr uintptr_t kHugePage = uintptr_t(2) << 20;
 
-// FilePmdMapped of the mapping that holds `addr`, in KiB, from /proc/self/smaps; -1 when not found.
-int64_t pmd_mapped_kib(const void* addr) {
+// One mapping of this process as /proc/self/smaps lists it, and its residency.
+struct SmapsMap {
+    uintptr_t lo = 0, hi = 0;
+    char perms[8] = {};
+    std::string file;  // empty for anonymous maps
+    int64_t rss_kib = 0, pmd_kib = 0;
+};
+
+// The maps `keep` accepts (it sees each one's range, perms and file), with Rss and FilePmdMapped; false when
+// /proc/self/smaps cannot be read.
+template <class Keep>
+bool smaps_maps(const Keep& keep, std::vector<SmapsMap>& out) {
+    out.clear();
     FILE* f = std::fopen("/proc/self/smaps", "r");
-    if (f == nullptr) return -1;
-    const auto a = reinterpret_cast<uintptr_t>(addr);
-    char line[512];
+    if (f == nullptr) return false;
+    char line[4096];
     bool in = false;
-    int64_t kib = -1;
     while (std::fgets(line, sizeof line, f) != nullptr) {
-        unsigned long lo = 0, hi = 0;
-        if (std::sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {  // a mapping's first line
-            in = a >= lo && a < hi;
+        SmapsMap m;
+        if (std::sscanf(line, "%lx-%lx %7s ", &m.lo, &m.hi, m.perms) == 3) {  // a mapping's first line
+            if (const char* name = std::strchr(line, '/')) m.file.assign(name, std::strcspn(name, "\n"));
+            in = keep(m);
+            if (in) out.push_back(std::move(m));
             continue;
         }
         long long v = 0;
-        if (in && std::sscanf(line, "FilePmdMapped: %lld kB", &v) == 1) {
-            kib = v;
-            break;
-        }
+        if (!in) continue;
+        if (std::sscanf(line, "Rss: %lld kB", &v) == 1) out.back().rss_kib = v;
+        if (std::sscanf(line, "FilePmdMapped: %lld kB", &v) == 1) out.back().pmd_kib = v;
     }
     std::fclose(f);
-    return kib;
+    return true;
+}
+
+// FilePmdMapped of the mapping that holds `addr`, in KiB; -1 when not found.
+int64_t pmd_mapped_kib(const void* addr) {
+    const auto a = reinterpret_cast<uintptr_t>(addr);
+    thread_local std::vector<SmapsMap> maps;
+    if (!smaps_maps([&](const SmapsMap& m) { return a >= m.lo && a < m.hi; }, maps) || maps.empty()) return -1;
+    return maps.front().pmd_kib;
 }
 
 // Whether the 2 MiB block at `block` (aligned, inside the map, not yet read through it) is in the page cache as one
@@ -158,68 +177,54 @@ Result<MappedFile> MappedFile::open(const std::string& path) {
 }
 
 namespace {
-// This process's maps of files under `path`: each one's range and file, with the residency of all of them.
-struct PathMaps {
-    struct Map {
-        uintptr_t lo = 0, hi = 0;
-        std::string file;
-    };
-    std::vector<Map> maps;
-    MappedFile::Residency residency;
-    bool ok = false;
-};
+// This process's read-only shared maps (what MappedFile makes: never a program's private or writable ones) of files
+// under `path` (a file, or every file of a folder; relative paths and trailing slashes allowed).
+bool path_maps(const std::string& path, std::vector<SmapsMap>& maps) {
+    std::error_code error;
+    std::string abs = std::filesystem::weakly_canonical(path, error).string();
+    if (error) return false;
+    while (abs.size() > 1 && abs.back() == '/') abs.pop_back();
+    return smaps_maps(
+        [&](const SmapsMap& m) {
+            return m.perms[1] != 'w' && m.perms[3] == 's' && m.file.compare(0, abs.size(), abs) == 0 &&
+                   (m.file.size() == abs.size() || m.file[abs.size()] == '/');
+        },
+        maps);
+}
 
-PathMaps path_maps(const std::string& path) {
-    PathMaps out;
-    FILE* f = std::fopen("/proc/self/smaps", "r");
-    if (f == nullptr) return out;
-    out.ok = true;
-    char line[4096];
-    bool in = false;
-    while (std::fgets(line, sizeof line, f) != nullptr) {
-        unsigned long lo = 0, hi = 0;
-        char perms[8] = {};
-        if (std::sscanf(line, "%lx-%lx %7s ", &lo, &hi, perms) == 3) {  // a mapping's first line: perms offset ... path
-            // Read-only shared maps only (what MappedFile makes): never a program's private or writable ones.
-            const char* name = std::strchr(line, '/');
-            in = perms[1] != 'w' && perms[3] == 's' && name != nullptr &&
-                 std::strncmp(name, path.c_str(), path.size()) == 0 &&
-                 (name[path.size()] == '\n' || name[path.size()] == '/' || name[path.size()] == '\0');
-            if (in) out.maps.push_back({lo, hi, std::string(name, std::strcspn(name, "\n"))});
-            continue;
-        }
-        long long v = 0;
-        if (!in) continue;
-        if (std::sscanf(line, "Rss: %lld kB", &v) == 1) out.residency.resident_bytes += v * 1024;
-        if (std::sscanf(line, "FilePmdMapped: %lld kB", &v) == 1) out.residency.huge_page_bytes += v * 1024;
+MappedFile::Residency residency_of(const std::vector<SmapsMap>& maps) {
+    MappedFile::Residency r;
+    for (const SmapsMap& m : maps) {
+        r.resident_bytes += m.rss_kib * 1024;
+        r.huge_page_bytes += m.pmd_kib * 1024;
     }
-    std::fclose(f);
-    return out;
+    return r;
 }
 }  // namespace
 
 MappedFile::Residency MappedFile::residency(const std::string& path) {
-    const PathMaps m = path_maps(path);
-    return m.ok ? m.residency : Residency{-1, -1};
+    std::vector<SmapsMap> maps;
+    return path_maps(path, maps) ? residency_of(maps) : Residency{-1, -1};
 }
 
 // A decode step streams its weights markedly slower through 4 KiB pages: medium Q8_0, 2 threads, with 21 of 412
 // blocks of 2 MiB in small folios (95% of the map in 2 MiB pages), 72-73% of the probe against 78% with all of it.
 // The probes at open() see a few scattered small blocks only by chance; this looks at the whole map once it is read.
 bool MappedFile::refresh_small_pages(const std::string& path) {
-    const PathMaps m = path_maps(path);
-    const Residency& r = m.residency;
+    std::vector<SmapsMap> maps;
+    if (!path_maps(path, maps)) return false;
+    const Residency r = residency_of(maps);
     int64_t mapped = 0;
-    for (const PathMaps::Map& map : m.maps) mapped += static_cast<int64_t>(map.hi - map.lo);
+    for (const SmapsMap& m : maps) mapped += static_cast<int64_t>(m.hi - m.lo);
     // Not where the map is not nearly all resident after the prefault (memory is short: the pages would not stay)
     // or where no page is 2 MiB (the file system makes small folios only).
-    if (!m.ok || r.resident_bytes < static_cast<int64_t>(kRefreshCacheBytes) || r.resident_bytes < mapped / 10 * 9 ||
+    if (r.resident_bytes < static_cast<int64_t>(kRefreshCacheBytes) || r.resident_bytes < mapped / 10 * 9 ||
         r.huge_page_bytes <= 0 || r.huge_page_bytes >= r.resident_bytes / 100 * 97)
         return false;
-    for (const PathMaps::Map& map : m.maps)
-        (void)madvise(reinterpret_cast<void*>(map.lo), map.hi - map.lo, MADV_DONTNEED);  // read-only file maps
-    for (const PathMaps::Map& map : m.maps) {
-        const int fd = ::open(map.file.c_str(), O_RDONLY | O_CLOEXEC);
+    for (const SmapsMap& m : maps)
+        (void)madvise(reinterpret_cast<void*>(m.lo), m.hi - m.lo, MADV_DONTNEED);  // read-only file maps
+    for (const SmapsMap& m : maps) {
+        const int fd = ::open(m.file.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) continue;
         (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
         ::close(fd);

@@ -28,14 +28,15 @@ public:
     // Bytes of the map now mapped with 2 MiB pages (FilePmdMapped in /proc/self/smaps); -1 where unknown.
     int64_t huge_page_bytes() const;
 
-    // This process's maps of files under `path` (the file itself, or every file of a folder): resident bytes and
-    // those mapped with 2 MiB pages (Rss and FilePmdMapped in /proc/self/smaps); {-1, -1} where unreadable.
+    // This process's read-only shared maps of files under `path` (the file itself, or every file of a folder;
+    // relative or not): resident bytes and those mapped with 2 MiB pages (Rss and FilePmdMapped in
+    // /proc/self/smaps); {-1, -1} where unreadable.
     struct Residency {
         int64_t resident_bytes = 0;
         int64_t huge_page_bytes = 0;
     };
     static Residency residency(const std::string& path);
-    // When this process's maps of files under `path` (absolute, as /proc/self/smaps names it) hold at least
+    // When this process's maps of files under `path` (as residency() takes it) hold at least
     // kRefreshCacheBytes and part but not nearly all of them (under 97%) has 2 MiB pages, drops those pages from the
     // maps and the page cache and returns true: read again in order, they come back in 2 MiB folios (a cache left in
     // small folios: see mapped_file.cpp). The caller reads the weights again.

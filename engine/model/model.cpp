@@ -7,7 +7,6 @@
 #include "template/chat_template.h"
 
 #include <algorithm>
-#include <filesystem>
 #include <string>
 
 namespace moe {
@@ -57,11 +56,7 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path, const ModelL
     // Read once more in order when part of the map still came with 4 KiB pages (MappedFile::refresh_small_pages).
     if (options.prefault) {
         MOE_RETURN_IF_ERROR(prefault_weights(m->m_source, options));
-        std::error_code fs_error;
-        std::string abs = std::filesystem::weakly_canonical(path, fs_error).string();
-        while (abs.size() > 1 && abs.back() == '/') abs.pop_back();
-        if (!fs_error && MappedFile::refresh_small_pages(abs))
-            MOE_RETURN_IF_ERROR(prefault_weights(m->m_source, options));
+        if (MappedFile::refresh_small_pages(path)) MOE_RETURN_IF_ERROR(prefault_weights(m->m_source, options));
     } else if (options.progress && !options.progress(1, 1)) {
         return Status::error(path + ": loading cancelled");
     }
