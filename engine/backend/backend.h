@@ -139,6 +139,29 @@ struct RouteParams {
     float scale = 1.0f;           // then * scale
 };
 
+// A mixture-of-experts FFN with its router (what moe_ffn_block runs for one MoE layer), per token t:
+//   logits[t]  = router x[t]  (float activations)                                      [n_routed]
+//   ids[t], weights[t] = route(logits[t], expert_bias)  (RouteParams; the routing trace)   [k]
+//   y[t]       = sum_j weights[t][j] experts[ids[t][j]](x[t])  (+ the shared FFN, weight 1)  [n_embd]
+// experts: the routed experts [n_routed], then the shared FFN when `shared` (moe_ffn's expert n_routed);
+// ids_all / weights_all: scratch for the k + 1 selections per token when `shared`.
+struct MoeRoutedArgs {
+    MatrixView router;
+    const float* expert_bias = nullptr;  // [n_routed] or null
+    RouteParams route;                   // route.k selections per token
+    std::span<const SwigluWeights> experts;
+    bool shared = false;
+    const float* x = nullptr;  // [n_tokens][n_embd]
+    int64_t n_tokens = 0;
+    int64_t n_embd = 0;
+    float* logits = nullptr;       // [n_tokens][n_routed] (written)
+    int32_t* ids = nullptr;        // [n_tokens][k] (written)
+    float* weights = nullptr;      // [n_tokens][k] (written)
+    int32_t* ids_all = nullptr;    // [n_tokens][k + 1] (scratch, when shared)
+    float* weights_all = nullptr;  // [n_tokens][k + 1] (scratch, when shared)
+    float* y = nullptr;            // [n_tokens][n_embd] (overwritten)
+};
+
 // The host implementation of routing (what Backend::route does on the CPU).
 // logits: [n][n_expert]; bias: [n_expert] or null; ids/weights: [n][k]; probs (optional): [n][n_expert].
 void route_experts_host(const RouteParams& p, const float* logits, const float* bias, int64_t n_tokens, int32_t* ids,
@@ -173,6 +196,9 @@ public:
     // The same hint for a coming one-token mla_absorbed (its pointers and shapes set; q need not be computed yet):
     // what each thread reads first there (its cache rows, its heads' W_UK and W_UV).
     virtual void announce_mla_absorbed(const MlaAbsorbedArgs& args) { (void)args; }
+    // The router, routing and moe_ffn of one MoE layer (MoeRoutedArgs); the default runs matmul, route, fill,
+    // copy_rows and moe_ffn.
+    virtual Status moe_routed(const MoeRoutedArgs& args);
     virtual Status moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n_tokens, int64_t n_embd,
                            int64_t k, const int32_t* ids, const float* weights, float* y) = 0;
 

@@ -192,6 +192,23 @@ Status Backend::write_rows(void* dst, bool f16, int64_t width, const int32_t* po
     return {};
 }
 
+Status Backend::moe_routed(const MoeRoutedArgs& a) {
+    const int64_t n = a.n_tokens, d = a.n_embd, k = a.route.k, n_routed = a.route.n_expert;
+    MOE_RETURN_IF_ERROR(matmul(a.router, a.x, d, n, a.logits, n_routed, ActivationMode::Float));
+    MOE_RETURN_IF_ERROR(route(a.route, a.logits, a.expert_bias, n, a.ids, a.weights));
+    const float zero = 0.0f;
+    MOE_RETURN_IF_ERROR(fill(a.y, 4, n * d, &zero, 4));
+    if (!a.shared) return moe_ffn(a.experts, a.x, n, d, k, a.ids, a.weights, a.y);
+    // The shared FFN joins the routed experts as expert n_routed with weight 1: one call, fewer parallel regions.
+    MOE_RETURN_IF_ERROR(copy_rows(a.ids_all, (k + 1) * 4, a.ids, k * 4, k * 4, n));
+    MOE_RETURN_IF_ERROR(copy_rows(a.weights_all, (k + 1) * 4, a.weights, k * 4, k * 4, n));
+    const auto shared_id = static_cast<int32_t>(n_routed);
+    const float one = 1.0f;
+    MOE_RETURN_IF_ERROR(fill(a.ids_all + k, (k + 1) * 4, n, &shared_id, 4));
+    MOE_RETURN_IF_ERROR(fill(a.weights_all + k, (k + 1) * 4, n, &one, 4));
+    return moe_ffn(a.experts, a.x, n, d, k + 1, a.ids_all, a.weights_all, a.y);
+}
+
 Status Backend::route(const RouteParams& p, const float* logits, const float* bias, int64_t n, int32_t* ids,
                       float* weights) {
     route_experts_host(p, logits, bias, n, ids, weights);

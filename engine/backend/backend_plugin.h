@@ -20,7 +20,7 @@
 namespace moe {
 
 // Bump when Backend, MatrixView, the op argument structs or this struct change.
-constexpr uint32_t kBackendPluginAbiVersion = 1;
+constexpr uint32_t kBackendPluginAbiVersion = 2;  // 2: Backend::moe_routed, host_memory, the MLA announce
 constexpr const char* kBackendPluginEntry = "moe_backend_plugin_api";
 
 struct BackendPluginApi {

@@ -99,21 +99,40 @@ public:
         const GgmlType t = jobs.empty() ? GgmlType::F32 : jobs[0].w.type;
         return timed(with_type("matmul_t batch", t), bytes, [&] { return m_inner->matmul_transposed_batch(jobs, n); });
     }
-    Status moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n, int64_t d, int64_t k,
-                   const int32_t* ids, const float* weights, float* y) override {
-        // Weight bytes: each distinct selected expert once (a batch reads an expert's matrices once).
-        // (Routing in device memory cannot be read here: GPU profiles count no expert bytes.)
+    // Weight bytes: each distinct selected expert once (a batch reads an expert's matrices once). (Routing in
+    // device memory cannot be read here: GPU profiles count no expert bytes.)
+    uint64_t expert_bytes(std::span<const SwigluWeights> experts, const int32_t* ids, int64_t n_ids) const {
         std::vector<char> used(experts.size(), 0);
         uint64_t bytes = 0;
-        for (int64_t i = 0; m_host_memory && i < n * k; ++i) {
+        for (int64_t i = 0; m_host_memory && i < n_ids; ++i) {
             const auto e = static_cast<size_t>(ids[i]);
             if (e >= experts.size() || used[e]) continue;
             used[e] = 1;
             bytes += matrix_bytes(experts[e].gate) + matrix_bytes(experts[e].up) + matrix_bytes(experts[e].down);
         }
+        return bytes;
+    }
+    Status moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n, int64_t d, int64_t k,
+                   const int32_t* ids, const float* weights, float* y) override {
         const GgmlType t = experts.empty() ? GgmlType::F32 : experts[0].gate.type;
-        return timed(with_type("moe_ffn", t), bytes,
+        return timed(with_type("moe_ffn", t), expert_bytes(experts, ids, n * k),
                      [&] { return m_inner->moe_ffn(experts, x, n, d, k, ids, weights, y); });
+    }
+    // An MoE layer's router, routing and FFN as one op ("moe_routed"): the router's, the selected experts' and the
+    // shared FFN's bytes (the routing is known only after the call).
+    Status moe_routed(const MoeRoutedArgs& a) override {
+        const auto t0 = Clock::now();
+        Status s = m_inner->moe_routed(a);
+        const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+        uint64_t bytes = matrix_bytes(a.router);
+        if (s.ok()) bytes += expert_bytes(a.experts, a.ids, a.n_tokens * a.route.k);
+        if (s.ok() && a.shared && !a.experts.empty()) {
+            const SwigluWeights& sh = a.experts.back();
+            bytes += matrix_bytes(sh.gate) + matrix_bytes(sh.up) + matrix_bytes(sh.down);
+        }
+        const GgmlType t = a.experts.empty() ? GgmlType::F32 : a.experts[0].gate.type;
+        m_profile.add(with_type("moe_routed", t), secs, bytes);
+        return s;
     }
     Status rms_norm(const float* x, int64_t xs, const float* w, int64_t n, int64_t nt, float eps, float* y,
                     int64_t ys) override {

@@ -233,27 +233,26 @@ Status moe_ffn_block(ForwardState& st, int64_t il) {
     ForwardBuffers& b = st.buf;
     Backend& be = st.backend;
     const int64_t n = st.n, d = hp.n_embd, k = hp.n_expert_used;
-    MOE_ASSIGN_OR_RETURN(float* logits, grow(st, b.router, n * hp.n_expert));
-    MOE_RETURN_IF_ERROR(be.matmul(l.router, b.cur.data(), d, n, logits, hp.n_expert, ActivationMode::Float));
+    MoeRoutedArgs a;
+    a.router = l.router;
+    a.expert_bias = l.expert_bias.empty() ? nullptr : l.expert_bias.data();
+    a.route = route_params(hp);
+    a.shared = !l.shared.gate.empty();
+    a.experts = a.shared ? l.experts_and_shared : l.experts;
+    a.x = b.cur.data();
+    a.n_tokens = n;
+    a.n_embd = d;
+    MOE_ASSIGN_OR_RETURN(a.logits, grow(st, b.router, n * hp.n_expert));
     const int64_t slot = st.moe_slot[static_cast<size_t>(il)];
-    int32_t* ids = b.ids.data() + slot * n * k;
-    float* weights = b.weights.data() + slot * n * k;
-    MOE_RETURN_IF_ERROR(
-        be.route(route_params(hp), logits, l.expert_bias.empty() ? nullptr : l.expert_bias.data(), n, ids, weights));
-    MOE_ASSIGN_OR_RETURN(float* out, grow(st, b.out, n * d));
-    MOE_RETURN_IF_ERROR(zero(be, out, n * d));
+    a.ids = b.ids.data() + slot * n * k;
+    a.weights = b.weights.data() + slot * n * k;
+    if (a.shared) {
+        MOE_ASSIGN_OR_RETURN(a.ids_all, grow(st, b.ids_shared, n * (k + 1)));
+        MOE_ASSIGN_OR_RETURN(a.weights_all, grow(st, b.weights_shared, n * (k + 1)));
+    }
+    MOE_ASSIGN_OR_RETURN(a.y, grow(st, b.out, n * d));
     announce_after_ffn(st, il);
-    if (l.shared.gate.empty()) return be.moe_ffn(l.experts, b.cur.data(), n, d, k, ids, weights, out);
-    // The shared FFN joins the routed experts as expert n_expert with weight 1: one call, fewer parallel regions.
-    MOE_ASSIGN_OR_RETURN(int32_t * ids_s, grow(st, b.ids_shared, n * (k + 1)));
-    MOE_ASSIGN_OR_RETURN(float* w_s, grow(st, b.weights_shared, n * (k + 1)));
-    MOE_RETURN_IF_ERROR(be.copy_rows(ids_s, (k + 1) * 4, ids, k * 4, k * 4, n));
-    MOE_RETURN_IF_ERROR(be.copy_rows(w_s, (k + 1) * 4, weights, k * 4, k * 4, n));
-    const int32_t shared_id = static_cast<int32_t>(hp.n_expert);
-    const float one = 1.0f;
-    MOE_RETURN_IF_ERROR(be.fill(ids_s + k, (k + 1) * 4, n, &shared_id, 4));
-    MOE_RETURN_IF_ERROR(be.fill(w_s + k, (k + 1) * 4, n, &one, 4));
-    return be.moe_ffn(l.experts_and_shared, b.cur.data(), n, d, k + 1, ids_s, w_s, out);
+    return be.moe_routed(a);
 }
 
 Status output_logits(ForwardState& st, bool all_rows) {

@@ -65,6 +65,11 @@ inline moe::Status status_of(const moe::Status& s) { return s; }
     do {                                                                                  \
         if (!(cond)) ::moe_test::report_failure(__FILE__, __LINE__, "CHECK(" #cond ")"); \
     } while (0)
+// CHECK with a message that says which case failed.
+#define CHECK_MSG(cond, msg)                                                                                    \
+    do {                                                                                                        \
+        if (!(cond)) ::moe_test::report_failure(__FILE__, __LINE__, std::string("CHECK(" #cond "): ") + (msg)); \
+    } while (0)
 #define REQUIRE(cond)                                                                       \
     do {                                                                                    \
         if (!(cond)) {                                                                      \

@@ -7,6 +7,7 @@
 #include "backend/cpu/thread_pool.h"
 #include "check.h"
 #include "core/half.h"
+#include "cpu_test_weights.h"
 #include "formats/quants.h"
 
 #include <algorithm>
@@ -19,78 +20,11 @@
 
 using namespace moe;
 using namespace moe::cpu;
+using namespace moe_test::cpu_weights;
 
 namespace {
 
 constexpr double kRelTol = 1e-5;
-
-// ---------- weights ----------
-
-struct TypeDesc {
-    GgmlType type;
-    int block;
-    int bytes;
-    std::vector<int> fp16_fields;  // byte offsets of fp16 scales in a block, set to sane values
-};
-
-const std::vector<TypeDesc>& all_types() {
-    static const std::vector<TypeDesc> t = {
-        {GgmlType::F32, 1, 4, {}},         {GgmlType::F16, 1, 2, {}},          {GgmlType::BF16, 1, 2, {}},
-        {GgmlType::Q8_0, 32, 34, {0}},     {GgmlType::Q4_0, 32, 18, {0}},      {GgmlType::Q4_1, 32, 20, {0, 2}},
-        {GgmlType::Q5_0, 32, 22, {0}},     {GgmlType::Q5_1, 32, 24, {0, 2}},   {GgmlType::Q2_K, 256, 84, {80, 82}},
-        {GgmlType::Q3_K, 256, 110, {108}}, {GgmlType::Q4_K, 256, 144, {0, 2}}, {GgmlType::Q5_K, 256, 176, {0, 2}},
-        {GgmlType::Q6_K, 256, 210, {208}}, {GgmlType::F8_E4M3_B128, 1, 1, {}},
-    };
-    return t;
-}
-
-struct Weights {
-    MatrixView view;
-    std::vector<uint8_t> data;
-    std::vector<float> scales;  // FP8 block scales
-};
-
-// Random valid weights: float types from random floats, quantized types from random bytes with sane fp16
-// scales (every bit pattern of the quants is valid), FP8 from random non-NaN bytes and random block scales.
-Weights make_weights(const TypeDesc& t, int64_t rows, int64_t cols, std::mt19937& rng, int64_t pad_bytes = 0) {
-    Weights w;
-    std::normal_distribution<float> nd(0.0f, 1.0f);
-    const int64_t row_bytes = cols / t.block * t.bytes + pad_bytes;
-    w.data.assign(static_cast<size_t>(rows * row_bytes), 0);
-    for (int64_t r = 0; r < rows; ++r) {
-        uint8_t* row = w.data.data() + r * row_bytes;
-        if (t.type == GgmlType::F32 || t.type == GgmlType::F16 || t.type == GgmlType::BF16) {
-            std::vector<float> v(static_cast<size_t>(cols));
-            for (auto& f : v) f = nd(rng);
-            REQUIRE_OK(quantize_row(t.type, v.data(), row, cols));
-            continue;
-        }
-        for (int64_t i = 0; i < cols / t.block * t.bytes; ++i) row[i] = static_cast<uint8_t>(rng());
-        if (t.type == GgmlType::F8_E4M3_B128) {
-            for (int64_t i = 0; i < cols; ++i)
-                if ((row[i] & 0x7f) == 0x7f) row[i] = 0x3c;
-            continue;
-        }
-        for (int64_t b = 0; b < cols / t.block; ++b)
-            for (int off : t.fp16_fields) {
-                const uint16_t h = fp32_to_fp16(std::uniform_real_distribution<float>(0.002f, 0.05f)(rng) *
-                                                (rng() % 2 ? 1.0f : -1.0f));
-                std::memcpy(row + b * t.bytes + off, &h, 2);
-            }
-    }
-    w.view.type = t.type;
-    w.view.data = w.data.data();
-    w.view.rows = rows;
-    w.view.cols = cols;
-    w.view.row_bytes = static_cast<uint64_t>(row_bytes);
-    if (t.type == GgmlType::F8_E4M3_B128) {
-        w.view.scale_cols = (cols + 127) / 128;
-        w.scales.resize(static_cast<size_t>(((rows + 127) / 128) * w.view.scale_cols));
-        for (auto& s : w.scales) s = std::uniform_real_distribution<float>(0.001f, 0.01f)(rng);
-        w.view.block_scales = reinterpret_cast<const uint8_t*>(w.scales.data());
-    }
-    return w;
-}
 
 // Row r of the weights as doubles (dequantize_row / FP8 with its block scale row).
 std::vector<double> weight_row(const MatrixView& w, int64_t r) {
@@ -198,13 +132,6 @@ void ref_matmul(const MatrixView& w, const float* x, int64_t x_stride, int64_t n
     }
 }
 
-std::vector<float> random_x(int64_t n, std::mt19937& rng) {
-    std::normal_distribution<float> nd(0.0f, 1.0f);
-    std::vector<float> x(static_cast<size_t>(n));
-    for (auto& v : x) v = nd(rng) * (rng() % 17 == 0 ? 8.0f : 1.0f);
-    return x;
-}
-
 std::vector<int64_t> cols_for(const TypeDesc& t) {
     if (t.block == 256) return {256, 512, 768};
     if (t.block == 32) return {32, 64, 96, 320};
@@ -235,15 +162,6 @@ void check_matmul_case(ThreadPool& p1, ThreadPool& p2, const Weights& w, const s
         for (int64_t r = w.view.rows; r < y_stride; ++r) CHECK_EQ(y1[t * y_stride + r], -7.0f);
     }
     CHECK(std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float)) == 0);
-}
-
-struct SimdGuard {
-    explicit SimdGuard(bool on) { set_simd_enabled(on); }
-    ~SimdGuard() { set_simd_enabled(true); }
-};
-
-std::vector<bool> simd_modes() {
-    return simd_available() ? std::vector<bool>{true, false} : std::vector<bool>{false};
 }
 
 }  // namespace
@@ -482,158 +400,6 @@ MOE_TEST(matmul_transposed_matches_reference) {
     }
 }
 
-namespace {
-
-// The naive MoE: per token and selection, three single-token matmuls and the weighted sum.
-void naive_moe(ThreadPool& pool, const std::vector<SwigluWeights>& ex, const float* x, int64_t n_tokens, int64_t n_embd,
-               int64_t k, const int32_t* ids, const float* wts, std::vector<double>& y, std::vector<double>& mag) {
-    for (int64_t t = 0; t < n_tokens; ++t)
-        for (int64_t j = 0; j < k; ++j) {
-            const SwigluWeights& e = ex[ids[t * k + j]];
-            const int64_t n_ff = e.gate.rows;
-            std::vector<float> g(n_ff), u(n_ff), d(n_embd);
-            REQUIRE_OK(matmul(pool, e.gate, x + t * n_embd, n_embd, 1, g.data(), n_ff));
-            REQUIRE_OK(matmul(pool, e.up, x + t * n_embd, n_embd, 1, u.data(), n_ff));
-            for (int64_t i = 0; i < n_ff; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
-            REQUIRE_OK(matmul(pool, e.down, g.data(), n_ff, 1, d.data(), n_embd));
-            for (int64_t c = 0; c < n_embd; ++c) {
-                y[t * n_embd + c] += static_cast<double>(wts[t * k + j]) * d[c];
-                mag[t * n_embd + c] += std::fabs(static_cast<double>(wts[t * k + j]) * d[c]);
-            }
-        }
-}
-
-// The same sum with each expert's tokens gathered and multiplied together through the public matmul (the
-// products then take the same dot or GEMM path as moe_ffn's, so re-quantized intermediates agree).
-void grouped_moe(ThreadPool& pool, const std::vector<SwigluWeights>& ex, const float* x, int64_t n_tokens,
-                 int64_t n_embd, int64_t k, const int32_t* ids, const float* wts, std::vector<double>& y,
-                 std::vector<double>& mag) {
-    for (size_t e = 0; e < ex.size(); ++e) {
-        std::vector<int64_t> sel;
-        for (int64_t i = 0; i < n_tokens * k; ++i)
-            if (ids[i] == static_cast<int32_t>(e)) sel.push_back(i);
-        if (sel.empty()) continue;
-        const int64_t cnt = static_cast<int64_t>(sel.size()), n_ff = ex[e].gate.rows;
-        std::vector<float> xe(cnt * n_embd), g(cnt * n_ff), u(cnt * n_ff), d(cnt * n_embd);
-        for (int64_t i = 0; i < cnt; ++i)
-            std::copy(x + sel[i] / k * n_embd, x + (sel[i] / k + 1) * n_embd, xe.begin() + i * n_embd);
-        REQUIRE_OK(matmul(pool, ex[e].gate, xe.data(), n_embd, cnt, g.data(), n_ff));
-        REQUIRE_OK(matmul(pool, ex[e].up, xe.data(), n_embd, cnt, u.data(), n_ff));
-        for (int64_t i = 0; i < cnt * n_ff; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
-        REQUIRE_OK(matmul(pool, ex[e].down, g.data(), n_ff, cnt, d.data(), n_embd));
-        for (int64_t i = 0; i < cnt; ++i)
-            for (int64_t c = 0; c < n_embd; ++c) {
-                const double v = static_cast<double>(wts[sel[i]]) * d[i * n_embd + c];
-                y[sel[i] / k * n_embd + c] += v;
-                mag[sel[i] / k * n_embd + c] += std::fabs(v);
-            }
-    }
-}
-
-}  // namespace
-
-MOE_TEST(moe_ffn_matches_naive_loop) {
-    ThreadPool p1(1), p2(2);
-    std::mt19937 rng(21);
-    const int64_t n_embd = 256, n_ff = 256, n_experts = 5;  // expert 4 is never picked
-    std::vector<Weights> store;
-    std::vector<SwigluWeights> ex;
-    const int type_sets[][3] = {{10, 10, 12}, {3, 3, 3}, {1, 1, 1}, {0, 0, 0}, {10, 3, 12}};  // gate, up, down
-    for (int64_t e = 0; e < n_experts; ++e) {
-        Weights g = make_weights(all_types()[type_sets[e][0]], n_ff, n_embd, rng);
-        Weights u = make_weights(all_types()[type_sets[e][1]], n_ff, n_embd, rng);
-        Weights d = make_weights(all_types()[type_sets[e][2]], n_embd, n_ff, rng);
-        store.push_back(std::move(g));
-        store.push_back(std::move(u));
-        store.push_back(std::move(d));
-    }
-    for (int64_t e = 0; e < n_experts; ++e)
-        ex.push_back({store[3 * e].view, store[3 * e + 1].view, store[3 * e + 2].view});
-    for (bool simd : simd_modes()) {
-        SimdGuard guard(simd);
-        for (int64_t k = 1; k <= 6; ++k)
-            for (int64_t n_tokens : {1, 3, 40}) {
-                if (k > 1 && k < 6 && n_tokens == 40 && k != 4) continue;
-                std::vector<float> x = random_x(n_tokens * n_embd, rng);
-                std::vector<int32_t> ids(n_tokens * k);
-                std::vector<float> wts(n_tokens * k);
-                for (auto& i : ids) i = static_cast<int32_t>(rng() % (n_experts - 1));  // repeats across tokens
-                for (auto& w : wts) w = std::uniform_real_distribution<float>(0.05f, 1.0f)(rng);
-                std::vector<float> y0 = random_x(n_tokens * n_embd, rng);  // moe_ffn accumulates into y
-                std::vector<double> ref(y0.begin(), y0.end()), mag(ref.size(), 0.0);
-                for (size_t i = 0; i < ref.size(); ++i) mag[i] = std::fabs(ref[i]);
-                // An expert picked >= 24 times runs its products as GEMMs, whose gate/up outputs differ from
-                // single-token dots by float rounding; re-quantizing h for the down product can then move an
-                // element by a whole quantum. Such cases are checked against the grouped form of the loop.
-                std::vector<int> count(n_experts, 0);
-                for (int32_t i : ids) ++count[i];
-                if (*std::max_element(count.begin(), count.end()) >= 24)
-                    grouped_moe(p1, ex, x.data(), n_tokens, n_embd, k, ids.data(), wts.data(), ref, mag);
-                else
-                    naive_moe(p1, ex, x.data(), n_tokens, n_embd, k, ids.data(), wts.data(), ref, mag);
-                std::vector<float> y1 = y0, y2 = y0;
-                REQUIRE_OK(moe_ffn(p1, ex, x.data(), n_tokens, n_embd, k, ids.data(), wts.data(), y1.data()));
-                REQUIRE_OK(moe_ffn(p2, ex, x.data(), n_tokens, n_embd, k, ids.data(), wts.data(), y2.data()));
-                CHECK(std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float)) == 0);
-                const double tol = kRelTol;
-                int bad = 0;
-                for (size_t i = 0; i < ref.size(); ++i)
-                    if (!(std::fabs(y1[i] - ref[i]) <= tol * mag[i]) && bad++ < 3)
-                        moe_test::report_failure(__FILE__, __LINE__,
-                                                 "moe k=" + std::to_string(k) + " tokens=" + std::to_string(n_tokens) +
-                                                     " i=" + std::to_string(i) + ": " + std::to_string(y1[i]) + " vs " +
-                                                     std::to_string(ref[i]));
-            }
-    }
-}
-
-// Decode with six routed experts and a shared FFN of twice their size, and a dense FFN alone (k = 1): each thread
-// takes the selections inside its share of the weight bytes whole, and the selections cut by a boundary (or
-// ending on one) are taken in row chunks by the threads that reach them, down to several threads per selection
-// (8 threads, a single FFN on 3 or 8); every thread count gives the bits of one thread.
-MOE_TEST(moe_ffn_decode_whole_selections_keep_the_bits) {
-    std::mt19937 rng(5);
-    const int64_t n_embd = 256, n_ff = 128, n_routed = 9;
-    for (int type : {3, 1}) {  // Q8_0, F16
-        std::vector<Weights> store;
-        std::vector<SwigluWeights> ex;
-        for (int64_t e = 0; e <= n_routed; ++e) {
-            const int64_t ff = e == n_routed ? 2 * n_ff : n_ff;  // the last one is the shared FFN
-            store.push_back(make_weights(all_types()[type], ff, n_embd, rng));
-            store.push_back(make_weights(all_types()[type], ff, n_embd, rng));
-            store.push_back(make_weights(all_types()[type], n_embd, ff, rng));
-        }
-        for (int64_t e = 0; e <= n_routed; ++e)
-            ex.push_back({store[3 * e].view, store[3 * e + 1].view, store[3 * e + 2].view});
-        for (bool simd : simd_modes()) {
-            SimdGuard guard(simd);
-            const int32_t ids[] = {7, 2, 5, 0, 8, 3, static_cast<int32_t>(n_routed)};
-            const float wts[] = {0.3f, 0.2f, 0.15f, 0.1f, 0.1f, 0.05f, 1.0f};
-            const std::vector<float> x = random_x(n_embd, rng), y0 = random_x(n_embd, rng);
-            std::vector<std::vector<float>> ys;
-            for (int threads : {1, 2, 3, 4, 8}) {
-                ThreadPool pool(threads);
-                ys.push_back(y0);
-                REQUIRE_OK(moe_ffn(pool, ex, x.data(), 1, n_embd, 7, ids, wts, ys.back().data()));
-                ys.push_back(y0);
-                REQUIRE_OK(moe_ffn(pool, ex, x.data(), 1, n_embd, 1, ids + 6, wts + 6, ys.back().data()));
-            }
-            for (size_t i = 2; i < ys.size(); ++i)
-                CHECK(std::memcmp(ys[i % 2].data(), ys[i].data(), n_embd * sizeof(float)) == 0);
-            CHECK(std::memcmp(ys[0].data(), ys[1].data(), n_embd * sizeof(float)) != 0);
-            ThreadPool p1(1);
-            for (int64_t k : {7, 1}) {
-                const int64_t first = k == 7 ? 0 : 6;
-                std::vector<double> ref(y0.begin(), y0.end()), mag(ref.size(), 0.0);
-                for (size_t i = 0; i < ref.size(); ++i) mag[i] = std::fabs(ref[i]);
-                naive_moe(p1, ex, x.data(), 1, n_embd, k, ids + first, wts + first, ref, mag);
-                const std::vector<float>& y = ys[k == 7 ? 0 : 1];
-                for (int64_t i = 0; i < n_embd; ++i) CHECK(std::fabs(y[i] - ref[i]) <= kRelTol * mag[i]);
-            }
-        }
-    }
-}
-
 // The CPU backend's one-region decode of absorbed MLA against the separate ops (Backend's default): the same bits,
 // for both W_UK layouts, F32 and F16 caches, head counts that do and do not fill the four-head attention tiles, and a
 // context of three chunks, where the threads share the keys (2 and 3 threads).
@@ -788,12 +554,4 @@ MOE_TEST(errors_are_values_with_clear_messages) {
     MatrixView ok{GgmlType::F32, data.data(), 8, 2, 32};
     CHECK(!matmul(pool, ok, x, 4, 1, y, 2).ok());  // x_stride < cols
     CHECK(!matmul_transposed(pool, iq, x, 2, 1, y, 256).ok());
-    std::vector<SwigluWeights> ex = {{ok, ok, ok}};
-    const int32_t ids[1] = {3};
-    const float w[1] = {1.0f};
-    s = moe_ffn(pool, ex, x, 1, 8, 1, ids, w, y);
-    CHECK(!s.ok() && s.message().find("expert id 3") != std::string::npos);
-    const int32_t id0[1] = {0};
-    s = moe_ffn(pool, ex, x, 1, 8, 1, id0, w, y);  // down 8 -> 2 rows is not n_embd
-    CHECK(!s.ok() && s.message().find("expert 0") != std::string::npos);
 }

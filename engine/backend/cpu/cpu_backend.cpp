@@ -111,6 +111,10 @@ public:
     Status matmul_transposed_batch(std::span<const MatmulJob> jobs, int64_t n_tokens) override {
         return cpu::matmul_transposed_batch(m_pool, jobs, n_tokens);
     }
+    Status moe_routed(const MoeRoutedArgs& args) override {
+        if (args.n_tokens != 1) return Backend::moe_routed(args);
+        return cpu::moe_routed_decode(m_pool, args);
+    }
     Status moe_ffn(std::span<const SwigluWeights> experts, const float* x, int64_t n_tokens, int64_t n_embd, int64_t k,
                    const int32_t* ids, const float* weights, float* y) override {
         return cpu::moe_ffn(m_pool, experts, x, n_tokens, n_embd, k, ids, weights, y);

@@ -27,5 +27,9 @@ Status mla_absorbed_decode(ThreadPool& pool, const MlaAbsorbedArgs& args);
 // Backend::announce_mla_absorbed for mla_absorbed_decode: each thread's first cache rows (its chunk of a long
 // context), then its heads' W_UK and W_UV, as lookahead of the pool's next run (ThreadPool::add_lookahead).
 void announce_mla_absorbed(ThreadPool& pool, const MlaAbsorbedArgs& args);
+// Backend::moe_routed for one token in one parallel region: the router's rows split between the threads, then
+// the calling thread routes (route_experts_host), checks and plans while the last thread computes the shared FFN,
+// and the plan runs as moe_ffn's decode runs it (the same bits as the separate ops).
+Status moe_routed_decode(ThreadPool& pool, const MoeRoutedArgs& args);
 
 }  // namespace moe::cpu
