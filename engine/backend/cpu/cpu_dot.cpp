@@ -310,6 +310,14 @@ MOE_VNNI_TARGET inline __m128 q8_0_scales4(const uint8_t* w0, const uint8_t* w1,
     return _mm_mul_ps(_mm_cvtph_ps(v), _mm_set1_ps(xd));
 }
 
+MOE_VNNI_TARGET inline __m128 q8_0_scales2(const uint8_t* w0, const uint8_t* w1, float xd) {
+    uint16_t h[2];
+    std::memcpy(&h[0], w0, 2);
+    std::memcpy(&h[1], w1, 2);
+    return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(h[0] | (uint32_t{h[1]} << 16)))),
+                      _mm_set1_ps(xd));
+}
+
 MOE_VNNI_TARGET inline void group_q8_0_avxvnni(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out,
                                                SpreadPrefetch& sp) {
     const auto* x = static_cast<const ActQ8x32*>(xv);
@@ -360,9 +368,10 @@ MOE_AVX512_TARGET inline __m256 fold_halves(__m512 a) {
     return _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
 }
 
-MOE_AVX512_TARGET inline void group_q8_0_avx512(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out,
-                                                SpreadPrefetch& sp) {
-    const auto* x = static_cast<const ActQ8x32*>(xv);
+// kRegs (1 or 2) registers of two rows each (rows 0 and 1, then 2 and 3) over all n / 32 blocks into acc[].
+template <int kRegs>
+MOE_AVX512_TARGET inline void rows_q8_0_avx512(const uint8_t* w, uint64_t rb, const ActQ8x32* x, int64_t n,
+                                               SpreadPrefetch& sp, __m512* acc) {
     const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
     const __m512i l01 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
@@ -373,17 +382,46 @@ MOE_AVX512_TARGET inline void group_q8_0_avx512(const uint8_t* w, uint64_t rb, c
         const __m512i xq = _mm512_broadcast_i64x4(loadu256(x[b].q));
         const __m512i bias = _mm512_broadcast_i64x4(loadu256(x[b].vnni_bias));
         const uint64_t o = static_cast<uint64_t>(b) * 34;
-        const __m512 d = _mm512_castps128_ps512(q8_0_scales4(w0 + o, w1 + o, w2 + o, w3 + o, x[b].d));
+        const __m512 d = _mm512_castps128_ps512(kRegs == 2 ? q8_0_scales4(w0 + o, w1 + o, w2 + o, w3 + o, x[b].d)
+                                                           : q8_0_scales2(w0 + o, w1 + o, x[b].d));
         const auto sum = [&](const uint8_t* ra, const uint8_t* rb2) {
             return _mm512_cvtepi32_ps(
                 _mm512_dpbusd_epi32(bias, _mm512_xor_si512(load_rows2(ra + o + 2, rb2 + o + 2), flip), xq));
         };
         a01 = _mm512_fmadd_ps(_mm512_permutexvar_ps(l01, d), sum(w0, w1), a01);
-        a23 = _mm512_fmadd_ps(_mm512_permutexvar_ps(l23, d), sum(w2, w3), a23);
+        if constexpr (kRegs == 2) a23 = _mm512_fmadd_ps(_mm512_permutexvar_ps(l23, d), sum(w2, w3), a23);
     }
-    store_sums4_pairs(a01, a23, out);
+    acc[0] = a01;
+    if constexpr (kRegs == 2) acc[1] = a23;
 }
-MOE_FOUR_ROW_KERNEL(dot4_q8_0_avx512, group_q8_0_avx512, 32, MOE_AVX512_TARGET)
+
+// kRegs 2: the four rows side by side; 1: rows 0 and 1 over the whole row, then rows 2 and 3 (each row's sums in
+// the same order either way: the same bits).
+template <int kRegs>
+MOE_AVX512_TARGET inline void group_q8_0_avx512(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out,
+                                                SpreadPrefetch& sp) {
+    const auto* x = static_cast<const ActQ8x32*>(xv);
+    __m512 acc[2];
+    rows_q8_0_avx512<kRegs>(w, rb, x, n, sp, acc);
+    if constexpr (kRegs == 1) rows_q8_0_avx512<1>(w + 2 * rb, rb, x, n, sp, acc + 1);
+    store_sums4_pairs(acc[0], acc[1], out);
+}
+template <int kRegs>
+MOE_FOUR_ROW_KERNEL(dot4_q8_0_avx512_regs, group_q8_0_avx512<kRegs>, 16 * kRegs, MOE_AVX512_TARGET)
+
+// Rows of 257-511 bytes (Q8_0, 256-480 columns) are read two at a time, longer and shorter ones four at a time.
+// Random 139 KiB ranges of Q8_0 rows, each range's reads running on into the next, two cores, high-bandwidth
+// state, a microbenchmark alternating the forms per round (median of 16-20 rounds): four rows side by side, 128
+// columns (136-byte rows) 75.8 GB/s, 256 columns 68.6 / 70.3 / 70.5, 384 columns 71.0, 512 columns 74.7 / 74.5; two
+// rows at a time, 256 columns 74.2 / 75.2 / 74.5 (the same loops with loads only and no arithmetic: 256 columns
+// 67-69 with four rows, 72 with two: the access pattern). Medium decode, 2 threads, high state, tokens alternating
+// within a run (A/A -7..+4 us): the 272-byte down rows two at a time -15 / -17 / -16 us per token of 2.7 ms; every
+// row two at a time +37..+130 us (the 544-byte rows lose more than they gain, by the kernel's extra instructions).
+MOE_AVX512_TARGET void dot4_q8_0_avx512(const uint8_t* w, uint64_t rb, const void* x, int64_t n, int64_t n_groups,
+                                        float* out, PrefetchCursor* pf) {
+    if (rb > 256 && rb < 512) return dot4_q8_0_avx512_regs<1>(w, rb, x, n, n_groups, out, pf);
+    dot4_q8_0_avx512_regs<2>(w, rb, x, n, n_groups, out, pf);
+}
 
 // dot4_half_avx2 and dot4_f32_avx2 with 16 columns per register: lanes 0-7 are a row's a (even 8-column chunks),
 // lanes 8-15 its b (odd ones), so every lane runs the 256-bit kernel's sequence (same bits) with half the
@@ -399,7 +437,9 @@ MOE_AVX512_TARGET inline __m512 load16_wide(const uint8_t* p) {
     return _mm512_cvtph_ps(h);
 }
 
-template <Wide kW>
+// kRows rows side by side (4: all four; 2: rows 0 and 1 over the whole row, then 2 and 3; each row's sums in the
+// same order either way).
+template <Wide kW, int kRows>
 MOE_AVX512_TARGET inline void group_wide_avx512(const uint8_t* w, uint64_t rb, const void* xv, int64_t n, float* out,
                                                 SpreadPrefetch& sp) {
     constexpr int64_t kBytes = kW == Wide::F32 ? 4 : 2;  // per column
@@ -410,21 +450,34 @@ MOE_AVX512_TARGET inline void group_wide_avx512(const uint8_t* w, uint64_t rb, c
                 kW == Wide::F32 ? dot_f32w_avx2(w + r * rb, x, n) : dot_half_avx2<kW == Wide::BF16>(w + r * rb, x, n);
         return;
     }
-    const uint8_t *w0 = w, *w1 = w + rb, *w2 = w + 2 * rb, *w3 = w + 3 * rb;
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int64_t i = 0; i < n; i += 16) {
-        sp.step();
-        const __m512 xv16 = _mm512_loadu_ps(x + i);
-        a0 = _mm512_fmadd_ps(load16_wide<kW>(w0 + kBytes * i), xv16, a0);
-        a1 = _mm512_fmadd_ps(load16_wide<kW>(w1 + kBytes * i), xv16, a1);
-        a2 = _mm512_fmadd_ps(load16_wide<kW>(w2 + kBytes * i), xv16, a2);
-        a3 = _mm512_fmadd_ps(load16_wide<kW>(w3 + kBytes * i), xv16, a3);
+    __m512 acc[4];
+    for (int r0 = 0; r0 < 4; r0 += kRows) {
+        __m512 a[kRows];
+        for (int r = 0; r < kRows; ++r) a[r] = _mm512_setzero_ps();
+        for (int64_t i = 0; i < n; i += 16) {
+            sp.step();
+            const __m512 xv16 = _mm512_loadu_ps(x + i);
+            for (int r = 0; r < kRows; ++r)
+                a[r] = _mm512_fmadd_ps(load16_wide<kW>(w + (r0 + r) * rb + kBytes * i), xv16, a[r]);
+        }
+        for (int r = 0; r < kRows; ++r) acc[r0 + r] = a[r];
     }
-    store_sums4(fold_halves(a0), fold_halves(a1), fold_halves(a2), fold_halves(a3), out);
+    store_sums4(fold_halves(acc[0]), fold_halves(acc[1]), fold_halves(acc[2]), fold_halves(acc[3]), out);
 }
 
+template <Wide kW, int kRows>
+MOE_FOUR_ROW_KERNEL(dot4_wide_avx512_rows, (group_wide_avx512<kW, kRows>), 4 * kRows, MOE_AVX512_TARGET)
+
+// F16 / BF16 rows over 512 bytes are read two at a time, others four at a time. Medium decode, 2 threads, high
+// state, tokens alternating within a run (A/A -12..+20 us): the F16 model's 1 KiB rows two at a time -100 / -120
+// us per token of 4.7-4.9 ms (low state -19); its 512-byte rows too, +2 / +35 / +20 more; the F32 router's 2 KiB rows
+// (Q8_0 model) +7 / +2 / +8.
 template <Wide kW>
-MOE_FOUR_ROW_KERNEL(dot4_wide_avx512, group_wide_avx512<kW>, 16, MOE_AVX512_TARGET)
+MOE_AVX512_TARGET void dot4_wide_avx512(const uint8_t* w, uint64_t rb, const void* x, int64_t n, int64_t n_groups,
+                                        float* out, PrefetchCursor* pf) {
+    if (kW != Wide::F32 && rb > 512) return dot4_wide_avx512_rows<kW, 2>(w, rb, x, n, n_groups, out, pf);
+    dot4_wide_avx512_rows<kW, 4>(w, rb, x, n, n_groups, out, pf);
+}
 
 // dot4_q8_0_f32_avx2 with 16 columns per register: lanes 0-7 are a row's s0, lanes 8-15 its s1 (same bits).
 MOE_AVX512_TARGET inline __m512 q8_0_to_float16(__m512 d, const uint8_t* q) {
