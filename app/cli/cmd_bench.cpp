@@ -195,7 +195,7 @@ int cmd_bench(int argc, char** argv) {
         gemm_peak = *dev_gemm;
     } else {
         std::fprintf(stderr, "measuring memory bandwidth (%d threads)...\n", pool.size());
-        probe = std::make_unique<cpu::BandwidthProbe>(pool, uint64_t(256) << 20);
+        probe = std::make_unique<cpu::BandwidthProbe>(pool, cpu::kBandwidthProbeBytes);
         membw = probe->measure(5);
         gemm_peak = measure_gemm_gflops(pool);
     }

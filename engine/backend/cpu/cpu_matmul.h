@@ -61,9 +61,15 @@ void sgemm_nt(ThreadPool& pool, int64_t m, int64_t n, int64_t k, const float* a,
 void sgemm_nn(ThreadPool& pool, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
               int64_t ldb, float* c, int64_t ldc, float alpha = 1.0f, float beta = 0.0f);
 
+// The probe's buffer: much larger than the last-level cache a process gets. A KVM Xeon with 480 MiB of L3
+// (shared with other guests), 2 threads, GB/s by buffer size: 64 MiB 60, 128 MiB 58, 256 MiB 44, 512 MiB 40,
+// 1 GiB 38, 2 GiB 38.
+constexpr uint64_t kBandwidthProbeBytes = 1ull << 30;
+
 // Read bandwidth of main memory with every pool thread streaming its own part of a buffer much larger than the
 // caches (bytes read / seconds, best of `repetitions`), in GB/s (1e9 bytes).
-double measure_memory_bandwidth_gbs(ThreadPool& pool, uint64_t buffer_bytes = 1ull << 30, int repetitions = 5);
+double measure_memory_bandwidth_gbs(ThreadPool& pool, uint64_t buffer_bytes = kBandwidthProbeBytes,
+                                    int repetitions = 5);
 
 // The same probe with its buffer kept, for repeated readings (a benchmark measures the bandwidth next to each
 // timed run: on a shared machine it changes over seconds). The buffer's pages are touched once, by the threads
