@@ -359,6 +359,11 @@ const GgufTensorInfo* GgufFile::find_tensor(std::string_view name) const {
     return it == m_tensor_index.end() ? nullptr : &m_tensors[it->second];
 }
 
+void GgufFile::release_metadata() {
+    std::vector<std::pair<std::string, GgufValue>>().swap(m_kv);
+    std::unordered_map<std::string, size_t>().swap(m_kv_index);
+}
+
 namespace {
 
 Status key_error(const std::string& file, std::string_view key, const std::string& what) {

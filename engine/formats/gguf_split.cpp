@@ -159,4 +159,8 @@ uint64_t GgufModel::total_bytes() const {
     return total;
 }
 
+void GgufModel::release_metadata() {
+    for (GgufFile& file : m_files) file.release_metadata();
+}
+
 }  // namespace moe

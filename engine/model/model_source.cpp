@@ -147,6 +147,9 @@ Status ModelSource::open_gguf(const std::string& path) {
         m_tensors.push_back(std::move(w));
     }
     m_desc.tensor_types = sorted_stats(stats);
+    // Everything the source needs of the metadata is taken (description, hyperparameters, vocabulary): its values
+    // would otherwise stay on the heap as long as the model is loaded (~20 MB for a 100k-token vocabulary).
+    m_gguf->release_metadata();
     return {};
 }
 

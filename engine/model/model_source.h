@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace moe {
@@ -91,6 +92,8 @@ public:
     const WeightTensor* find_tensor(const std::string& name) const;
     // The vocabulary, when the source carries one.
     const std::optional<VocabData>& vocab() const { return m_vocab; }
+    // Moves the vocabulary out (Model::load builds its tokenizer from it without a copy); vocab() is empty after.
+    std::optional<VocabData> take_vocab() { return std::exchange(m_vocab, std::nullopt); }
 
 private:
     ModelSource();

@@ -46,16 +46,17 @@ void Tokenizer::index_special_tokens() {
             for (const char* text : k_end_of_turn_texts)
                 if (m_vocab.tokens[i] == text) m_eog.push_back(static_cast<int32_t>(i));
         if (type == TokenType::Control || type == TokenType::Unknown || type == TokenType::UserDefined) {
-            m_special.push_back({m_vocab.tokens[i], static_cast<int32_t>(i), type == TokenType::UserDefined});
+            m_special.push_back({static_cast<int32_t>(i), type == TokenType::UserDefined});
         }
     }
     std::sort(m_eog.begin(), m_eog.end());
     m_eog.erase(std::unique(m_eog.begin(), m_eog.end()), m_eog.end());
     // Longest first, so the first hit at a position is the longest; equal texts: the lower id.
-    std::stable_sort(m_special.begin(), m_special.end(),
-                     [](const SpecialToken& a, const SpecialToken& b) { return a.text.size() > b.text.size(); });
+    std::stable_sort(m_special.begin(), m_special.end(), [&](const SpecialToken& a, const SpecialToken& b) {
+        return text_of(a).size() > text_of(b).size();
+    });
     for (size_t i = 0; i < m_special.size(); ++i) {
-        m_special_by_byte[static_cast<uint8_t>(m_special[i].text[0])].push_back(static_cast<int32_t>(i));
+        m_special_by_byte[static_cast<uint8_t>(text_of(m_special[i])[0])].push_back(static_cast<int32_t>(i));
     }
 }
 
@@ -70,7 +71,7 @@ bool Tokenizer::is_special(int32_t id) const {
 }
 
 int32_t Tokenizer::token_to_id(std::string_view text) const {
-    auto it = m_text_to_id.find(std::string(text));
+    auto it = m_text_to_id.find(text);
     return it == m_text_to_id.end() ? -1 : it->second;
 }
 
@@ -78,8 +79,9 @@ std::pair<size_t, int32_t> Tokenizer::match_special(std::string_view text, size_
     for (int32_t index : m_special_by_byte[static_cast<uint8_t>(text[pos])]) {
         const SpecialToken& s = m_special[index];
         if (!s.always && !parse_special) continue;
-        if (text.size() - pos >= s.text.size() && text.compare(pos, s.text.size(), s.text) == 0) {
-            return {s.text.size(), index};
+        const std::string& st = text_of(s);
+        if (text.size() - pos >= st.size() && text.compare(pos, st.size(), st) == 0) {
+            return {st.size(), index};
         }
     }
     return {0, -1};

@@ -55,11 +55,11 @@ public:
     std::string decode(const std::vector<int32_t>& ids, bool render_special = true) const;
 
 private:
-    struct SpecialToken {
-        std::string text;
+    struct SpecialToken {  // its text is m_vocab.tokens[id] (no copy: fixture vocabularies have ~100k of them)
         int32_t id = -1;
         bool always = false;  // user-defined: matched even without parse_special
     };
+    const std::string& text_of(const SpecialToken& s) const { return m_vocab.tokens[static_cast<size_t>(s.id)]; }
     Tokenizer(VocabData vocab, PreTokenizer pre);
     void index_special_tokens();
     // Length and index of the special token at `pos`, or {0, -1}.
@@ -77,7 +77,8 @@ private:
     std::unique_ptr<BpeModel> m_bpe;
     std::vector<SpecialToken> m_special;             // longest first
     std::array<std::vector<int32_t>, 256> m_special_by_byte;  // first byte -> indexes into m_special
-    std::unordered_map<std::string, int32_t> m_text_to_id;
+    // Views m_vocab.tokens: never changed once built, and a move keeps the strings where they are.
+    std::unordered_map<std::string_view, int32_t> m_text_to_id;
     std::vector<int32_t> m_eog;  // sorted ids
 };
 
