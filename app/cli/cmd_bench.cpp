@@ -343,6 +343,8 @@ int cmd_bench(int argc, char** argv) {
         std::printf("tg%-5lld %8.2f +- %6.2f tokens/s   %.1f MB/token, %.2f GB/s = %.0f%% of memory bandwidth\n",
                     (long long)*n_tg, tg.mean, tg.std, double(active.bytes) / 1e6, tg_gbs,
                     100.0 * j["tg_membw_fraction"].get<double>());
+    if (*n_tg > 0 && j["tg_membw_fraction"].get<double>() > 1.0)
+        std::printf("  (over 100%%: the last-level cache served part of the weights' reads, memory the rest)\n");
     if (*n_tg > 0)
         std::printf("routing trace: %.2f tokens/s without it, cost %+.2f%% of decode time\n", tg_untraced.mean,
                     100.0 * j["routing_trace_overhead_fraction"].get<double>());
