@@ -281,6 +281,7 @@ int cmd_bench(int argc, char** argv) {
     if (!tg_bw.empty()) membw = mean_std(tg_bw).mean;
     j["membw_gb_per_s"] = membw;
     j["membw_gb_per_s_runs"] = tg_bw;
+    if (probe) j["membw_probe_bytes"] = cpu::kBandwidthProbeBytes;  // 256 MiB before 1b5e958 (partly cached)
     j["tg_tokens_per_s_runs"] = tg_rates;
     j["n_prompt"] = *n_pp;
     j["n_gen"] = *n_tg;
