@@ -45,6 +45,7 @@ namespace {
 // prefetchnta 1 / 4 KiB ahead, 21.2 prefetcht1 1 KiB ahead; medium decode, 2 threads: Q8_0 78.7 -> 225.1 tok/s (13.7
 // -> 39.2 GB/s), lead 2 / 4 / 8 / 12 / 20 KiB 165 / 181 / 222 / 225 / 226 tok/s; F16 36.1 -> 103.9 tok/s.
 constexpr uint64_t kPrefetchLead = 12288;
+constexpr uint64_t kShortRowBytes = 1024;
 const bool g_prefetch_l2 = [] {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
@@ -65,7 +66,6 @@ inline void request_range(uintptr_t& next, uintptr_t stop) {
         for (; next < stop; next += 64) __builtin_prefetch(reinterpret_cast<const void*>(next), 0, 0);
     }
 }
-constexpr uint64_t kShortRowBytes = 1024;
 
 #if MOE_CPU_AVX2
 // ---------------- AVX2 kernels ----------------
@@ -492,10 +492,10 @@ MOE_FOUR_ROW_KERNEL(dot4_wide_avx512_rows, (group_wide_avx512<kW, kRows>), 4 * k
 
 // F16 / BF16 rows over 512 bytes are read two at a time, others four at a time. Medium decode, 2 threads, high
 // state, tokens alternating within a run (A/A -12..+20 us): the F16 model's 1 KiB rows two at a time -100 / -120
-// us per token of 4.7-4.9 ms (low state -19); its 512-byte rows too, +2 / +35 / +20 more; the F32 router's 2 KiB rows
-// (Q8_0 model) +7 / +2 / +8. Where the streams are requested into L2 (Intel) the 512-byte rows (medium's expert down
-// rows) are read in pairs too: KVM Xeon, 2 threads, 3 alternations of 96 tokens: 104.8 / 104.7 / 103.5 -> 106.7 /
-// 107.1 / 106.2 tok/s.
+// us per token of 4.7-4.9 ms (low state -19), BF16's -114 / -126; its 512-byte rows too, +2 / +35 / +20 more; the F32
+// router's 2 KiB rows (Q8_0 model) +7 / +2 / +8. Where the streams are requested into L2 (Intel) the 512-byte rows
+// (medium's expert down rows) are read in pairs too: KVM Xeon, 2 threads, 3 alternations of 96 tokens: 104.8 / 104.7 /
+// 103.5 -> 106.7 / 107.1 / 106.2 tok/s.
 template <Wide kW>
 MOE_AVX512_TARGET void dot4_wide_avx512(const uint8_t* w, uint64_t rb, const void* x, int64_t n, int64_t n_groups,
                                         float* out, PrefetchCursor* pf) {
