@@ -5,6 +5,7 @@
 #include "commands.h"
 
 #include "core/mapped_file.h"
+#include "core/utf8.h"
 #include "runtime/routing_trace.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
@@ -99,7 +100,7 @@ int cmd_routing(int argc, char** argv) {
     const Tokenizer& tok = (*model)->tokenizer();
     for (int64_t row = 0; row < trace.n_rows(); ++row) {
         std::printf("pos %d  token %d %s\n", trace.position(row), trace.token(row),
-                    tok.token_to_piece(trace.token(row), true).c_str());
+                    utf8_escape_invalid(tok.token_to_piece(trace.token(row), true)).c_str());
         for (int32_t slot = 0; slot < trace.n_slots(); ++slot) {
             std::printf("  layer %2d:", trace.moe_layers()[slot]);
             const auto ids = trace.experts(row, slot);

@@ -58,7 +58,10 @@ bool utf8_is_valid(std::string_view text) {
     return true;
 }
 
-std::string utf8_sanitize(std::string_view text) {
+namespace {
+// `text` with each byte that is not part of a valid sequence replaced by what bad(out, byte) appends.
+template <typename Bad>
+std::string rewrite_invalid(std::string_view text, const Bad& bad) {
     std::string out;
     out.reserve(text.size());
     size_t pos = 0;
@@ -66,7 +69,7 @@ std::string utf8_sanitize(std::string_view text) {
     while (pos < text.size()) {
         const size_t n = utf8_decode(text, pos, cp);
         if (n == 0) {
-            utf8_append(out, k_replacement_char);
+            bad(out, static_cast<uint8_t>(text[pos]));
             pos += 1;
         } else {
             out.append(text.substr(pos, n));
@@ -74,6 +77,21 @@ std::string utf8_sanitize(std::string_view text) {
         }
     }
     return out;
+}
+}  // namespace
+
+std::string utf8_sanitize(std::string_view text) {
+    return rewrite_invalid(text, [](std::string& out, uint8_t) { utf8_append(out, k_replacement_char); });
+}
+
+std::string utf8_escape_invalid(std::string_view text) {
+    return rewrite_invalid(text, [](std::string& out, uint8_t b) {
+        static constexpr char kHex[] = "0123456789ABCDEF";
+        out += "<0x";
+        out += kHex[b >> 4];
+        out += kHex[b & 15];
+        out += '>';
+    });
 }
 
 std::optional<size_t> utf8_error_offset(std::string_view text) {

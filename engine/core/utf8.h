@@ -19,6 +19,9 @@ void utf8_append(std::string& out, uint32_t cp);
 size_t utf8_lead_length(uint8_t lead);
 // `text` with every byte that is not part of a valid sequence replaced by U+FFFD (as llama.cpp does).
 std::string utf8_sanitize(std::string_view text);
+// `text` with every such byte written as "<0xE2>" (llama.cpp's notation for byte tokens): how a token piece that
+// ends inside a character (byte-level BPE splits CJK text and emoji) is shown on its own.
+std::string utf8_escape_invalid(std::string_view text);
 bool utf8_is_valid(std::string_view text);
 // Byte offset of the first byte that breaks UTF-8 (overlong forms, surrogates, code points past U+10FFFF
 // and truncated sequences included), or nullopt when `text` is valid UTF-8.

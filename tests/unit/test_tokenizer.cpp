@@ -3,6 +3,7 @@
 // round trips.
 #include "check.h"
 
+#include "core/utf8.h"
 #include "formats/gguf.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/tokenizer.h"
@@ -404,6 +405,16 @@ MOE_TEST(round_trip_random_utf8_all_vocabs) {
     // Invalid UTF-8 is read as U+FFFD per bad byte.
     auto tok = tok_514();
     CHECK_EQ(tok->decode(tok->encode("a\xFF" "b\xC3", false, false)), std::string("a\xEF\xBF\xBD" "b\xEF\xBF\xBD"));
+}
+
+// A piece that ends inside a character is shown with its stray bytes as <0xNN> (the routing views and `moewb
+// routing`), not as U+FFFD: "中" (E4 B8 AD) split after two bytes.
+MOE_TEST(stray_bytes_of_a_piece_are_escaped_for_display) {
+    CHECK_EQ(moe::utf8_escape_invalid("a\xE4\xB8"), std::string("a<0xE4><0xB8>"));
+    CHECK_EQ(moe::utf8_escape_invalid("\xAD b"), std::string("<0xAD> b"));
+    CHECK_EQ(moe::utf8_escape_invalid("\xC3\xA9\xE4\xB8\xAD"), std::string("\xC3\xA9\xE4\xB8\xAD"));  // valid: kept
+    CHECK_EQ(moe::utf8_escape_invalid("\xFF\xC0\x80"), std::string("<0xFF><0xC0><0x80>"));  // never valid, overlong
+    CHECK_EQ(moe::utf8_sanitize("a\xE4\xB8"), std::string("a\xEF\xBF\xBD\xEF\xBF\xBD"));
 }
 
 MOE_TEST(unicode_tables_and_class_expansion) {

@@ -1,4 +1,5 @@
 // Engine headers first: tokenizer/bpe.h has a method named emit, which Qt's keyword macro would break.
+#include "core/utf8.h"
 #include "runtime/routing_trace.h"
 #include "tokenizer/tokenizer.h"
 
@@ -29,8 +30,9 @@ RoutingData RoutingData::fromTrace(const RoutingTrace& trace, const Tokenizer* t
             std::copy(w.begin(), w.end(), weights.begin() + slot * trace.k());
         }
         const int32_t id = trace.token(row);
-        const QString text = tokenizer ? QString::fromStdString(tokenizer->token_to_piece(id, true))
-                                       : QStringLiteral("#%1").arg(id);
+        const QString text = tokenizer
+                                 ? QString::fromStdString(moe::utf8_escape_invalid(tokenizer->token_to_piece(id, true)))
+                                 : QStringLiteral("#%1").arg(id);
         data.appendRow(id, text, ids, weights);
     }
     return data;

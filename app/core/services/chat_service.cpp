@@ -1,4 +1,5 @@
 // The engine headers first: they use `slots` as a name, which Qt's headers define as a macro.
+#include "core/utf8.h"
 #include "model/model.h"
 #include "runtime/chat.h"
 #include "runtime/generator.h"
@@ -268,7 +269,8 @@ RoutingSnapshot ChatService::snapshot(qint64 firstRow, bool final) const {
     for (int64_t row = firstRow; row < end; ++row) {
         s.tokens.append(trace.token(row));
         s.positions.append(trace.position(row));
-        s.tokenTexts.append(QString::fromStdString(tokenizer.token_to_piece(trace.token(row))));
+        s.tokenTexts.append(
+            QString::fromStdString(moe::utf8_escape_invalid(tokenizer.token_to_piece(trace.token(row)))));
         for (int slot = 0; slot < trace.n_slots(); ++slot) {
             for (int32_t id : trace.experts(row, slot)) s.experts.append(id);
             for (float w : trace.weights(row, slot)) s.weights.append(w);

@@ -37,7 +37,8 @@ struct RoutingSnapshot {
     QList<int> moeLayers;    // [slots] model layer index of each MoE layer, ascending
     QList<int> tokens;       // [rows] token ids
     QList<int> positions;    // [rows] positions in the session's context (prompt tokens come before)
-    QStringList tokenTexts;  // [rows] each token's text (byte pieces that end inside a UTF-8 character show U+FFFD)
+    QStringList
+        tokenTexts;  // [rows] each token's text (stray bytes of a piece that ends inside a UTF-8 character as <0xNN>)
     QList<int> experts;      // [rows][layerCount][k]
     QList<float> weights;    // [rows][layerCount][k]
 
