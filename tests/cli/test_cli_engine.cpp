@@ -111,7 +111,8 @@ MOE_TEST(bench_prints_figures_and_stores_them) {
     const RunResult r = run_moewb("bench " + quote(f.model) + " -p 32 -n 8 -r 2 -t 2 --json --db " + quote(db), &err);
     REQUIRE(r.exit_code == 0);
     const Json j = Json::parse(r.out);
-    for (const char* key : {"pp_tokens_per_s", "tg_tokens_per_s", "bytes_per_token", "membw_gb_per_s", "tg_membw_fraction"})
+    for (const char* key : {"pp_tokens_per_s", "tg_tokens_per_s", "bytes_per_token", "membw_gb_per_s",
+                            "tg_membw_fraction", "weights_read_gb_per_s", "membw_probe_bytes"})
         CHECK(j.contains(key) && j[key].get<double>() > 0.0);
     CHECK(j["bytes_per_token"].get<double>() > 1e5);  // the v3 fixture reads ~0.6 MB of f32 weights per token
     CHECK(std::filesystem::exists(db) && std::filesystem::file_size(db) > 0);

@@ -71,6 +71,15 @@ constexpr uint64_t kBandwidthProbeBytes = 1ull << 30;
 double measure_memory_bandwidth_gbs(ThreadPool& pool, uint64_t buffer_bytes = kBandwidthProbeBytes,
                                     int repetitions = 5);
 
+// Read bandwidth of the given memory (its whole 256-byte units), every pool thread streaming a part of each range
+// in turn: the probe's method (the best of a plain stream and one requested into L2 ahead) on memory the caller
+// has, such as a model's mapped weights, whose pages may sit on slower memory than a fresh buffer's.
+struct ReadRange {
+    const uint8_t* data = nullptr;
+    uint64_t bytes = 0;
+};
+double measure_read_gbs(ThreadPool& pool, std::span<const ReadRange> ranges, int repetitions);
+
 // The same probe with its buffer kept, for repeated readings (a benchmark measures the bandwidth next to each
 // timed run: on a shared machine it changes over seconds). The buffer's pages are touched once, by the threads
 // that read them. measure() returns 0 when the buffer could not be allocated.
