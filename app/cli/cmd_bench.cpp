@@ -352,6 +352,10 @@ int cmd_bench(int argc, char** argv) {
             "probe)\n",
             double(residency.resident_bytes) / 1e6, 100.0 * huge_fraction, weights_gbs,
             membw > 0 ? 100.0 * weights_gbs / membw : 0.0);
+    if (weights_gbs > 0 && membw > 0 && weights_gbs < 0.85 * membw)
+        std::printf(
+            "  (the model's cached pages read slower than a fresh buffer: the memory behind them is slower, as on a "
+            "VM that returned it to its host; a fresh copy of the file may run faster)\n");
     if (*n_pp > 0)
         std::printf("pp%-5lld %8.2f +- %6.2f tokens/s   %7.1f GFLOP/s = %.0f%% of GEMM peak\n", (long long)*n_pp,
                     pp.mean, pp.std, pp_gflops, 100.0 * j["pp_gemm_peak_fraction"].get<double>());
