@@ -352,7 +352,9 @@ int cmd_bench(int argc, char** argv) {
             "probe)\n",
             double(residency.resident_bytes) / 1e6, 100.0 * huge_fraction, weights_gbs,
             membw > 0 ? 100.0 * weights_gbs / membw : 0.0);
-    if (weights_gbs > 0 && membw > 0 && weights_gbs < 0.85 * membw)
+    // Under 75%: the weights read at 61-66% of the probe when medium Q8_0 decoded at 70-74%, at 77% when it decoded at
+    // 99% again (part of its pages still slow), at 95-103% from a fresh copy.
+    if (weights_gbs > 0 && membw > 0 && weights_gbs < 0.75 * membw)
         std::printf(
             "  (the model's cached pages read slower than a fresh buffer: the memory behind them is slower, as on a "
             "VM that returned it to its host; a fresh copy of the file may run faster)\n");
