@@ -199,7 +199,7 @@ MOE_TEST(matmul_every_type_matches_reference) {
 // Where the CPU has AVX-512 (VNNI), the 512-bit kernels (Q8_0 rows with quantized and with float activations,
 // the transposed 64-column tiles of F32/F16/BF16/Q8_0) give the bits of the 256-bit ones: rows in and out of
 // groups of four, widths of 1-16 blocks, one and several tokens; Q8_0 rows of 256 columns and F16 / BF16 rows of 512
-// take the forms that read two rows at a time. (Without AVX-512 both runs take the same
+// (and of 256 on Intel, where the streams are requested into L2) take the forms that read two rows at a time. (Without AVX-512 both runs take the same
 // kernels and this only checks determinism; the reference tests above cover those kernels.)
 MOE_TEST(avx512_kernels_give_the_avx2_bits) {
     if (!simd_available()) return;
