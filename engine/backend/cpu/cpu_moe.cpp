@@ -134,15 +134,8 @@ public:
     void run(int ith) const {
         const size_t p0 = m_first[static_cast<size_t>(ith)], p1 = m_first[static_cast<size_t>(ith) + 1];
         float* scratch = scratch_floats(5, std::max(m_n_embd, m_h_off.back()) + 256);
-        // What this thread reads after piece p's gate/up (a shared selection: the chunk it takes first).
-        const auto gate_after = [&](size_t p) -> ByteSpan {
-            if (p + 1 >= p1) return {};
-            const Piece& next = m_pieces[p + 1];
-            const MatrixView& g = m_ex[static_cast<size_t>(next.sel)]->gate;
-            if (!next.shared) return row_span(g, 0, g.rows);
-            const int64_t n = std::min(chunk_rows(g.row_bytes), g.rows);
-            return next.front ? row_span(g, 0, n) : row_span(g, g.rows - n, g.rows);
-        };
+        // What this thread reads after piece p's down rows: the next piece's first gate rows.
+        const auto gate_after = [&](size_t p) { return p + 1 < p1 ? first_gate_rows(m_pieces[p + 1]) : ByteSpan{}; };
         size_t p = p0;
         for (; p < p1 && !m_pieces[p].shared; ++p) {
             const auto j = static_cast<size_t>(m_pieces[p].sel);
@@ -181,12 +174,7 @@ public:
     // The first bytes thread ith reads in run() (its first piece's gate rows), empty if none.
     ByteSpan first_span(int ith) const {
         const size_t p0 = m_first[static_cast<size_t>(ith)], p1 = m_first[static_cast<size_t>(ith) + 1];
-        if (p0 >= p1) return {};
-        const Piece& p = m_pieces[p0];
-        const MatrixView& g = m_ex[static_cast<size_t>(p.sel)]->gate;
-        if (!p.shared) return row_span(g, 0, g.rows);
-        const int64_t n = std::min(chunk_rows(g.row_bytes), g.rows);
-        return p.front ? row_span(g, 0, n) : row_span(g, g.rows - n, g.rows);
+        return p0 < p1 ? first_gate_rows(m_pieces[p0]) : ByteSpan{};
     }
 
 private:
@@ -206,6 +194,14 @@ private:
         bool shared;  // cut by an interval boundary: taken in chunks with the other threads it spans
         bool front;   // (shared) this thread's interval holds its first byte: takes chunks from the front
     };
+    // The gate rows a piece reads first: all of them, or (a shared selection) the chunk its thread takes first.
+    ByteSpan first_gate_rows(const Piece& p) const {
+        const MatrixView& g = m_ex[static_cast<size_t>(p.sel)]->gate;
+        if (!p.shared) return row_span(g, 0, g.rows);
+        const int64_t n = std::min(chunk_rows(g.row_bytes), g.rows);
+        return p.front ? row_span(g, 0, n) : row_span(g, g.rows - n, g.rows);
+    }
+
     struct Claims {
         RowRange gate_up;                   // gate/up rows not yet taken
         std::atomic<int64_t> rows_done{0};  // rows of h_j done
